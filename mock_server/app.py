@@ -1,0 +1,200 @@
+"""The HTTP face of the site model: an aiohttp application factory.
+
+Each request is answered by `Site.respond()`; this module only adds what happens on the wire: the
+time to first byte, a bandwidth limit, a capacity limit, deliveries that misbehave on purpose
+(hang, reset, truncate), and the `/_stats` endpoint that tests check crawlers against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from mock_server.latency import latency_quantile, uniform_draw
+from mock_server.settings import Overload, ServerSettings
+from mock_server.site import Action, Site, SiteResponse
+from mock_server.stats import Stats
+
+URL_LOG_LIMIT = 200_000
+
+
+@dataclass(slots=True)
+class ServerState:
+    """What one server process keeps between requests."""
+
+    settings: ServerSettings
+    site: Site
+    stats: Stats
+    host_by_port: dict[int, int]
+    attempts: Counter[str] = field(default_factory=Counter)
+    url_log: Counter[str] = field(default_factory=Counter)
+    url_log_truncated: bool = False
+    serving_here: int = 0
+    gate: asyncio.Semaphore | None = None
+
+
+STATE = web.AppKey("state", ServerState)
+
+
+def create_app(
+    settings: ServerSettings, site: Site, stats: Stats, ports: list[int]
+) -> web.Application:
+    """Return the application serving `site` on `ports` (one port per host, in host order)."""
+    app = web.Application()
+    gate = None
+    if settings.capacity and settings.overload is Overload.QUEUE:
+        gate = asyncio.Semaphore(settings.capacity)
+    app[STATE] = ServerState(
+        settings=settings,
+        site=site,
+        stats=stats,
+        host_by_port={port: host for host, port in enumerate(ports)},
+        gate=gate,
+    )
+    app.router.add_get("/_stats", get_stats)
+    app.router.add_delete("/_stats", delete_stats)
+    app.router.add_get("/{tail:.*}", serve)
+    return app
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """Answer the counters as JSON; `?urls=1` adds how often each URL was requested."""
+    state = request.app[STATE]
+    payload = state.stats.snapshot()
+    if request.query.get("urls") in ("1", "true", "yes"):
+        payload["urls"] = dict(state.url_log)
+        payload["urls_truncated"] = state.url_log_truncated
+    return web.json_response(payload)
+
+
+async def delete_stats(request: web.Request) -> web.Response:
+    """Reset the counters and the per-URL attempt memory, so the site behaves as new."""
+    state = request.app[STATE]
+    state.stats.reset()
+    state.attempts.clear()
+    state.url_log.clear()
+    state.url_log_truncated = False
+    return web.Response(status=204)
+
+
+def _host_of(request: web.Request, state: ServerState) -> int:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return state.host_by_port.get(sockname[1], 0) if sockname else 0
+
+
+async def serve(request: web.Request) -> web.StreamResponse:
+    """Answer one request for a page of the site, counting it in the stats."""
+    state = request.app[STATE]
+    host = _host_of(request, state)
+    url = state.site.origins[host] + request.raw_path
+    state.stats.arrived(host)
+    status: int | None = None
+    try:
+        settings = state.settings
+        at_capacity = settings.capacity and state.serving_here >= settings.capacity
+        if at_capacity and settings.overload is Overload.REJECT:
+            state.stats.rejected(host)
+            status = 503
+            return web.Response(status=503, text="overloaded\n", headers={"Retry-After": "1"})
+        async with state.gate or contextlib.nullcontext():
+            state.serving_here += 1
+            try:
+                with state.stats.in_service(host):
+                    stream = await _answer(request, state, host, url)
+            finally:
+                state.serving_here -= 1
+        status = stream.status if stream.prepared else None
+        return stream
+    finally:
+        state.stats.finished(host, status)
+
+
+async def _answer(
+    request: web.Request, state: ServerState, host: int, url: str
+) -> web.StreamResponse:
+    """Write the site's response to `url` and return it (unprepared if nothing was sent)."""
+    _log_request(state, url)
+    attempt = 1
+    if state.site.depends_on_attempt(url):
+        state.attempts[url] += 1
+        attempt = state.attempts[url]
+    accept_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = state.site.respond(url, attempt, accept_gzip)
+    settings = state.settings
+    if settings.latency > 0:
+        # Keyed by host and path, not port: two servers of one seed wait alike.
+        u = uniform_draw(settings.site.seed, "latency", host, request.raw_path, attempt)
+        await asyncio.sleep(
+            latency_quantile(
+                settings.latency_distribution, settings.latency, settings.latency_p99, u
+            )
+        )
+    if response.action is Action.HANG:
+        await asyncio.sleep(settings.hang_seconds)
+        _abort(request)
+        return web.StreamResponse(status=504)
+    try:
+        return await _write(request, response, settings.bandwidth)
+    except ConnectionError:
+        # The client left mid-response: normal for a server, not worth a traceback.
+        return web.StreamResponse(status=response.status)
+
+
+def _log_request(state: ServerState, url: str) -> None:
+    if url in state.url_log or len(state.url_log) < URL_LOG_LIMIT:
+        state.url_log[url] += 1
+    else:
+        state.url_log_truncated = True
+
+
+async def _write(
+    request: web.Request, response: SiteResponse, bandwidth: int
+) -> web.StreamResponse:
+    """Send the response, misbehaving as its action says, at most `bandwidth` bytes/s."""
+    stream = web.StreamResponse(status=response.status)
+    for name, value in response.headers:
+        stream.headers.add(name, value)
+    stream.content_length = len(response.body)
+    await stream.prepare(request)
+    body = response.body
+    if response.action is Action.RESET:
+        await _write_paced(stream, body[: len(body) // 2], bandwidth)
+        _abort(request)
+        return stream
+    if response.action is Action.TRUNCATE:
+        await _write_paced(stream, body[: len(body) * 2 // 3], bandwidth)
+        if request.transport is not None:
+            request.transport.close()
+        return stream
+    await _write_paced(stream, body, bandwidth)
+    await stream.write_eof()
+    return stream
+
+
+async def _write_paced(stream: web.StreamResponse, body: bytes, bandwidth: int) -> None:
+    if not bandwidth:
+        await stream.write(body)
+        return
+    # Twenty slices a second: smooth enough to look like a slow link, coarse enough to be cheap.
+    chunk = max(1, bandwidth // 20)
+    for start in range(0, len(body), chunk):
+        await stream.write(body[start : start + chunk])
+        await asyncio.sleep(len(body[start : start + chunk]) / bandwidth)
+
+
+def _abort(request: web.Request) -> None:
+    """Reset the connection (RST, not FIN), as a crashed or overloaded origin does."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

@@ -1,0 +1,291 @@
+"""Run the mock site: in this process (`MockServer`), in its own process (`MockServerProcess`),
+or as several worker processes sharing each port through SO_REUSEPORT (`serve_forever`).
+
+Tests use the in-process server for speed; measurements use a separate process so that the
+server's CPU never mixes with the crawler's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import multiprocessing
+import resource
+import signal
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import SynchronizedArray
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from aiohttp import web
+
+from mock_server.app import create_app
+from mock_server.settings import ServerSettings, SettingsError
+from mock_server.site import Site
+from mock_server.stats import Stats, shared_counters
+
+T = TypeVar("T")
+LISTEN_BACKLOG = 4096
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop when it is installed, else on the default asyncio loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
+def raise_open_file_limit() -> None:
+    """Let this process hold as many sockets as the system allows (the soft limit is often 1,024,
+    fewer than a crawl of 2,000 concurrent connections, or the server answering it, needs)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard)
+            )
+
+
+def bind_sockets(settings: ServerSettings, ports: list[int] | None = None) -> list[socket.socket]:
+    """Bind one listening socket per host, raising SettingsError for a port already in use."""
+    hosts = settings.site.hosts
+    wanted = ports or [settings.port + index if settings.port else 0 for index in range(hosts)]
+    sockets: list[socket.socket] = []
+    try:
+        for port in wanted:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if settings.workers > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            try:
+                sock.bind((settings.host, port))
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise SettingsError(
+                        "port", f"{settings.host}:{port} is already in use"
+                    ) from None
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise SettingsError(
+                        "host", f"{settings.host} is not an address of this machine"
+                    ) from None
+                raise SettingsError(
+                    "port", f"cannot bind {settings.host}:{port}: {error.strerror}"
+                ) from None
+            sock.listen(LISTEN_BACKLOG)
+            sock.setblocking(False)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def origins_of(settings: ServerSettings, sockets: list[socket.socket]) -> list[str]:
+    """Return the origin (`http://host:port`) each bound socket serves."""
+    return [f"http://{settings.host}:{sock.getsockname()[1]}" for sock in sockets]
+
+
+class MockServer:
+    """The mock site served from this process's event loop, on free ports by default.
+
+    Usage: `async with MockServer(settings) as server: ... server.base_url ... server.site`.
+    """
+
+    def __init__(self, settings: ServerSettings | None = None) -> None:
+        self.settings = settings or ServerSettings()
+        self._runner: web.AppRunner | None = None
+        self.origins: list[str] = []
+        self.site: Site | None = None
+        self.stats: Stats | None = None
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._runner else "not started"
+        site = self.settings.site
+        return f"<MockServer {where} pages={site.pages} hosts={site.hosts}>"
+
+    @property
+    def base_url(self) -> str:
+        """Return the home page URL of the first host."""
+        if not self.origins:
+            raise RuntimeError("the server is not started")
+        return self.origins[0] + "/"
+
+    async def start(
+        self,
+        shared: SynchronizedArray[Any] | None = None,
+        sockets: list[socket.socket] | None = None,
+    ) -> None:
+        """Bind and start serving."""
+        raise_open_file_limit()
+        sockets = sockets or bind_sockets(self.settings)
+        self.origins = origins_of(self.settings, sockets)
+        self.site = Site(self.settings.site, self.origins)
+        self.stats = Stats([origin.removeprefix("http://") for origin in self.origins], shared)
+        ports = [sock.getsockname()[1] for sock in sockets]
+        app = create_app(self.settings, self.site, self.stats, ports)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        for sock in sockets:
+            # aiohttp listens again with its own backlog (128 by default): a crawl opening
+            # thousands of connections at once would overflow it and wait out SYN retries.
+            await web.SockSite(self._runner, sock, backlog=LISTEN_BACKLOG).start()
+
+    async def stop(self) -> None:
+        """Stop serving and close every connection."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+
+def _serve_in_child(
+    settings: ServerSettings,
+    sockets_ports: list[int],
+    shared: SynchronizedArray[Any] | None,
+    ready: Connection,
+) -> None:
+    """Entry point of a server process: serve until SIGTERM or SIGINT."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        server = MockServer(settings)
+        try:
+            await server.start(shared, bind_sockets(settings, sockets_ports or None))
+        except SettingsError as error:
+            ready.send(("error", str(error)))
+            return
+        ready.send(("ready", server.origins))
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    run(main())
+
+
+class MockServerProcess:
+    """The mock site served by its own process (or `settings.workers` processes).
+
+    Usage: `with MockServerProcess(settings) as server: ... server.base_url ...`; the processes
+    are terminated on exit. The CPU the server burns never shows in the caller's accounting.
+    """
+
+    def __init__(self, settings: ServerSettings | None = None) -> None:
+        self.settings = settings or ServerSettings()
+        self.origins: list[str] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+
+    def __repr__(self) -> str:
+        alive = sum(process.is_alive() for process in self._processes)
+        where = self.origins[0] if self.origins else "not started"
+        return f"<MockServerProcess {where} [{alive} workers alive]>"
+
+    @property
+    def base_url(self) -> str:
+        """Return the home page URL of the first host."""
+        if not self.origins:
+            raise RuntimeError("the server is not started")
+        return self.origins[0] + "/"
+
+    @property
+    def pids(self) -> list[int]:
+        """Return the process ids of the serving processes."""
+        return [process.pid for process in self._processes if process.pid is not None]
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the worker processes and wait until every one serves."""
+        context = multiprocessing.get_context("spawn")
+        workers = self.settings.workers
+        ports: list[int] = []
+        placeholders: list[socket.socket] = []
+        if workers > 1:
+            # Hold the ports (bound, not listening) until every worker has bound them too.
+            placeholders = bind_sockets(self.settings)
+            ports = [sock.getsockname()[1] for sock in placeholders]
+        shared = shared_counters(self.settings.site.hosts) if workers > 1 else None
+        try:
+            pipes = []
+            for _ in range(workers):
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_serve_in_child,
+                    args=(self.settings, ports, shared, sender),
+                    daemon=True,
+                )
+                process.start()
+                self._processes.append(process)
+                pipes.append(receiver)
+            deadline = time.monotonic() + timeout
+            for started, receiver in zip(self._processes, pipes, strict=True):
+                while not receiver.poll(0.05):
+                    if not started.is_alive():
+                        raise RuntimeError(
+                            f"the mock server process exited with status {started.exitcode}"
+                        )
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the mock server process did not start in time")
+                kind, payload = receiver.recv()
+                if kind == "error":
+                    raise SettingsError("port", str(payload).removeprefix("port: "))
+                self.origins = list(payload)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            for sock in placeholders:
+                sock.close()
+
+    def stop(self) -> None:
+        """Terminate the worker processes and reap them."""
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._processes.clear()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+async def serve_until_stopped(
+    settings: ServerSettings, announce: Callable[[list[str]], None]
+) -> None:
+    """Serve in this process until SIGINT or SIGTERM, after announcing the origins."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with MockServer(settings) as server:
+        announce(server.origins)
+        with contextlib.suppress(asyncio.CancelledError):
+            await stop.wait()

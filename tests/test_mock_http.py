@@ -1,0 +1,376 @@
+"""The mock server over real HTTP: faults, determinism, latency, bandwidth, capacity, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import statistics
+import time
+
+import aiohttp
+import pytest
+
+from mock_server import FaultKind, MockServer, MockServerProcess, Site, load_settings
+from mock_server.faults import PAGE_FAULTS
+from tests.conftest import StartServer, get_stats
+
+
+async def fetch(
+    http: aiohttp.ClientSession, url: str, **options: object
+) -> tuple[int, dict[str, str], bytes]:
+    """GET a URL without following redirects or decompressing; return status, headers, body."""
+    async with http.get(url, allow_redirects=False, auto_decompress=False, **options) as response:  # type: ignore[arg-type]
+        return response.status, dict(response.headers), await response.read()
+
+
+def url_of(server: MockServer, kind: FaultKind) -> str:
+    """Return a URL that shows `kind`: the faulty page, or the faulty link it carries."""
+    assert server.site is not None
+    site = server.site
+    page = site.plan.pages_with(kind)[0]
+    if kind in PAGE_FAULTS:
+        return site.link_url(page)
+    wanted = {
+        FaultKind.BROKEN_LINK: "/missing/",
+        FaultKind.REDIRECT_LOOP: "/loop/",
+        FaultKind.OFFSITE_REDIRECT: "/away/",
+        FaultKind.HANG: "/slow/",
+        FaultKind.NON_HTML: "/media/",
+        FaultKind.SPIDER_TRAP: "/calendar/",
+        FaultKind.ROBOTS: "/private/",
+    }[kind]
+    return next(url for url in site.fault_links(page) if wanted in url)
+
+
+@pytest.fixture
+async def faulty(start_server: StartServer) -> MockServer:
+    """A 200-page site with every fault on and a short hang."""
+    return await start_server(pages=200, faults="all", hang_seconds="30s", retry_after="1s")
+
+
+async def test_permanent_5xx_and_404(faulty: MockServer, http: aiohttp.ClientSession) -> None:
+    """A 500 page fails on every attempt; a broken link answers 404."""
+    url = url_of(faulty, FaultKind.HTTP_500)
+    assert [(await fetch(http, url))[0] for _ in range(3)] == [500, 500, 500]
+    assert (await fetch(http, url_of(faulty, FaultKind.BROKEN_LINK)))[0] == 404
+
+
+@pytest.mark.parametrize(
+    "kind,first_status", [(FaultKind.HTTP_503, 503), (FaultKind.HTTP_429, 429)]
+)
+async def test_transient_status_faults_recover(
+    faulty: MockServer, http: aiohttp.ClientSession, kind: FaultKind, first_status: int
+) -> None:
+    """503 and 429 (with Retry-After) answer once, then the page is served."""
+    url = url_of(faulty, kind)
+    status, headers, _ = await fetch(http, url)
+    assert status == first_status
+    if kind is FaultKind.HTTP_429:
+        assert headers["Retry-After"] == "1"
+    assert (await fetch(http, url))[0] == 200
+
+
+async def test_reset_mid_body_then_recovers(
+    faulty: MockServer, http: aiohttp.ClientSession
+) -> None:
+    """A reset fault breaks the first body mid-way with a connection reset, then serves it whole."""
+    url = url_of(faulty, FaultKind.RESET)
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await fetch(http, url)
+    status, _, body = await fetch(http, url)
+    assert status == 200 and body.endswith(b"</html>\n")
+
+
+async def test_truncated_body_is_shorter_than_its_length(
+    faulty: MockServer, http: aiohttp.ClientSession
+) -> None:
+    """A truncated page promises more bytes than it sends, every time."""
+    for _ in range(2):
+        with pytest.raises(
+            aiohttp.ClientPayloadError, match=r"content length|Content-Length|not completed"
+        ):
+            await fetch(http, url_of(faulty, FaultKind.TRUNCATED))
+
+
+async def test_hang_never_answers(faulty: MockServer, http: aiohttp.ClientSession) -> None:
+    """A hanging URL sends nothing until the client gives up; the server then frees the slot."""
+    started = time.monotonic()
+    with pytest.raises(asyncio.TimeoutError):
+        await fetch(http, url_of(faulty, FaultKind.HANG), timeout=aiohttp.ClientTimeout(total=0.3))
+    assert time.monotonic() - started < 5
+    await asyncio.sleep(0.1)
+    assert (await get_stats(http, faulty))["in_flight"] == 0
+
+
+@pytest.mark.parametrize("kind", [FaultKind.REDIRECT, FaultKind.REDIRECT_CHAIN])
+async def test_redirects_lead_to_the_page(
+    faulty: MockServer, http: aiohttp.ClientSession, kind: FaultKind
+) -> None:
+    """Redirect and chain faults answer 301/302/307/308 hops that end at the page."""
+    assert faulty.site is not None
+    url, hops = url_of(faulty, kind), 0
+    while True:
+        status, headers, _ = await fetch(http, url)
+        if status not in (301, 302, 307, 308):
+            break
+        hops += 1
+        url = str(aiohttp.client.URL(url).join(aiohttp.client.URL(headers["Location"])))
+    assert status == 200
+    assert hops == (1 if kind is FaultKind.REDIRECT else 3)
+    page = faulty.site.plan.pages_with(kind)[0]
+    assert url == faulty.site.page_url(page)
+
+
+async def test_redirect_loop_and_offsite_redirect(
+    faulty: MockServer, http: aiohttp.ClientSession
+) -> None:
+    """A loop's hops point at each other; an offsite redirect leaves the site's origins."""
+    loop_a = url_of(faulty, FaultKind.REDIRECT_LOOP)
+    _, headers, _ = await fetch(http, loop_a)
+    loop_b = str(aiohttp.client.URL(loop_a).join(aiohttp.client.URL(headers["Location"])))
+    _, headers, _ = await fetch(http, loop_b)
+    assert str(aiohttp.client.URL(loop_b).join(aiohttp.client.URL(headers["Location"]))) == loop_a
+    status, headers, _ = await fetch(http, url_of(faulty, FaultKind.OFFSITE_REDIRECT))
+    assert status == 302 and not headers["Location"].startswith(faulty.origins[0])
+
+
+async def test_content_faults(faulty: MockServer, http: aiohttp.ClientSession) -> None:
+    """Malformed HTML, gzip, oversize, non-HTML and charset faults show in the bytes and headers."""
+    assert faulty.site is not None
+    _, _, body = await fetch(http, url_of(faulty, FaultKind.MALFORMED_HTML))
+    assert b"</body></html>" not in body and b"<a href=" in body
+    _, headers, body = await fetch(
+        http, url_of(faulty, FaultKind.GZIP), headers={"Accept-Encoding": "gzip"}
+    )
+    assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body).startswith(
+        b"<!DOCTYPE html>"
+    )
+    _, headers, body = await fetch(
+        http, url_of(faulty, FaultKind.GZIP), headers={"Accept-Encoding": "identity"}
+    )
+    assert "Content-Encoding" not in headers and body.startswith(b"<!DOCTYPE html>")
+    _, _, body = await fetch(http, url_of(faulty, FaultKind.OVERSIZE))
+    assert len(body) == faulty.settings.site.oversize_bytes
+    _, headers, _ = await fetch(http, url_of(faulty, FaultKind.NON_HTML))
+    assert headers["Content-Type"] in ("image/png", "application/pdf")
+    _, headers, body = await fetch(http, url_of(faulty, FaultKind.CHARSET_HEADER))
+    assert "charset=utf-8" not in headers["Content-Type"] and "charset=" in headers["Content-Type"]
+    _, headers, body = await fetch(http, url_of(faulty, FaultKind.CHARSET_META))
+    assert headers["Content-Type"] == "text/html" and b"<meta charset=" in body
+
+
+async def test_spider_trap_is_endless(faulty: MockServer, http: aiohttp.ClientSession) -> None:
+    """Each calendar month links to the next one, for as long as anyone follows."""
+    url = url_of(faulty, FaultKind.SPIDER_TRAP)
+    seen = set()
+    for _ in range(30):
+        status, _, body = await fetch(http, url)
+        assert status == 200
+        seen.add(url)
+        next_href = body.split(b'href="')[-1].split(b'"')[0].decode()
+        url = faulty.origins[0] + next_href
+    assert len(seen) == 30
+
+
+async def test_robots_txt_disallows_and_sets_a_crawl_delay(
+    faulty: MockServer, http: aiohttp.ClientSession
+) -> None:
+    """robots.txt carries Disallow rules, an Allow exception, a wildcard and a Crawl-delay."""
+    status, _, body = await fetch(http, faulty.origins[0] + "/robots.txt")
+    text = body.decode()
+    assert status == 200
+    assert "Disallow: /private/" in text and "Allow: /private/open-" in text
+    assert "Disallow: /*?print=" in text and "Crawl-delay: 0.01" in text
+    assert (await fetch(http, url_of(faulty, FaultKind.ROBOTS)))[0] == 200
+
+
+async def test_robots_txt_is_absent_without_the_fault(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """A site without the robots fault has no robots.txt (404: crawl everything)."""
+    server = await start_server(pages=10)
+    assert (await fetch(http, server.origins[0] + "/robots.txt"))[0] == 404
+
+
+async def test_same_seed_same_bytes_over_http(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """Two servers with the same settings serve the same bytes; another seed serves others."""
+    first = await start_server(pages=50, seed=7)
+    second = await start_server(pages=50, seed=7)
+    third = await start_server(pages=50, seed=8)
+    assert first.site is not None
+
+    async def body(server: MockServer, path: str) -> bytes:
+        # Pages spell their own origin in absolute links; only the port may differ.
+        raw = (await fetch(http, server.origins[0] + path))[2]
+        return raw.replace(server.origins[0].removeprefix("http://").encode(), b"HOST")
+
+    for page in range(0, 50, 7):
+        path = first.site.page_path(page)
+        assert await body(first, path) == await body(second, path)
+    assert await body(first, "/") != await body(third, "/")
+
+
+async def timed_fetches(url_list: list[str], concurrency: int) -> list[float]:
+    """Fetch the URLs, `concurrency` at a time; return each one's time to the status line."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(session: aiohttp.ClientSession, url: str) -> float:
+        async with gate:
+            started = time.monotonic()
+            async with session.get(url) as response:
+                elapsed = time.monotonic() - started
+                await response.read()
+            return elapsed
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        return await asyncio.gather(*(one(session, url) for url in url_list))
+
+
+@pytest.mark.parametrize(
+    "distribution,p99",
+    [("constant", None), ("uniform", None), ("exponential", None), ("lognormal", "400ms")],
+)
+async def test_latency_median_matches(distribution: str, p99: str | None) -> None:
+    """Over 300 distinct pages the median time to first byte is within 10% of the setting.
+
+    The server runs in its own process, so its CPU does not queue behind the client's.
+    """
+    overrides = {"pages": 300, "latency": "100ms", "latency_distribution": distribution}
+    if p99:
+        overrides["latency_p99"] = p99
+    with MockServerProcess(load_settings(overrides=overrides)) as server:
+        site = Site(server.settings.site, server.origins)
+        times = await timed_fetches([site.page_url(page) for page in range(300)], concurrency=30)
+    assert statistics.median(times) == pytest.approx(0.100, rel=0.10)
+    if distribution == "lognormal":
+        assert statistics.quantiles(times, n=100)[98] == pytest.approx(0.400, rel=0.35)
+    if distribution == "constant":
+        assert min(times) >= 0.099
+
+
+async def test_latency_is_reproducible_per_url(start_server: StartServer) -> None:
+    """The same requests wait the same times on two servers with the same seed."""
+    one = await start_server(pages=20, latency="40ms", latency_distribution="exponential")
+    two = await start_server(pages=20, latency="40ms", latency_distribution="exponential")
+    assert one.site is not None and two.site is not None
+    first = await timed_fetches([one.site.page_url(page) for page in range(20)], concurrency=1)
+    second = await timed_fetches([two.site.page_url(page) for page in range(20)], concurrency=1)
+    assert statistics.correlation(first, second) > 0.9
+
+
+async def test_bandwidth_limit_paces_the_body(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """At 40 KB/s a page of about 8 KB takes about 0.2 s to arrive."""
+    server = await start_server(pages=5, page_size="8KB", bandwidth="40KB")
+    started = time.monotonic()
+    _, _, body = await fetch(http, server.base_url)
+    elapsed = time.monotonic() - started
+    assert len(body) / 40_000 * 0.8 < elapsed < len(body) / 40_000 * 3
+
+
+async def test_capacity_queues_excess_requests(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """With capacity 5, twenty 100 ms requests are served five at a time: four rounds."""
+    server = await start_server(pages=20, latency="100ms", capacity=5)
+    assert server.site is not None
+    started = time.monotonic()
+    await timed_fetches([server.site.page_url(page) for page in range(20)], concurrency=20)
+    elapsed = time.monotonic() - started
+    stats = await get_stats(http, server)
+    assert stats["max_serving"] == 5 and stats["max_in_flight"] == 20
+    assert 0.4 <= elapsed < 2.0
+
+
+async def test_capacity_can_reject_with_503(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """In reject mode, requests past capacity get 503 at once and are counted as rejected."""
+    server = await start_server(pages=20, latency="100ms", capacity=5, overload="reject")
+    assert server.site is not None
+    statuses = await asyncio.gather(
+        *(fetch(http, server.site.page_url(page)) for page in range(20))
+    )
+    codes = [status for status, _, _ in statuses]
+    stats = await get_stats(http, server)
+    assert codes.count(200) == 5 and codes.count(503) == 15
+    assert stats["rejected"] == 15 and stats["by_status"] == {"200": 5, "503": 15}
+
+
+@pytest.mark.parametrize("hosts", [1, 3])
+async def test_stats_are_exact_under_concurrent_load(
+    start_server: StartServer, http: aiohttp.ClientSession, hosts: int
+) -> None:
+    """600 requests, 30 at a time, spread over the hosts, are all counted, per host too."""
+    server = await start_server(pages=300, hosts=hosts, latency="5ms")
+    assert server.site is not None
+    site = server.site
+    gate = asyncio.Semaphore(30)
+
+    async def one(page: int) -> int:
+        async with gate:
+            return (await fetch(http, site.page_url(page % 300)))[0]
+
+    statuses = await asyncio.gather(
+        *(one(page) for page in range(600)), fetch(http, server.origins[0] + "/nope")
+    )
+    stats = await get_stats(http, server)
+    assert stats["requests"] == 601 and stats["in_flight"] == 0
+    assert stats["by_status"] == {"200": 600, "404": 1}
+    assert 2 <= stats["max_in_flight"] <= 31
+    per_host = [stats["hosts"][origin.removeprefix("http://")] for origin in server.origins]
+    assert sum(host["requests"] for host in per_host) == 601
+    for index, host_stats in enumerate(per_host):
+        expected = sum(1 for page in range(600) if site.host_of(page % 300) == index) + (index == 0)
+        assert host_stats["requests"] == expected
+    assert sum(1 for status in statuses if status == 200) == 600
+
+
+async def test_stats_do_not_count_themselves_and_reset(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """/_stats requests are not counted; DELETE /_stats starts from zero."""
+    server = await start_server(pages=5)
+    await fetch(http, server.base_url)
+    for _ in range(3):
+        stats = await get_stats(http, server, urls="1")
+    assert stats["requests"] == 1 and stats["urls"] == {server.base_url: 1}
+    async with http.delete(server.origins[0] + "/_stats") as response:
+        assert response.status == 204
+    stats = await get_stats(http, server)
+    assert stats["requests"] == 0 and stats["by_status"] == {} and stats["min_gap_ms"] is None
+
+
+async def test_min_gap_measures_spacing_per_host(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """min_gap_ms reports the smallest spacing between two requests' arrivals at a host."""
+    server = await start_server(pages=5)
+    for _ in range(4):
+        await fetch(http, server.base_url)
+        await asyncio.sleep(0.05)
+    stats = await get_stats(http, server)
+    assert 45 <= stats["min_gap_ms"] < 1000
+
+
+async def test_a_thousand_connections_at_once_are_all_accepted(start_server: StartServer) -> None:
+    """600 clients connecting at the same moment are accepted without SYN retries: all 600
+    requests of 500 ms finish well under the 1.5 s a dropped SYN alone would cost."""
+    server = await start_server(pages=600, latency="500ms")
+    assert server.site is not None
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(page: int) -> int:
+            async with session.get(server.site.page_url(page)) as response:  # type: ignore[union-attr]
+                await response.read()
+                return response.status
+
+        started = time.monotonic()
+        statuses = await asyncio.gather(*(one(page) for page in range(600)))
+        elapsed = time.monotonic() - started
+    assert statuses == [200] * 600
+    assert elapsed < 1.4
