@@ -1,0 +1,174 @@
+"""`crawler`: crawl a site (the bundled mock site by default), or compare strategies.
+
+Every `crawl` option is also a key of the `[crawl]` table of a `--config` TOML file; flags win.
+Bad input is one line on stderr and exit status 2; a crawl stopped by Ctrl-C exits 130 (143 for
+SIGTERM) after writing its records and summary.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler.embedded import find_config
+from crawler.run import run_crawl
+from crawler.settings import EventLoop, load_crawl_settings
+from crawler.strategies import STRATEGIES
+from mock_server import load_settings
+from mock_server.cli_errors import OneLineErrorGroup
+from mock_server.settings import SettingsError, read_config_table
+
+
+@click.group(
+    cls=OneLineErrorGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+def main() -> None:
+    """A reference web crawler: sync, threads, async and processes, measured end to end."""
+
+
+@main.command()
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file: [crawl] sets these options, [mock_server] the embedded site.",
+)
+@click.option(
+    "--strategy", type=click.Choice(sorted(STRATEGIES)), help="Concurrency model.  [default: async]"
+)
+@click.option(
+    "--loop",
+    type=click.Choice([loop.value for loop in EventLoop]),
+    help="Event loop of the async strategies.  [default: uvloop]",
+)
+@click.option("--concurrency", help="Requests in flight overall.  [default: 32]")
+@click.option("--per-host", help="Requests in flight per origin.  [default: 16]")
+@click.option(
+    "--delay",
+    help="Minimum gap between requests to one origin (a larger robots Crawl-delay wins)."
+    "  [default: 0s]",
+)
+@click.option("--max-depth", help="Links followed from a seed; bounds spider traps.  [default: 10]")
+@click.option("--max-pages", help="Records written, exactly at most.  [default: no limit]")
+@click.option(
+    "--allow-domain",
+    "allow_domains",
+    multiple=True,
+    help="Also crawl this host (any port) or host:port. Repeatable.",
+)
+@click.option("--include", multiple=True, help="Only crawl URLs matching this regex. Repeatable.")
+@click.option("--exclude", multiple=True, help="Never crawl URLs matching this regex. Repeatable.")
+@click.option(
+    "--ignore-robots", is_flag=True, default=None, help="Do not fetch or obey robots.txt."
+)
+@click.option(
+    "--respect-nofollow",
+    is_flag=True,
+    default=None,
+    help="Do not follow rel=nofollow links nor pages with meta robots nofollow.",
+)
+@click.option(
+    "--retries", help="Retries after a timeout, connection error, reset, 5xx or 429.  [default: 2]"
+)
+@click.option(
+    "--backoff", help="First retry delay; doubles each retry, with jitter.  [default: 250ms]"
+)
+@click.option("--timeout", help="Total time allowed for one request.  [default: 10s]")
+@click.option("--connect-timeout", help="Time allowed to connect.  [default: 5s]")
+@click.option("--max-redirects", help="Redirect hops followed per URL.  [default: 10]")
+@click.option(
+    "--max-bytes",
+    help="Largest body kept (decompressed); larger pages are recorded as too_large."
+    "  [default: 2MiB]",
+)
+@click.option("--max-url-length", help="Longer URLs are skipped.  [default: 2048]")
+@click.option(
+    "-o",
+    "--output",
+    help="JSON Lines records file; '-' for stdout, '' for none.  [default: crawl.jsonl]",
+)
+@click.option("--stats-json", help="Also write the summary as JSON to this file.")
+@click.option("-q", "--quiet", is_flag=True, default=None, help="No status line, no summary.")
+@click.option(
+    "--user-agent", help="User-Agent header; its product token is matched against robots.txt."
+)
+@click.option("--grace", help="After Ctrl-C, time given to requests in flight.  [default: 2s]")
+@click.option(
+    "--analysis-cost", help="Rounds of SimHash per page (CPU work; 0 for none).  [default: 1]"
+)
+@click.option(
+    "--workers", help="Processes of async-procs' parsing pool; 0 is one per core.  [default: 0]"
+)
+def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
+    """Crawl URLS, or with none, the bundled mock site (config/default.toml) served in-process.
+
+    Writes one JSON record per URL attempted and prints a summary. Durations take units
+    (500ms, 10s), sizes too (512KB, 2MiB).
+    """
+    overrides = {name: value for name, value in flags.items() if value not in (None, ())}
+    if urls:
+        overrides["seeds"] = list(urls)
+    try:
+        settings = load_crawl_settings(config, overrides)
+        site = None
+        if not settings.seeds:
+            site_config = (
+                config
+                if config is not None and read_config_table(config, "mock_server")
+                else find_config("default")
+            )
+            site = load_settings(site_config)
+        outcome = run_crawl(settings, site)
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+    if outcome.problem:
+        click.echo(f"crawler: error: {outcome.problem}", err=True)
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.option(
+    "--scenario",
+    help="A scenario in config/: quick, io-bound, cpu-bound, mixed, memory.  [default: quick]",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A scenario file of your own ([compare] and [mock_server] tables).",
+)
+@click.option("--strategies", help="Comma list of strategies to run.")
+@click.option("--concurrency", help="Comma list of concurrency limits, e.g. 1,10,100.")
+@click.option("--latency", help="Comma list of latencies, e.g. 0ms,50ms,200ms.")
+@click.option("--analysis-cost", help="Comma list of analysis costs, e.g. 0,4.")
+@click.option("--pages", help="Pages per run.")
+@click.option("--repeat", help="Runs of each configuration; the median is reported.")
+@click.option(
+    "--out",
+    default="compare-out",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where results, charts and the report go.",
+)
+def compare(scenario: str | None, config: Path | None, out: Path, **grid: Any) -> None:
+    """Measure the strategies against each other on the mock site, and say who wins and why.
+
+    Each run is a fresh `crawler crawl` process against a mock server in its own process. Writes
+    results.json, results.csv, PNG charts and report.md to --out, and prints a table.
+    """
+    from rich.console import Console
+
+    from crawler.compare.plan import load_plan
+    from crawler.compare.run import run_compare
+
+    try:
+        plan = load_plan(scenario, config, grid)
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            console = Console(stderr=True, width=110)  # a log file has no width to respect
+        run_compare(plan, out, console, ["crawler", "compare", *sys.argv[2:]])
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None

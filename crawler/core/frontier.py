@@ -1,0 +1,160 @@
+"""The frontier: URLs waiting to be fetched, per origin and shallowest first, and the seen-set.
+
+`Frontier` is the boundary a shared store (Redis, SQLite) implements to scale a crawl out;
+`MemoryFrontier` keeps everything in this process. Its seen-set stores 64-bit hashes of URLs, not
+the URLs: a set of ints is about half the memory, and a collision at a million URLs has a
+probability near 3e-8. Python's own string hash serves: it is SipHash, computed once per string
+and cached on it, and only has to agree with itself within this process.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+from crawler.core.urls import origin_of
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierEntry:
+    """A URL waiting to be fetched, with how it was found."""
+
+    url: str
+    depth: int
+    parent: str | None
+
+
+class AddResult(NamedTuple):
+    """What `Frontier.add` did: queued a new URL, moved a waiting one shallower, or neither."""
+
+    added: bool
+    moved_from: int | None = None
+
+
+ADDED = AddResult(True)
+ALREADY_SEEN = AddResult(False)
+
+
+class Frontier(Protocol):
+    """**Protocol**: the URLs still to fetch, and every URL ever accepted."""
+
+    def add(self, entry: FrontierEntry) -> AddResult:
+        """Queue a URL not seen before. A URL still waiting at a greater depth moves to this one
+        (a shorter path was found before it was fetched); any other seen URL is left alone."""
+        ...
+
+    def mark_seen(self, url: str) -> bool:
+        """Record a URL as seen without queueing it; return False if it already was."""
+        ...
+
+    def pop(self, origin: str) -> FrontierEntry | None:
+        """Take the shallowest waiting URL of `origin` (first come first within a depth)."""
+        ...
+
+    def head_depth(self, origin: str) -> int | None:
+        """Return the depth of the next URL `pop(origin)` would give, or None."""
+        ...
+
+    def origins(self) -> Iterator[str]:
+        """Yield the origins that have URLs waiting."""
+        ...
+
+    def drain(self) -> list[FrontierEntry]:
+        """Take every waiting URL at once (used when a page limit is reached)."""
+        ...
+
+    def __len__(self) -> int:
+        """Return how many URLs are waiting."""
+        ...
+
+
+def url_digest(url: str) -> int:
+    """Return the 64-bit hash the in-memory seen-set keeps for `url` (stable within a process)."""
+    return hash(url)
+
+
+class MemoryFrontier:
+    """A frontier in this process's memory.
+
+    A URL moved to a smaller depth leaves a stale copy in its old queue; copies whose depth no
+    longer matches `_waiting_depth` are skipped when they reach the head of their queue.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._waiting_depth: dict[int, int] = {}
+        self._waiting: dict[str, dict[int, deque[FrontierEntry]]] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<MemoryFrontier [{len(self)} waiting | {len(self._seen)} seen"
+            f" | {len(self._waiting)} origins]>"
+        )
+
+    def add(self, entry: FrontierEntry) -> AddResult:
+        digest = url_digest(entry.url)
+        if digest not in self._seen:
+            self._seen.add(digest)
+            result = ADDED
+        else:
+            waiting_at = self._waiting_depth.get(digest)
+            if waiting_at is None or waiting_at <= entry.depth:
+                return ALREADY_SEEN
+            result = AddResult(False, waiting_at)
+        self._waiting_depth[digest] = entry.depth
+        by_depth = self._waiting.setdefault(origin_of(entry.url), {})
+        by_depth.setdefault(entry.depth, deque()).append(entry)
+        return result
+
+    def mark_seen(self, url: str) -> bool:
+        digest = url_digest(url)
+        if digest in self._seen:
+            return False
+        self._seen.add(digest)
+        return True
+
+    def _head(self, origin: str) -> tuple[int, deque[FrontierEntry]] | None:
+        """Return the shallowest live queue of `origin`, dropping stale copies on the way."""
+        by_depth = self._waiting.get(origin)
+        while by_depth:
+            depth = min(by_depth)
+            queue = by_depth[depth]
+            while queue and self._waiting_depth.get(url_digest(queue[0].url)) != depth:
+                queue.popleft()
+            if queue:
+                return depth, queue
+            del by_depth[depth]
+        self._waiting.pop(origin, None)
+        return None
+
+    def pop(self, origin: str) -> FrontierEntry | None:
+        head = self._head(origin)
+        if head is None:
+            return None
+        entry = head[1].popleft()
+        del self._waiting_depth[url_digest(entry.url)]
+        return entry
+
+    def head_depth(self, origin: str) -> int | None:
+        head = self._head(origin)
+        return head[0] if head is not None else None
+
+    def origins(self) -> Iterator[str]:
+        return iter(list(self._waiting))
+
+    def drain(self) -> list[FrontierEntry]:
+        entries = [
+            entry
+            for by_depth in self._waiting.values()
+            for depth, queue in by_depth.items()
+            for entry in queue
+            if self._waiting_depth.get(url_digest(entry.url)) == depth
+        ]
+        self._waiting.clear()
+        self._waiting_depth.clear()
+        return entries
+
+    def __len__(self) -> int:
+        return len(self._waiting_depth)

@@ -1,0 +1,93 @@
+"""What crosses between the core and a strategy: requests to perform, and what came of them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from crawler.core.records import ErrorKind
+
+
+class RequestKind(enum.StrEnum):
+    """Why a request is made."""
+
+    PAGE = "page"
+    ROBOTS = "robots"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """One HTTP GET the core wants performed now, without following redirects."""
+
+    url: str
+    kind: RequestKind
+    job: int
+    attempt: int
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageAnalysis:
+    """What the parser made of an HTML page: small, so it crosses a process boundary cheaply."""
+
+    title: str | None
+    links: tuple[tuple[str, bool], ...]  # (absolute normalized URL, rel=nofollow)
+    link_count: int
+    meta_nofollow: bool = False
+    charset: str = "utf-8"
+    error: ErrorKind | None = None
+    simhash: int | None = None
+    words: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResponse:
+    """A response that arrived: its status, the headers the core needs, and the (capped) body."""
+
+    status: int
+    elapsed: float
+    content_type: str | None = None
+    location: str | None = None
+    retry_after: float | None = None  # seconds, already read from the header by the strategy
+    body: bytes = b""
+    body_bytes: int = 0
+    too_large: bool = False
+    page: PageAnalysis | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchFailure:
+    """A request that got no usable response."""
+
+    error: ErrorKind
+    elapsed: float
+    status: int | None = None
+    detail: str = ""
+
+
+def is_html(content_type: str | None) -> bool:
+    """Say whether a Content-Type names an HTML document (a missing one is taken as HTML)."""
+    if not content_type:
+        return True
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type in ("text/html", "application/xhtml+xml")
+
+
+def should_read_body(request: FetchRequest, status: int, content_type: str | None) -> bool:
+    """Say whether a strategy should download the body of a response to `request`.
+
+    Bodies the crawl will not use (images, PDFs) are not downloaded at all.
+    """
+    if request.kind is RequestKind.ROBOTS:
+        return status == 200
+    return status == 200 and is_html(content_type)
+
+
+def should_analyze(request: FetchRequest, response: FetchResponse) -> bool:
+    """Say whether a strategy should run the page analysis on a response."""
+    return (
+        request.kind is RequestKind.PAGE
+        and response.status == 200
+        and not response.too_large
+        and is_html(response.content_type)
+    )

@@ -1,0 +1,75 @@
+"""The outcome record of every URL a crawl attempts, and the stable names of what can go wrong."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class ErrorKind(enum.StrEnum):
+    """What went wrong with a URL: stable strings, the same whichever strategy fetched it."""
+
+    TIMEOUT = "timeout"
+    CONNECT = "connect"
+    RESET = "reset"
+    TRUNCATED = "truncated"
+    TOO_LARGE = "too_large"
+    NOT_HTML = "not_html"
+    HTTP_4XX = "http_4xx"
+    HTTP_429 = "http_429"
+    HTTP_5XX = "http_5xx"
+    REDIRECT_LOOP = "redirect_loop"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    OUT_OF_SCOPE_REDIRECT = "out_of_scope_redirect"
+    BAD_REDIRECT = "bad_redirect"
+    ROBOTS = "robots"
+    ROBOTS_UNAVAILABLE = "robots_unavailable"
+    PARSE = "parse"
+    PROTOCOL = "protocol"
+    INTERRUPTED = "interrupted"
+    OTHER = "other"
+
+
+# Failures worth another attempt: the next one may well succeed.
+RETRYABLE: frozenset[ErrorKind] = frozenset(
+    {ErrorKind.TIMEOUT, ErrorKind.CONNECT, ErrorKind.RESET, ErrorKind.TRUNCATED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One line of the crawl's JSON Lines output: what happened to one URL."""
+
+    url: str
+    final_url: str | None
+    status: int | None
+    depth: int
+    parent: str | None
+    title: str | None
+    links: int
+    bytes: int
+    elapsed_ms: float
+    attempts: int
+    error: ErrorKind | None
+    content_type: str | None = None
+    simhash: str | None = None  # 16 hex digits, see crawler/fingerprint.py
+    words: int | None = None
+
+    def to_json(self) -> str:
+        """Return the record as one line of JSON."""
+        # Built by hand: dataclasses.asdict deep-copies every field, a third of this call's cost.
+        fields = {name: getattr(self, name) for name in _FIELD_NAMES}
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> Record:
+        """Read a record back from its JSON line."""
+        data: dict[str, Any] = json.loads(line)
+        error = data.get("error")
+        data["error"] = ErrorKind(error) if error else None
+        return cls(**data)
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(Record))

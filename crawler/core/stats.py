@@ -1,0 +1,73 @@
+"""Counters a crawl keeps while it runs, and the summary it ends with."""
+
+from __future__ import annotations
+
+import statistics
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.core.near_duplicates import NearDuplicates
+from crawler.core.records import Record
+
+
+@dataclass(slots=True)
+class CrawlStats:
+    """Requests, responses and records so far. Latencies are kept as a compact array of floats."""
+
+    requests: int = 0
+    request_errors: Counter[str] = field(default_factory=Counter)
+    latencies: array[float] = field(default_factory=lambda: array("d"))
+    records: int = 0
+    ok: int = 0
+    bytes: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    near_duplicates: NearDuplicates = field(default_factory=NearDuplicates)
+
+    def request_done(self, elapsed: float, error: str | None) -> None:
+        """Count one finished HTTP request."""
+        self.requests += 1
+        self.latencies.append(elapsed)
+        if error is not None:
+            self.request_errors[error] += 1
+
+    def record_written(self, record: Record) -> None:
+        """Count one finished URL."""
+        self.records += 1
+        self.bytes += record.bytes
+        self.statuses[str(record.status) if record.status is not None else "none"] += 1
+        if record.error is None:
+            self.ok += 1
+        else:
+            self.errors[record.error.value] += 1
+
+    def summary(self, wall_seconds: float) -> dict[str, Any]:
+        """Return the end-of-crawl summary (what `--stats-json` writes)."""
+        return {
+            "pages": self.records,
+            "ok": self.ok,
+            "errors": dict(sorted(self.errors.items())),
+            "statuses": dict(sorted(self.statuses.items())),
+            "requests": self.requests,
+            "request_errors": dict(sorted(self.request_errors.items())),
+            "bytes": self.bytes,
+            "latency_ms": _percentiles(self.latencies),
+            "wall_s": round(wall_seconds, 3),
+            "pages_per_s": round(self.records / wall_seconds, 2) if wall_seconds > 0 else None,
+            "near_duplicates": self.near_duplicates.summary(),
+        }
+
+
+def _percentiles(latencies: array[float]) -> dict[str, float | None]:
+    if not latencies:
+        return {"p50": None, "p95": None, "p99": None}
+    if len(latencies) == 1:
+        only = round(latencies[0] * 1000, 2)
+        return {"p50": only, "p95": only, "p99": only}
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        name: round(cuts[index] * 1000, 2)
+        for name, index in (("p50", 49), ("p95", 94), ("p99", 98))
+    }

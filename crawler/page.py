@@ -1,0 +1,108 @@
+"""HTML in, what a crawler needs out: title, links, robots hints. Pure CPU work, no I/O.
+
+Decoding follows browsers: the charset of the Content-Type header, else a `<meta>` declaration in
+the first 1,024 bytes, else UTF-8 if the bytes are valid UTF-8, else a statistical guess
+(charset_normalizer). Parsing is lexbor's, through selectolax: it recovers from broken HTML the
+way browsers do, which is what the links on a broken page mean.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+from selectolax.lexbor import LexborHTMLParser
+from yarl import URL
+
+from crawler.core.messages import PageAnalysis
+from crawler.core.records import ErrorKind
+from crawler.core.urls import LinkResolver
+from crawler.fingerprint import simhash, words_of
+
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+_META_PRESCAN_BYTES = 1024
+
+
+def known_charset(name: str | None) -> str | None:
+    """Return the codec name for a declared charset, or None if Python does not know it."""
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def sniff_charset(body: bytes, content_type: str | None) -> str:
+    """Return the charset to decode `body` with: header, then `<meta>`, then detection."""
+    if content_type:
+        match = _HEADER_CHARSET.search(content_type)
+        declared = known_charset(match.group(1)) if match else None
+        if declared:
+            return declared
+    meta = _META_CHARSET.search(body[:_META_PRESCAN_BYTES])
+    declared = known_charset(meta.group(1).decode("ascii", "replace")) if meta else None
+    if declared:
+        return declared
+    try:
+        body.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        guess = from_bytes(body[:65536]).best()
+        return known_charset(guess.encoding if guess else None) or "windows-1252"
+
+
+def analyze_page(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    max_url_length: int = 2048,
+    analysis_cost: int = 1,
+) -> PageAnalysis:
+    """Parse an HTML page: title, distinct http(s) links resolved and normalized, robots hints,
+    and the fingerprint of its prose (`analysis_cost` rounds of SimHash; 0 for none)."""
+    charset = sniff_charset(body, content_type)
+    # lexbor reads UTF-8 bytes itself; other charsets are decoded here first.
+    document: str | bytes = body if charset == "utf-8" else body.decode(charset, errors="replace")
+    try:
+        tree = LexborHTMLParser(document)
+    except Exception:  # lexbor refusing a document must not stop a crawl
+        return PageAnalysis(None, (), 0, charset=charset, error=ErrorKind.PARSE)
+    title_node = tree.css_first("title")
+    title = title_node.text(strip=True) if title_node is not None else None
+    base = URL(url)
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        base_href = LinkResolver(base, max_url_length).resolve(
+            base_node.attributes.get("href") or ""
+        )
+        if base_href is not None:
+            base = URL(base_href)
+    meta_nofollow = False
+    for meta in tree.css("meta[name]"):
+        attributes = meta.attributes
+        if (attributes.get("name") or "").strip().lower() == "robots":
+            meta_nofollow = meta_nofollow or "nofollow" in (attributes.get("content") or "").lower()
+    # A URL is followable when any link to it lacks rel=nofollow.
+    resolver = LinkResolver(base, max_url_length)
+    links: dict[str, bool] = {}
+    for anchor in tree.css("a[href]"):
+        attributes = anchor.attributes
+        resolved = resolver.resolve(attributes.get("href") or "")
+        if resolved is None:
+            continue
+        nofollow = "nofollow" in (attributes.get("rel") or "").lower().split()
+        links[resolved] = links.get(resolved, True) and nofollow
+    # The prose is the text of paragraphs: navigation and link lists are boilerplate.
+    prose = words_of(" ".join(paragraph.text(separator=" ") for paragraph in tree.css("p")))
+    return PageAnalysis(
+        title=title or None,
+        links=tuple(links.items()),
+        link_count=len(links),
+        meta_nofollow=meta_nofollow,
+        charset=charset,
+        simhash=simhash(prose, analysis_cost),
+        words=len(prose),
+    )

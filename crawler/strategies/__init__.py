@@ -1,0 +1,69 @@
+"""Strategies: one module per concurrency model, each a small driver of the same `CrawlCore`.
+
+Adding a strategy is adding a module with a class that has `run(core, context)` and one line in
+`STRATEGIES` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from crawler.core.engine import CrawlCore
+from crawler.settings import CrawlSettings
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What a strategy is given besides the core: where records go, and how it is stopped."""
+
+    output: str
+    handle_signals: bool = True
+    stopped_by: int | None = None  # the signal that stopped the crawl, set by the strategy
+
+
+class Strategy(Protocol):
+    """**Protocol**: a concurrency model that drives a crawl core to the end."""
+
+    def run(self, core: CrawlCore, context: RunContext) -> None:
+        """Perform every request the core asks for and write every record it finishes."""
+        ...
+
+
+# Each entry imports its module only when chosen: a sync crawl never loads aiohttp.
+def _sync() -> Strategy:
+    from crawler.strategies.sync import SyncStrategy
+
+    return SyncStrategy()
+
+
+def _threads() -> Strategy:
+    from crawler.strategies.threads import ThreadsStrategy
+
+    return ThreadsStrategy()
+
+
+def _async() -> Strategy:
+    from crawler.strategies.async_ import AsyncStrategy
+
+    return AsyncStrategy()
+
+
+def _async_procs() -> Strategy:
+    from crawler.strategies.async_procs import AsyncProcsStrategy
+
+    return AsyncProcsStrategy()
+
+
+STRATEGIES: dict[str, Callable[[], Strategy]] = {
+    "sync": _sync,
+    "threads": _threads,
+    "async": _async,
+    "async-procs": _async_procs,
+}
+
+
+def strategy_for(settings: CrawlSettings) -> Strategy:
+    """Return the strategy a crawl's settings name."""
+    return STRATEGIES[settings.strategy]()

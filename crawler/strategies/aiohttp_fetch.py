@@ -1,0 +1,93 @@
+"""One GET with aiohttp, as the core asks for it: no redirects followed, body capped, errors named.
+
+Whatever goes wrong comes back as a `FetchFailure` whose kind does not depend on aiohttp: the same
+failure gets the same name under requests, so records agree across strategies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import time
+
+import aiohttp
+
+from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
+from crawler.core.records import ErrorKind
+from crawler.settings import CrawlSettings
+from crawler.strategies.responses import CappedBody, failure_from, response_from
+
+READ_CHUNK = 64 * 1024
+
+
+def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
+    """Return a session sized for the crawl: one pool, no cookies, the crawl's timeouts."""
+    connector = aiohttp.TCPConnector(
+        limit=settings.concurrency, limit_per_host=0, ttl_dns_cache=300
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": settings.user_agent},
+        timeout=aiohttp.ClientTimeout(
+            total=settings.timeout, sock_connect=settings.connect_timeout
+        ),
+    )
+
+
+async def fetch(
+    session: aiohttp.ClientSession, request: FetchRequest
+) -> FetchResponse | FetchFailure:
+    """Perform one request; never raises but for cancellation."""
+    started = time.perf_counter()
+    status: int | None = None
+    try:
+        async with session.get(request.url, allow_redirects=False) as response:
+            status = response.status
+            content_type = response.headers.get("Content-Type")
+            body, too_large = b"", False
+            if should_read_body(request, status, content_type):
+                body, too_large = await _read_capped(response.content, request.max_bytes)
+            return response_from(status, response.headers, body, too_large, started)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        return failure_from(classify(error), error, status, started)
+
+
+async def _read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """Read a (decompressed) body up to `limit` bytes; say whether there was more."""
+    capped = CappedBody(limit)
+    async for chunk in content.iter_chunked(READ_CHUNK):
+        if capped.add(chunk):
+            break
+    return capped.body(), capped.too_large
+
+
+def classify(error: BaseException) -> ErrorKind:
+    """Name an aiohttp failure in the crawler's own terms."""
+    if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return ErrorKind.TIMEOUT
+    if isinstance(error, aiohttp.ClientPayloadError):
+        reset = _caused_by(error, ConnectionResetError) or "ConnectionResetError" in str(error)
+        return ErrorKind.RESET if reset else ErrorKind.TRUNCATED
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return ErrorKind.RESET
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return ErrorKind.CONNECT
+    if isinstance(error, aiohttp.ClientOSError):
+        return (
+            ErrorKind.RESET if error.errno in (errno.ECONNRESET, errno.EPIPE) else ErrorKind.CONNECT
+        )
+    if isinstance(error, aiohttp.ClientResponseError | aiohttp.InvalidURL | ValueError):
+        return ErrorKind.PROTOCOL
+    return ErrorKind.OTHER
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

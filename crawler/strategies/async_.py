@@ -1,0 +1,189 @@
+"""`async`: coroutines on one event loop (uvloop by default), aiohttp for HTTP, parsing inline.
+
+The core is told `time.monotonic()`, not `loop.time()`: uvloop's clock is libuv's, cached per loop
+iteration at millisecond resolution, which is too coarse for per-host delays.
+
+The driver is one loop: ask the core for a request, start a task for it, and when the core has
+nothing to start, sleep until a task finishes or the core's next deadline. Every task runs on the
+loop's thread, so the core needs no lock; parsing runs inline too, so CPU work holds up the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import math
+import signal
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import aiohttp
+
+from crawler.core.engine import CrawlCore
+from crawler.core.messages import (
+    FetchFailure,
+    FetchRequest,
+    FetchResponse,
+    PageAnalysis,
+    should_analyze,
+)
+from crawler.core.records import ErrorKind
+from crawler.output import AsyncJsonlSink
+from crawler.page import analyze_page
+from crawler.settings import EventLoop
+from crawler.strategies import RunContext
+from crawler.strategies.aiohttp_fetch import fetch, new_session
+
+Analyzer = Callable[[bytes, str, str | None], Awaitable[PageAnalysis]]
+
+
+def run_on_loop(main: Awaitable[None], loop_kind: EventLoop) -> None:
+    """Run a coroutine on a fresh event loop of the chosen kind."""
+    factory = None
+    if loop_kind is EventLoop.UVLOOP:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)  # type: ignore[arg-type]
+
+
+class AsyncStrategy:
+    """Coroutines on one event loop, parsing inline."""
+
+    def run(self, core: CrawlCore, context: RunContext) -> None:
+        run_on_loop(crawl(core, context), core.settings.loop)
+
+
+async def crawl(core: CrawlCore, context: RunContext, analyzer: Analyzer | None = None) -> None:
+    """Drive `core` to the end on the running loop, writing records to `context.output`."""
+    sink = AsyncJsonlSink(context.output)
+    await sink.open()
+    try:
+        async with new_session(core.settings) as session:
+            driver = AsyncDriver(core, session, sink, context, analyzer or _inline_analyzer(core))
+            await driver.run()
+    finally:
+        await sink.close()
+
+
+def _inline_analyzer(core: CrawlCore) -> Analyzer:
+    settings = core.settings
+
+    async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
+        return analyze_page(
+            body, url, content_type, settings.max_url_length, settings.analysis_cost
+        )
+
+    return analyze
+
+
+class AsyncDriver:
+    """Feeds the core's requests to tasks and the tasks' outcomes back to the core."""
+
+    def __init__(
+        self,
+        core: CrawlCore,
+        session: aiohttp.ClientSession,
+        sink: AsyncJsonlSink,
+        context: RunContext,
+        analyze: Analyzer,
+    ) -> None:
+        self.core = core
+        self.session = session
+        self.sink = sink
+        self.context = context
+        self.analyze = analyze
+        self.loop = asyncio.get_running_loop()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
+        self.stop_deadline: float | None = None
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        """Crawl until the core says it is done (or a stop's grace period runs out)."""
+        with self._signals_handled():
+            while True:
+                step = self.core.next_request(time.monotonic())
+                if isinstance(step, FetchRequest):
+                    task = self.loop.create_task(self._perform(step))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                    continue
+                if step is None:
+                    break
+                await self._sleep(step)
+        if self.flushing is not None:
+            await self.flushing
+        await self.sink.flush()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait until a task completes, `seconds` pass, or the stop grace period ends."""
+        if self.stop_deadline is not None:
+            remaining = self.stop_deadline - time.monotonic()
+            if remaining <= 0:
+                await self._cancel_in_flight()
+                return
+            seconds = min(seconds, remaining)
+        self.wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(None if math.isinf(seconds) else seconds):
+                await self.wake.wait()
+
+    async def _perform(self, request: FetchRequest) -> None:
+        """Fetch one request, parse it if it is a page, and report to the core."""
+        self.core.sent(request, time.monotonic())
+        self.wake.set()
+        try:
+            outcome = await fetch(self.session, request)
+            if isinstance(outcome, FetchResponse) and should_analyze(request, outcome):
+                page = await self.analyze(outcome.body, request.url, outcome.content_type)
+                outcome = dataclasses.replace(outcome, body=b"", page=page)
+        except Exception as error:
+            # A bug or a broken process pool must cost one record, never a crawl that waits forever.
+            outcome = FetchFailure(
+                ErrorKind.OTHER, 0.0, None, f"{type(error).__name__}: {error}"[:200]
+            )
+        except asyncio.CancelledError:
+            outcome = FetchFailure(ErrorKind.INTERRUPTED, 0.0)
+            self._report(request, outcome)
+            raise
+        self._report(request, outcome)
+
+    def _report(self, request: FetchRequest, outcome: FetchResponse | FetchFailure) -> None:
+        self.core.complete(request, outcome, time.monotonic())
+        if self.sink.add(self.core.take_records()) and self.flushing is None:
+            self.flushing = self.loop.create_task(self._flush())
+        self.wake.set()
+
+    async def _flush(self) -> None:
+        try:
+            await self.sink.flush()
+        finally:
+            self.flushing = None
+
+    async def _cancel_in_flight(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def _stop(self, signum: int) -> None:
+        """Stop scheduling; in-flight requests get the grace period to finish."""
+        if self.context.stopped_by is None:
+            self.context.stopped_by = signum
+            self.stop_deadline = time.monotonic() + self.core.settings.grace
+        self.core.stop()
+        self.sink.add(self.core.take_records())
+        self.wake.set()
+
+    @contextlib.contextmanager
+    def _signals_handled(self) -> Iterator[None]:
+        signals = (signal.SIGINT, signal.SIGTERM) if self.context.handle_signals else ()
+        for signum in signals:
+            self.loop.add_signal_handler(signum, self._stop, signum)
+        try:
+            yield
+        finally:
+            for signum in signals:
+                self.loop.remove_signal_handler(signum)

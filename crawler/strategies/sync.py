@@ -1,0 +1,78 @@
+"""`sync`: one `requests.Session`, one request at a time, parsing inline. The baseline.
+
+The simplest possible driver of the core: ask, fetch, parse, report, repeat; sleep when the core
+says to wait (a per-host delay, a retry's backoff). `--concurrency` does not apply: there is only
+ever one request in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from crawler.core.engine import CrawlCore
+from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_analyze
+from crawler.core.records import ErrorKind
+from crawler.output import JsonlSink
+from crawler.page import analyze_page
+from crawler.settings import CrawlSettings
+from crawler.strategies import RunContext
+from crawler.strategies.requests_fetch import fetch, new_session
+from crawler.strategies.stopping import GraceExpired, StopRequests
+
+# Longest single sleep, so a stop request is noticed promptly.
+POLL_SECONDS = 0.05
+
+
+class SyncStrategy:
+    """One request at a time."""
+
+    def run(self, core: CrawlCore, context: RunContext) -> None:
+        settings = core.settings
+        sink = JsonlSink(context.output)
+        try:
+            with StopRequests(context, settings.grace) as stop, new_session(settings) as session:
+                while True:
+                    if stop.requested:
+                        core.stop()
+                    step = core.next_request(time.monotonic())
+                    if isinstance(step, FetchRequest):
+                        core.sent(step, time.monotonic())
+                        try:
+                            with stop.interruptible():
+                                outcome = fetch_and_analyze(session, step, settings)
+                        except GraceExpired:
+                            outcome = FetchFailure(ErrorKind.INTERRUPTED, 0.0)
+                        core.complete(step, outcome, time.monotonic())
+                        sink.add(core.take_records())
+                        continue
+                    if step is None:
+                        break
+                    time.sleep(min(step, POLL_SECONDS))
+                sink.add(core.take_records())
+        finally:
+            sink.close()
+
+
+def fetch_and_analyze(
+    session: requests.Session,
+    request: FetchRequest,
+    settings: CrawlSettings,
+    on_response: Callable[[Any], None] | None = None,
+) -> FetchResponse | FetchFailure:
+    """Fetch with requests and, if it is a page, parse it right here (under the GIL)."""
+    outcome = fetch(session, request, settings, on_response)
+    if isinstance(outcome, FetchResponse) and should_analyze(request, outcome):
+        page = analyze_page(
+            outcome.body,
+            request.url,
+            outcome.content_type,
+            settings.max_url_length,
+            settings.analysis_cost,
+        )
+        outcome = dataclasses.replace(outcome, body=b"", page=page)
+    return outcome

@@ -1,0 +1,117 @@
+"""`threads`: requests in a `ThreadPoolExecutor` of `--concurrency` workers, parsing inline.
+
+The main thread dispatches: it asks the core for requests and hands them to the pool; each worker
+fetches with its own `requests.Session`, parses the page in its own thread, and reports to the core.
+One lock guards the core and the output. Fetching releases the GIL while waiting on sockets, so
+threads overlap I/O well; parsing and fingerprinting hold it, so CPU work runs one thread at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from crawler.core.engine import CrawlCore
+from crawler.core.messages import FetchFailure, FetchRequest
+from crawler.core.records import ErrorKind
+from crawler.output import JsonlSink
+from crawler.strategies import RunContext
+from crawler.strategies.requests_fetch import new_session
+from crawler.strategies.stopping import StopRequests
+from crawler.strategies.sync import POLL_SECONDS, fetch_and_analyze
+
+
+class ThreadsStrategy:
+    """A pool of threads, one request each."""
+
+    def run(self, core: CrawlCore, context: RunContext) -> None:
+        driver = _ThreadsDriver(core, context)
+        try:
+            driver.run()
+        finally:
+            driver.close()
+
+
+class _ThreadsDriver:
+    def __init__(self, core: CrawlCore, context: RunContext) -> None:
+        self.core = core
+        self.context = context
+        self.settings = core.settings
+        self.sink = JsonlSink(context.output)
+        self.lock = threading.Lock()
+        self.completed = threading.Condition(self.lock)
+        # Requests out, with the urllib3 response once its headers are in (to end a grace period).
+        self.out: dict[FetchRequest, Any] = {}
+        self.sessions: list[requests.Session] = []
+        self.local = threading.local()
+
+    def run(self) -> None:
+        with (
+            StopRequests(self.context, self.settings.grace) as stop,
+            ThreadPoolExecutor(
+                max_workers=self.settings.concurrency, thread_name_prefix="crawler-worker"
+            ) as pool,
+        ):
+            while True:
+                with self.lock:
+                    if stop.requested:
+                        self.core.stop()
+                    if stop.grace_over and self.out:
+                        self._interrupt_out()
+                    step = self.core.next_request(time.monotonic())
+                    while isinstance(step, FetchRequest):
+                        self.out[step] = None
+                        pool.submit(self._work, step)
+                        step = self.core.next_request(time.monotonic())
+                    if step is None:
+                        break
+                    self.completed.wait(min(step, POLL_SECONDS))
+            with self.lock:
+                self.sink.add(self.core.take_records())
+
+    def _work(self, request: FetchRequest) -> None:
+        session = self._session()
+        with self.lock:
+            self.core.sent(request, time.monotonic())
+            self.completed.notify()
+        outcome = fetch_and_analyze(session, request, self.settings, self._on_response(request))
+        with self.lock:
+            if request not in self.out:
+                return  # given up on at the end of a stop's grace period
+            del self.out[request]
+            self.core.complete(request, outcome, time.monotonic())
+            self.sink.add(self.core.take_records())
+            self.completed.notify()
+
+    def _on_response(self, request: FetchRequest) -> Any:
+        def remember(raw: Any) -> None:
+            with self.lock:
+                if request in self.out:
+                    self.out[request] = raw
+
+        return remember
+
+    def _interrupt_out(self) -> None:
+        """End the stop's grace period: record what is still out as interrupted, cut its reads."""
+        for request, raw in list(self.out.items()):
+            if raw is not None:
+                raw.shutdown()  # urllib3 >= 2.3: the blocked read in the worker returns at once
+            del self.out[request]
+            self.core.complete(request, FetchFailure(ErrorKind.INTERRUPTED, 0.0), time.monotonic())
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = new_session(self.settings)
+            with self.lock:
+                self.sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
+        self.sink.close()

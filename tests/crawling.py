@@ -1,0 +1,61 @@
+"""Helpers for crawler tests: crawl a mock server, read the records, translate the oracle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crawler.core.engine import CrawlCore
+from crawler.core.records import ErrorKind, Record
+from crawler.settings import load_crawl_settings
+from crawler.strategies import RunContext
+from crawler.strategies.async_ import crawl
+from mock_server import CrawlExpectation, FaultKind, MockServer
+
+# What the crawler must call each problem the site model knows.
+ERROR_FOR_PROBLEM: dict[FaultKind | None, ErrorKind | None] = {
+    None: None,
+    FaultKind.HTTP_500: ErrorKind.HTTP_5XX,
+    FaultKind.HTTP_429: ErrorKind.HTTP_429,
+    FaultKind.RESET: ErrorKind.RESET,
+    FaultKind.TRUNCATED: ErrorKind.TRUNCATED,
+    FaultKind.HANG: ErrorKind.TIMEOUT,
+    FaultKind.BROKEN_LINK: ErrorKind.HTTP_4XX,
+    FaultKind.NON_HTML: ErrorKind.NOT_HTML,
+    FaultKind.OVERSIZE: ErrorKind.TOO_LARGE,
+    FaultKind.REDIRECT_LOOP: ErrorKind.REDIRECT_LOOP,
+    FaultKind.OFFSITE_REDIRECT: ErrorKind.OUT_OF_SCOPE_REDIRECT,
+    FaultKind.ROBOTS: ErrorKind.ROBOTS,
+}
+
+Outcome = tuple[str, int | None, int, ErrorKind | None]
+
+
+def read_records(path: Path) -> list[Record]:
+    """Read a JSON Lines output file (every line must parse)."""
+    return [Record.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def outcomes(records: list[Record]) -> set[Outcome]:
+    """Return (url, status, depth, error) of each record."""
+    return {(record.url, record.status, record.depth, record.error) for record in records}
+
+
+def expected_outcomes(expectation: CrawlExpectation) -> set[Outcome]:
+    """Return the oracle's records as (url, status, depth, error)."""
+    return {
+        (record.url, record.status, record.depth, ERROR_FOR_PROBLEM[record.problem])
+        for record in expectation.records.values()
+    }
+
+
+async def crawl_server(
+    server: MockServer, output: Path, **settings: Any
+) -> tuple[list[Record], CrawlCore]:
+    """Crawl `server` with the async strategy on the running loop; return records and core."""
+    settings.setdefault("seeds", [server.base_url])
+    settings.setdefault("quiet", True)
+    settings.setdefault("analysis_cost", 0)  # fingerprints have tests of their own
+    core = CrawlCore(load_crawl_settings(overrides={"output": str(output), **settings}))
+    await crawl(core, RunContext(str(output), handle_signals=False))
+    return read_records(output), core

@@ -1,0 +1,208 @@
+"""The crawl core without any network: time is passed in, responses are made up."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from crawler.core.engine import CrawlCore
+from crawler.core.frontier import FrontierEntry, MemoryFrontier
+from crawler.core.messages import (
+    FetchFailure,
+    FetchRequest,
+    FetchResponse,
+    PageAnalysis,
+    RequestKind,
+)
+from crawler.core.records import ErrorKind
+from crawler.core.retry import RetryPolicy, parse_retry_after
+from crawler.settings import load_crawl_settings
+
+SEED = "http://site.test/"
+
+
+def make_core(**settings: Any) -> CrawlCore:
+    settings.setdefault("seeds", [SEED])
+    return CrawlCore(load_crawl_settings(overrides=settings))
+
+
+def page(*links: str, nofollow: bool = False) -> FetchResponse:
+    analysis = PageAnalysis(
+        "t", tuple((link, False) for link in links), len(links), meta_nofollow=nofollow
+    )
+    return FetchResponse(200, 0.01, "text/html", body_bytes=100, page=analysis)
+
+
+def take(core: CrawlCore, now: float) -> FetchRequest:
+    step = core.next_request(now)
+    assert isinstance(step, FetchRequest), step
+    return step
+
+
+def test_robots_txt_comes_first_and_its_404_allows_everything() -> None:
+    """The first request to an origin is its robots.txt; a 404 there lets the pages go."""
+    core = make_core()
+    robots = take(core, 0.0)
+    assert robots.kind is RequestKind.ROBOTS and robots.url == "http://site.test/robots.txt"
+    assert core.next_request(0.0) == math.inf  # pages wait for robots
+    core.complete(robots, FetchResponse(404, 0.01), 0.1)
+    assert take(core, 0.1).url == SEED
+
+
+def test_robots_5xx_is_retried_then_denies_the_origin() -> None:
+    """A failing robots.txt is retried with backoff; when retries run out, every page is refused."""
+    core = make_core(retries=1, backoff="100ms")
+    robots = take(core, 0.0)
+    core.complete(robots, FetchResponse(503, 0.01), 0.0)
+    wait = core.next_request(0.0)
+    assert isinstance(wait, float) and 0.05 <= wait <= 0.1
+    robots = take(core, 1.0)
+    core.complete(robots, FetchFailure(ErrorKind.TIMEOUT, 5.0), 1.0)
+    assert core.next_request(1.0) is None
+    [record] = core.take_records()
+    assert record.error is ErrorKind.ROBOTS_UNAVAILABLE and record.attempts == 0
+
+
+def test_delay_is_kept_between_requests_to_one_origin() -> None:
+    """With --delay 1s the core hands out one request per second per origin, telling how long to wait."""
+    core = make_core(delay="1s", ignore_robots=True, concurrency=4, per_host=4)
+    first = take(core, 0.0)
+    core.sent(first, 0.0)
+    core.complete(first, page("http://site.test/a", "http://site.test/b"), 0.2)
+    assert core.next_request(0.2) == pytest.approx(0.8)
+    second = take(core, 1.0)
+    assert second.url == "http://site.test/a"
+    core.sent(second, 1.0)
+    assert core.next_request(1.5) == pytest.approx(0.5)
+    assert take(core, 2.0).url == "http://site.test/b"
+
+
+def test_delay_counts_from_when_a_request_really_left() -> None:
+    """A request handed out at 0 s but sent at 0.3 s pushes the next one to 1.3 s, not 1 s; and the
+    next one waits for the send to be reported at all."""
+    core = make_core(delay="1s", ignore_robots=True, concurrency=4, per_host=4)
+    core.complete(take(core, 0.0), page("http://site.test/a", "http://site.test/b"), 0.0)
+    late = take(core, 1.0)
+    assert core.next_request(5.0) == math.inf  # not sent yet: nothing else may go to this origin
+    core.sent(late, 1.3)
+    assert core.next_request(2.0) == pytest.approx(0.3)
+    assert take(core, 2.3).url == "http://site.test/b"
+
+
+def test_per_host_and_global_limits_gate_dispatch() -> None:
+    """Requests beyond --per-host wait for a completion (math.inf), other origins still go."""
+    links = [f"http://a.test/{index}" for index in range(3)] + [
+        f"http://b.test/{index}" for index in range(3)
+    ]
+    core = make_core(
+        ignore_robots=True, concurrency=3, per_host=2, allow_domains=["a.test", "b.test"]
+    )
+    core.complete(take(core, 0), page(*links), 0)
+    out = [take(core, 0) for _ in range(3)]
+    assert sorted(request.url.split("/")[2] for request in out) in (
+        ["a.test", "a.test", "b.test"],
+        ["a.test", "b.test", "b.test"],
+    )
+    assert core.next_request(0) == math.inf
+    core.complete(out[0], page(), 0)
+    assert isinstance(core.next_request(0), FetchRequest)
+
+
+def test_retry_waits_for_retry_after_and_counts_attempts() -> None:
+    """A 429 with Retry-After: 2 is retried no sooner than 2 s later; the record counts both attempts."""
+    core = make_core(ignore_robots=True)
+    first = take(core, 0.0)
+    core.complete(first, FetchResponse(429, 0.01, retry_after=2.0), 0.0)
+    wait = core.next_request(0.0)
+    assert isinstance(wait, float) and wait >= 2.0
+    second = take(core, 2.5)
+    assert second.attempt == 2
+    core.complete(second, page(), 2.6)
+    [record] = core.take_records()
+    assert record.attempts == 2 and record.status == 200 and record.error is None
+
+
+def test_redirect_hops_are_checked_for_loops_and_scope() -> None:
+    """Redirects are followed hop by hop; a loop and an off-site target end the record with an error."""
+    core = make_core(ignore_robots=True)
+    start = take(core, 0)
+    core.complete(start, page("http://site.test/loop", "http://site.test/away"), 0)
+    by_url = {request.url: request for request in (take(core, 0), take(core, 0))}
+    core.complete(by_url["http://site.test/loop"], FetchResponse(302, 0.01, location="/loop2"), 0)
+    core.complete(
+        by_url["http://site.test/away"],
+        FetchResponse(301, 0.01, location="http://elsewhere.test/"),
+        0,
+    )
+    hop = take(core, 0)
+    assert hop.url == "http://site.test/loop2"
+    core.complete(hop, FetchResponse(302, 0.01, location="http://SITE.test:80/loop#x"), 0)
+    errors = {record.url: record.error for record in core.take_records()}
+    assert errors["http://site.test/loop"] is ErrorKind.REDIRECT_LOOP
+    assert errors["http://site.test/away"] is ErrorKind.OUT_OF_SCOPE_REDIRECT
+
+
+def test_depth_stays_shortest_when_deeper_pages_answer_first() -> None:
+    """A URL first found from a deeper page, then from a shallower one, is crawled at the smaller depth."""
+    core = make_core(ignore_robots=True, concurrency=10, per_host=10)
+    core.complete(take(core, 0), page("http://site.test/a", "http://site.test/b"), 0)
+    a, b = take(core, 0), take(core, 0)
+    core.complete(a, page("http://site.test/c"), 0)  # c at depth 2
+    c = take(core, 0)
+    core.complete(c, page("http://site.test/x"), 0)  # x found at depth 3, while b is still out
+    assert core.next_request(0) == math.inf  # depth 3 must wait for depth 1 to finish
+    core.complete(b, page("http://site.test/x"), 0)  # x is also at depth 2
+    x = take(core, 0)
+    core.complete(x, page(), 0)
+    depths = {record.url: record.depth for record in core.take_records()}
+    assert depths["http://site.test/x"] == 2
+
+
+def test_max_pages_is_exact_and_stop_interrupts_waiting_work() -> None:
+    """--max-pages 3 starts exactly three URLs; stop() ends a waiting retry as interrupted."""
+    core = make_core(ignore_robots=True, max_pages=3)
+    core.complete(take(core, 0), page(*[f"http://site.test/{index}" for index in range(10)]), 0)
+    one, two = take(core, 0), take(core, 0)
+    assert core.next_request(0) == math.inf
+    core.complete(one, FetchResponse(503, 0.01), 0)
+    core.stop()
+    core.complete(two, page("http://site.test/more"), 0)
+    assert core.next_request(0) is None
+    records = core.take_records()
+    assert len(records) == 3
+    assert {record.error for record in records} == {None, ErrorKind.INTERRUPTED}
+
+
+def test_retry_policy_backs_off_exponentially_with_jitter() -> None:
+    """Waits grow by two per attempt within [50%, 100%] of the base, and honour a longer Retry-After."""
+    policy = RetryPolicy(retries=5, base=1.0, cap=8.0)
+    for attempt, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (5, 8.0), (6, 8.0)):
+        wait = policy.backoff(attempt)
+        assert ceiling / 2 <= wait <= ceiling
+    assert policy.backoff(1, retry_after=30.0) == 30.0
+    assert policy.backoff(1, retry_after=3600.0) == 60.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
+    assert parse_retry_after("soon", 0.0) is None
+
+
+def test_frontier_pops_shallowest_first_and_moves_improved_entries() -> None:
+    """Within an origin the shallowest URL comes out first; a waiting URL found shallower moves up."""
+    frontier = MemoryFrontier()
+    assert frontier.add(FrontierEntry("http://o.test/deep", 3, None)).added
+    assert frontier.add(FrontierEntry("http://o.test/shallow", 1, None)).added
+    assert frontier.add(FrontierEntry("http://o.test/deep", 2, None)).moved_from == 3
+    assert not frontier.add(FrontierEntry("http://o.test/deep", 5, None)).added
+    assert len(frontier) == 2
+    popped = [
+        frontier.pop("http://o.test"),
+        frontier.pop("http://o.test"),
+        frontier.pop("http://o.test"),
+    ]
+    assert [(entry.url, entry.depth) if entry else None for entry in popped] == [
+        ("http://o.test/shallow", 1),
+        ("http://o.test/deep", 2),
+        None,
+    ]
+    assert repr(frontier) == "<MemoryFrontier [0 waiting | 2 seen | 0 origins]>"

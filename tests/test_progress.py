@@ -1,0 +1,51 @@
+"""The live status line and the summary table a person reads."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from crawler.core.engine import CrawlCore
+from crawler.progress import StatusLine, print_summary
+from crawler.settings import load_crawl_settings
+
+
+def test_status_line_names_the_live_counters() -> None:
+    """The status line shows pages, rate, in flight, queued and errors, and only on a terminal."""
+    core = CrawlCore(load_crawl_settings(overrides={"seeds": ["http://site.test/"]}))
+    terminal = Console(file=io.StringIO(), force_terminal=True)
+    text = str(StatusLine(core, terminal, enabled=True).__rich__())
+    for part in ("pages 0", "/s", "in flight 0", "queued 1", "errors 0"):
+        assert part in text
+    assert (
+        StatusLine(core, Console(file=io.StringIO(), force_terminal=False), enabled=True).enabled
+        is False
+    )
+
+
+def test_summary_shows_errors_latency_and_near_duplicates() -> None:
+    """The summary table carries errors by kind, latency percentiles and near-duplicate groups."""
+    summary = {
+        "pages": 10,
+        "ok": 8,
+        "errors": {"http_5xx": 2},
+        "statuses": {"200": 8, "500": 2},
+        "requests": 14,
+        "latency_ms": {"p50": 12.5, "p95": 40.0, "p99": 80.0},
+        "pages_per_s": 5.0,
+        "wall_s": 2.0,
+        "near_duplicates": {"groups": 1, "pages": 2, "threshold_bits": 3, "examples": [["a", "b"]]},
+    }
+    out = io.StringIO()
+    print_summary(summary, Console(file=out, width=120), "crawl.jsonl")
+    text = out.getvalue()
+    for part in (
+        "10 (8 ok)",
+        "http_5xx 2",
+        "p50 12.5 ms",
+        "p99 80 ms",
+        "1 groups of 2 pages",
+        "crawl.jsonl",
+    ):
+        assert part in text, part

@@ -1,0 +1,116 @@
+"""URL rules: resolution, normalization, scope. Property tests where there is an invariant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+from yarl import URL
+
+from crawler.core.frontier import url_digest
+from crawler.core.scope import Scope
+from crawler.core.urls import normalize_url, origin_of, resolve_link
+
+BASE = URL("http://example.com/dir/page.html")
+
+urls = st.builds(
+    lambda scheme, host, port, path, query, fragment: (
+        f"{scheme}://{host}{port}{path}{query}{fragment}"
+    ),
+    st.sampled_from(["http", "HTTP", "https"]),
+    st.sampled_from(["example.com", "EXAMPLE.com", "a.b.example.org", "127.0.0.1", "münchen.de"]),
+    st.sampled_from(["", ":80", ":443", ":8080"]),
+    st.lists(
+        st.sampled_from(["a", "b", "..", ".", "%7Euser", "x%2fy", "é", "c d"]), max_size=5
+    ).map(lambda parts: "/" + "/".join(parts)),
+    st.sampled_from(["", "?q=1", "?a=%41&b=2"]),
+    st.sampled_from(["", "#frag", "#"]),
+)
+
+
+@given(urls)
+def test_normalization_is_idempotent(url: str) -> None:
+    """Normalizing a normalized URL changes nothing."""
+    once = normalize_url(url)
+    assert once is not None
+    assert normalize_url(once) == once
+
+
+@given(urls, urls)
+def test_dedup_never_merges_distinct_urls(first: str, second: str) -> None:
+    """Two URLs share a seen-set digest only if their normal forms are equal."""
+    one, two = normalize_url(first), normalize_url(second)
+    assert one is not None and two is not None
+    assert (url_digest(one) == url_digest(two)) == (one == two)
+
+
+def test_normal_form() -> None:
+    """Scheme and host lowercased, default port and fragment dropped, dots resolved, escapes normalized."""
+    assert (
+        normalize_url("HTTP://Example.COM:80/a/./b/../%7euser/?x=1#top")
+        == "http://example.com/a/~user/?x=1"
+    )
+    assert normalize_url("https://example.com:443") == "https://example.com/"
+    assert normalize_url("https://example.com?q=1") == "https://example.com/?q=1"
+    assert normalize_url("http://münchen.de/") == "http://xn--mnchen-3ya.de/"
+
+
+def test_links_a_crawler_does_not_follow() -> None:
+    """Non-http schemes, empty and fragment-only hrefs, broken ports and overlong URLs give None."""
+    for href in (
+        "mailto:a@b.c",
+        "javascript:void(0)",
+        "tel:+1",
+        "data:text/html,hi",
+        "ftp://x/",
+        "#top",
+        "",
+        "   ",
+        "http://x.com:99999/",
+    ):
+        assert resolve_link(href, BASE) is None, href
+    assert resolve_link("/" + "a" * 3000, BASE) is None
+    assert resolve_link("/" + "a" * 100, BASE, max_length=200) is not None
+
+
+def test_relative_links_resolve_against_the_base() -> None:
+    """Relative, ../, protocol-relative and query-only hrefs resolve as browsers resolve them."""
+    assert resolve_link("other.html", BASE) == "http://example.com/dir/other.html"
+    assert resolve_link("../up.html", BASE) == "http://example.com/up.html"
+    assert resolve_link("//cdn.example.com/x", BASE) == "http://cdn.example.com/x"
+    assert resolve_link("?page=2", BASE) == "http://example.com/dir/page.html?page=2"
+
+
+def test_origin_of() -> None:
+    """The origin of a normalized URL is scheme://host[:port], without path or query."""
+    assert origin_of("http://example.com:8080/a?b") == "http://example.com:8080"
+    normalized = normalize_url("https://example.com?x=/y")
+    assert normalized is not None and origin_of(normalized) == "https://example.com"
+
+
+def test_scope_rules() -> None:
+    """Seeds' origins are in scope; allowed domains add hosts (any port) or host:port; patterns filter."""
+    scope = Scope.build(
+        ["http://a.test:8000/"], ["b.test", "c.test:9000"], include=[r"/keep"], exclude=[r"\.pdf$"]
+    )
+    assert scope.allows("http://a.test:8000/keep/x")
+    assert not scope.allows("http://a.test:8001/keep/x")
+    assert scope.allows("https://b.test/keep") and scope.allows("http://b.test:1234/keep")
+    assert scope.allows("http://c.test:9000/keep") and not scope.allows("http://c.test:9001/keep")
+    assert not scope.allows("http://a.test:8000/other") and not scope.allows(
+        "http://a.test:8000/keep.pdf"
+    )
+
+
+def test_config_file_sets_crawl_options_and_flags_override(tmp_path: Path) -> None:
+    """A [crawl] table sets options with the flags' names; values given as flags win."""
+    from crawler.settings import load_crawl_settings
+
+    config = tmp_path / "crawl.toml"
+    config.write_text(
+        '[crawl]\nconcurrency = 40\nper-host = 4\ndelay = "250ms"\nexclude = ["\\\\.pdf$"]\n'
+    )
+    settings = load_crawl_settings(config, {"concurrency": "8"})
+    assert settings.concurrency == 8 and settings.per_host == 4
+    assert settings.delay == 0.25 and settings.exclude == (r"\.pdf$",)
