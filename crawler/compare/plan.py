@@ -1,0 +1,138 @@
+"""A comparison's plan: which runs, on which site, how often. Read from a scenario TOML file.
+
+A scenario's `[compare]` table names the grid (strategies x concurrency x latency x analysis cost)
+and its `[mock_server]` table the site. `sync` makes one request at a time, so it runs once per
+(latency, cost) point, on fewer pages when the latency would make it slow; the report says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from crawler.embedded import SCENARIOS_IN_PACKAGE, SCENARIOS_IN_SOURCE, find_config
+from crawler.strategies import STRATEGIES
+from mock_server.settings import SettingsError, read_config_table
+from mock_server.units import parse_duration, parse_int
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """One crawl to measure."""
+
+    strategy: str
+    concurrency: int
+    latency: float
+    analysis_cost: int
+    pages: int
+    scaled_from: int | None = None  # the grid's page count, when this run crawls fewer
+
+    @property
+    def key(self) -> tuple[str, int, float, int]:
+        """Return what identifies the run in the grid."""
+        return (self.strategy, self.concurrency, self.latency, self.analysis_cost)
+
+
+@dataclass(frozen=True, slots=True)
+class ComparePlan:
+    """Everything `crawler compare` will do."""
+
+    name: str
+    runs: tuple[RunSpec, ...]
+    repeat: int = 1
+    site: Mapping[str, Any] = field(default_factory=dict)
+    run_timeout: float = 300.0
+
+
+_KEYS = {
+    "strategies",
+    "concurrency",
+    "latency",
+    "analysis_cost",
+    "pages",
+    "repeat",
+    "sync_max_seconds",
+    "run_timeout",
+}
+
+
+def load_plan(
+    scenario: str | None, config: Path | None, overrides: Mapping[str, Any]
+) -> ComparePlan:
+    """Build the plan from a scenario name or a config file, with command-line overrides."""
+    path = config if config is not None else find_config(scenario or "quick")
+    if not path.exists():
+        known = ", ".join(sorted(scenario_names()))
+        raise SettingsError("scenario", f"no scenario {scenario!r} (known: {known})")
+    table = read_config_table(path, "compare")
+    unknown = set(table) - _KEYS
+    if unknown:
+        raise SettingsError(
+            sorted(unknown)[0], f"unknown [compare] key (known: {', '.join(sorted(_KEYS))})"
+        )
+    values: dict[str, Any] = {
+        **table,
+        **{key: value for key, value in overrides.items() if value is not None},
+    }
+    try:
+        strategies = _as_list(values.get("strategies", list(STRATEGIES)))
+        concurrency = [parse_int(value) for value in _as_list(values.get("concurrency", [10]))]
+        latencies = [parse_duration(value) for value in _as_list(values.get("latency", ["0ms"]))]
+        costs = [parse_int(value) for value in _as_list(values.get("analysis_cost", [0]))]
+        pages = parse_int(values.get("pages", 200))
+        repeat = parse_int(values.get("repeat", 1))
+        sync_max_seconds = parse_duration(values.get("sync_max_seconds", "20s"))
+        run_timeout = parse_duration(values.get("run_timeout", "300s"))
+    except ValueError as error:
+        raise SettingsError("compare", str(error)) from None
+    for strategy in strategies:
+        if strategy not in STRATEGIES:
+            raise SettingsError(
+                "strategies", f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})"
+            )
+    if not (strategies and concurrency and latencies and costs):
+        raise SettingsError(
+            "compare",
+            "the grid is empty: give at least one strategy, concurrency, latency and cost",
+        )
+    if min(concurrency) < 1 or pages < 1 or repeat < 1 or min(latencies) < 0 or min(costs) < 0:
+        raise SettingsError(
+            "compare",
+            "concurrency, pages and repeat must be at least 1; latency and cost not negative",
+        )
+    runs = []
+    for strategy, limit, latency, cost in itertools.product(
+        strategies, concurrency, latencies, costs
+    ):
+        if strategy == "sync":
+            if limit != concurrency[0]:
+                continue  # one request at a time whatever the limit: one run per point
+            limit = 1
+        spec = RunSpec(strategy, limit, latency, cost, pages)
+        if strategy == "sync" and latency > 0 and pages * latency > sync_max_seconds:
+            spec = replace(spec, pages=max(10, int(sync_max_seconds / latency)), scaled_from=pages)
+        runs.append(spec)
+    site = read_config_table(path, "mock_server")
+    return ComparePlan(path.stem, tuple(runs), repeat, site, run_timeout)
+
+
+def scenario_names() -> set[str]:
+    """Return the names of the scenarios that ship with the crawler."""
+    names: set[str] = set()
+    for folder in (SCENARIOS_IN_SOURCE, SCENARIOS_IN_PACKAGE):
+        if folder.is_dir():
+            names.update(
+                path.stem for path in folder.glob("*.toml") if "[compare]" in path.read_text()
+            )
+    return names
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
