@@ -103,6 +103,17 @@ def main() -> None:
 @click.option(
     "--workers", help="Processes of async-procs' parsing pool; 0 is one per core.  [default: 0]"
 )
+@click.option(
+    "--state",
+    help="Keep the crawl's frontier and records in this SQLite file, so it can be resumed.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    default=None,
+    help="Continue the crawl kept in --state (or start it, if the file does not exist yet);"
+    " the output is appended to.",
+)
 def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
     """Crawl URLS, or with none, the bundled mock site (config/default.toml) served in-process.
 
@@ -128,6 +139,31 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
     if outcome.problem:
         click.echo(f"crawler: error: {outcome.problem}", err=True)
     sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.argument("state", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="JSON Lines file to write ('-' for stdout).",
+)
+def export(state: Path, output: str) -> None:
+    """Write every record kept in a crawl's STATE file, one JSON line each, in crawl order.
+
+    The state file has each finished URL's record exactly once, whatever crashes and resumes the
+    crawl went through; this rebuilds the output from it.
+    """
+    from crawler.state.export import export_records
+
+    try:
+        count = export_records(state, output)
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+    if output != "-":
+        click.echo(f"{count} records written to {output}", err=True)
 
 
 @main.command()

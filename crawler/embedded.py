@@ -31,11 +31,16 @@ def find_config(name: str) -> Path:
     return given
 
 
+def default_site() -> ServerSettings:
+    """Return the settings of the site a crawl with no seeds serves: config/default.toml."""
+    return load_settings(find_config("default"))
+
+
 class EmbeddedSite:
     """The mock site in a background thread: `with EmbeddedSite(settings) as site: ...`."""
 
     def __init__(self, settings: ServerSettings | None = None) -> None:
-        self.settings = settings or load_settings(find_config("default"))
+        self.settings = settings or default_site()
         self.origins: list[str] = []
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -47,6 +52,11 @@ class EmbeddedSite:
     def base_url(self) -> str:
         """Return the home page of the first host."""
         return self.origins[0] + "/"
+
+    @property
+    def port(self) -> int:
+        """Return the port of the first host (the others follow it when a port was asked for)."""
+        return int(self.origins[0].rsplit(":", 1)[1])
 
     def _serve(self) -> None:
         async def main() -> None:

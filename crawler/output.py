@@ -2,6 +2,7 @@
 
 Records are buffered and written in blocks, so a crawl pays one write per few hundred records rather
 than one per page; every block ends on a line boundary, so an interrupted crawl leaves a valid file.
+A durable crawl passes `before_write`, which commits its state file before each block goes out.
 The async strategies write through aiofiles (the event loop never blocks on the disk), the others
 through a plain file.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +61,10 @@ class _Lines:
 class JsonlSink:
     """A buffered JSON Lines writer for blocking strategies (file, stdout, or nowhere)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
         self.path = path
         self._pending = _Lines()
+        self._before_write = before_write
         self._file: Any = None
         if path == STDOUT:
             self._file = sys.stdout
@@ -76,6 +79,8 @@ class JsonlSink:
     def flush(self) -> None:
         """Write every queued record."""
         block = self._pending.take()
+        if self._before_write is not None:
+            self._before_write()
         if block and self._file is not None:
             self._file.write(block)
             self._file.flush()
@@ -92,9 +97,10 @@ class JsonlSink:
 class AsyncJsonlSink:
     """A buffered JSON Lines writer for the event loop: the disk writes run in aiofiles' threads."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
         self.path = path
         self._pending = _Lines()
+        self._before_write = before_write
         self._file: Any = None
 
     async def open(self) -> None:
@@ -111,6 +117,8 @@ class AsyncJsonlSink:
     async def flush(self) -> None:
         """Write every queued record."""
         block = self._pending.take()
+        if self._before_write is not None:
+            self._before_write()  # synchronous, so no record is added between it and the take
         if block and self._file is not None:
             await self._file.write(block)
             await self._file.flush()

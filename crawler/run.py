@@ -15,10 +15,11 @@ from typing import Any
 from rich.console import Console
 
 from crawler.core.engine import CrawlCore
-from crawler.embedded import EmbeddedSite
+from crawler.embedded import EmbeddedSite, default_site
 from crawler.output import prepare_output
 from crawler.progress import StatusLine, print_summary
 from crawler.settings import CrawlSettings
+from crawler.state import SqliteFrontier, StateStore, reconcile_output
 from crawler.strategies import RunContext, strategy_for
 from mock_server import ServerSettings
 from mock_server.server import raise_open_file_limit
@@ -26,6 +27,7 @@ from mock_server.settings import SettingsError
 
 # Exit statuses of a crawl stopped by a signal, as shells report them: 128 + signal number.
 EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EMBEDDED_PORT = "embedded_site_port"
 _NO_RESPONSE = {"connect", "timeout", "reset", "robots_unavailable"}
 
 
@@ -55,19 +57,52 @@ def run_crawl(
     """Crawl as `settings` say; with no seeds, serve the embedded mock site and crawl that."""
     console = console or Console(stderr=True)
     raise_open_file_limit()
-    prepare_output(settings.output)
+    stored = StateStore.read_meta(settings.state) if settings.state else {}
+    if stored and not settings.resume:
+        raise SettingsError(
+            "state",
+            f"{settings.state} holds a crawl already: add --resume to continue it,"
+            " or remove the file to start over",
+        )
+    prepare_output(settings.output, append=bool(stored))
     if settings.stats_json:
         prepare_output(settings.stats_json)
     with contextlib.ExitStack() as stack:
         if not settings.seeds:
+            if stored.get(EMBEDDED_PORT):
+                # A resumed crawl of the embedded site serves it where the first run did.
+                site = dataclasses.replace(site or default_site(), port=stored[EMBEDDED_PORT])
             embedded = stack.enter_context(EmbeddedSite(site))
             settings = dataclasses.replace(settings, seeds=(embedded.base_url,))
-        core = CrawlCore(settings)
-        context = RunContext(settings.output, handle_signals)
+            stored_extra = {EMBEDDED_PORT: embedded.port}
+        else:
+            stored_extra = {}
+        frontier, store, resumed_from = None, None, 0
+        if settings.state:
+            store, resumed = StateStore.open(
+                settings.state, settings, settings.resume, stored_extra
+            )
+            stack.callback(store.close)
+            if resumed:
+                resumed_from = store.records
+                reconcile_output(settings.output, store)
+            frontier = SqliteFrontier(store)
+        core = CrawlCore(settings, frontier)
+        context = RunContext(
+            settings.output, handle_signals, before_write=store.commit if store else None
+        )
         started, cpu_before = time.monotonic(), cpu_seconds()
         with StatusLine(core, console, enabled=not settings.quiet):
             strategy_for(settings).run(core, context)
         wall, cpu = time.monotonic() - started, cpu_seconds() - cpu_before
+        if store is not None:
+            store.commit()
+            state_summary = {
+                "file": settings.state,
+                "records_before": resumed_from,
+                "records": store.records,
+                "waiting": store.waiting_total(),
+            }
     summary = {
         "strategy": settings.strategy,
         "seeds": list(settings.seeds),
@@ -75,6 +110,8 @@ def run_crawl(
         "cpu_s": round(cpu, 3),
         "cores_used": round(cpu / wall, 3) if wall > 0 else None,
     }
+    if store is not None:
+        summary["state"] = state_summary
     if settings.stats_json:
         Path(settings.stats_json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if not settings.quiet:

@@ -62,6 +62,8 @@ class CrawlSettings:
     grace: float = 2.0
     analysis_cost: int = 1
     workers: int = 0
+    state: str | None = None
+    resume: bool = False
 
     def __post_init__(self) -> None:
         normalized = []
@@ -98,6 +100,11 @@ class CrawlSettings:
         _require(0 <= self.analysis_cost <= 100, "analysis_cost", "must be 0 to 100")
         _require(0 <= self.workers <= 256, "workers", "must be 0 (one per core) to 256")
         _require(bool(self.user_agent.strip()), "user_agent", "must not be empty")
+        _require(
+            not self.resume or bool(self.state),
+            "resume",
+            "needs --state: the file the crawl to resume was kept in",
+        )
         for name in ("include", "exclude"):
             for pattern in getattr(self, name):
                 try:
@@ -177,6 +184,8 @@ _PARSERS: dict[str, Any] = {
     "grace": parse_duration,
     "analysis_cost": parse_int,
     "workers": parse_int,
+    "state": str,
+    "resume": _as_bool,
 }
 assert set(_PARSERS) == {field.name for field in dataclasses.fields(CrawlSettings)}
 

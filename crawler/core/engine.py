@@ -100,8 +100,13 @@ class CrawlCore:
         self._in_flight = 0
         self._started_jobs = 0
         self._stopping = False
+        # A resumed crawl starts with URLs waiting and records written by earlier runs.
+        self._unfinished.update(self.frontier.waiting_by_depth())
+        self._started_jobs = self.frontier.finished_count()
         for seed in settings.seeds:
             self._enqueue(FrontierEntry(seed, 0, None))
+        if settings.max_pages is not None and self._started_jobs >= settings.max_pages:
+            self._drop_frontier()
 
     def __repr__(self) -> str:
         return (
@@ -272,8 +277,8 @@ class CrawlCore:
         return job
 
     def _drop_frontier(self) -> None:
-        for entry in self.frontier.drain():
-            self._unfinished[entry.depth] -= 1
+        for depth, dropped in self.frontier.drain().items():
+            self._unfinished[depth] -= dropped
 
     def _release_due_retries(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
@@ -383,6 +388,12 @@ class CrawlCore:
         heapq.heappush(self._delayed, (now + wait, job.id, job.id))
 
     def _finish(self, job: _Job, error: ErrorKind | None, page: PageAnalysis | None = None) -> None:
+        if error is ErrorKind.INTERRUPTED and self.frontier.durable:
+            # Not an outcome: the URL stays waiting in the store, and a resumed crawl fetches it.
+            self.stats.deferred += 1
+            del self._jobs[job.id]
+            self._unfinished[job.depth] -= 1
+            return
         record = Record(
             url=job.url,
             final_url=job.current if job.attempts else None,
@@ -402,6 +413,7 @@ class CrawlCore:
             words=page.words if page is not None else None,
         )
         self._records.append(record)
+        self.frontier.finish(record, job.chain[1:])
         self.stats.record_written(record)
         if page is not None and error is None:
             self.stats.near_duplicates.add(record.url, page.simhash, page.words)

@@ -1,19 +1,20 @@
 """The frontier: URLs waiting to be fetched, per origin and shallowest first, and the seen-set.
 
-`Frontier` is the boundary a shared store (Redis, SQLite) implements to scale a crawl out;
-`MemoryFrontier` keeps everything in this process. Its seen-set stores 64-bit hashes of URLs, not
-the URLs: a set of ints is about half the memory, and a collision at a million URLs has a
-probability near 3e-8. Python's own string hash serves: it is SipHash, computed once per string
-and cached on it, and only has to agree with itself within this process.
+`Frontier` is the boundary a durable or shared store implements: `crawler/state/` keeps it in
+SQLite so a killed crawl resumes; `MemoryFrontier` keeps everything in this process. Its seen-set
+stores 64-bit hashes of URLs, not the URLs: a set of ints is about half the memory, and a collision
+at a million URLs has a probability near 3e-8. Python's own string hash serves: it is SipHash,
+computed once per string and cached on it, and only has to agree with itself within this process.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from crawler.core.records import Record
 from crawler.core.urls import origin_of
 
 
@@ -38,7 +39,15 @@ ALREADY_SEEN = AddResult(False)
 
 
 class Frontier(Protocol):
-    """**Protocol**: the URLs still to fetch, and every URL ever accepted."""
+    """**Protocol**: the URLs still to fetch, and every URL ever accepted.
+
+    A durable frontier also keeps each URL's outcome: `finish` hands it the final record, and a
+    URL stays waiting in the store until then, so one fetched when the crawl died is fetched again.
+    """
+
+    durable: bool
+    """True if URLs waiting (or in flight) outlive this process: an interrupted URL is then not
+    recorded but left waiting, to be fetched when the crawl resumes."""
 
     def add(self, entry: FrontierEntry) -> AddResult:
         """Queue a URL not seen before. A URL still waiting at a greater depth moves to this one
@@ -61,8 +70,23 @@ class Frontier(Protocol):
         """Yield the origins that have URLs waiting."""
         ...
 
-    def drain(self) -> list[FrontierEntry]:
-        """Take every waiting URL at once (used when a page limit is reached)."""
+    def drain(self) -> Counter[int]:
+        """Drop every waiting URL from this run (a page limit was reached, or the crawl is
+        stopping) and return how many were dropped at each depth. A durable frontier keeps them
+        for a resumed crawl."""
+        ...
+
+    def finish(self, record: Record, redirects: Sequence[str]) -> None:
+        """Take a URL's final record; `redirects` are the URLs its redirect hops led through,
+        seen from now on."""
+        ...
+
+    def waiting_by_depth(self) -> Counter[int]:
+        """Return how many URLs wait at each depth (a resumed crawl starts with some)."""
+        ...
+
+    def finished_count(self) -> int:
+        """Return how many URLs have a final record (on a resumed crawl, from earlier runs)."""
         ...
 
     def __len__(self) -> int:
@@ -81,6 +105,8 @@ class MemoryFrontier:
     A URL moved to a smaller depth leaves a stale copy in its old queue; copies whose depth no
     longer matches `_waiting_depth` are skipped when they reach the head of their queue.
     """
+
+    durable = False
 
     def __init__(self) -> None:
         self._seen: set[int] = set()
@@ -144,17 +170,20 @@ class MemoryFrontier:
     def origins(self) -> Iterator[str]:
         return iter(list(self._waiting))
 
-    def drain(self) -> list[FrontierEntry]:
-        entries = [
-            entry
-            for by_depth in self._waiting.values()
-            for depth, queue in by_depth.items()
-            for entry in queue
-            if self._waiting_depth.get(url_digest(entry.url)) == depth
-        ]
+    def drain(self) -> Counter[int]:
+        dropped = Counter(self._waiting_depth.values())
         self._waiting.clear()
         self._waiting_depth.clear()
-        return entries
+        return dropped
+
+    def finish(self, record: Record, redirects: Sequence[str]) -> None:
+        pass  # nothing outlives the process: the record goes only to the output
+
+    def waiting_by_depth(self) -> Counter[int]:
+        return Counter(self._waiting_depth.values())
+
+    def finished_count(self) -> int:
+        return 0
 
     def __len__(self) -> int:
         return len(self._waiting_depth)

@@ -24,6 +24,7 @@ class CrawlStats:
     bytes: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
+    deferred: int = 0  # URLs cut off by a stop and left waiting in a durable frontier
     near_duplicates: NearDuplicates = field(default_factory=NearDuplicates)
 
     def request_done(self, elapsed: float, error: str | None) -> None:
@@ -53,6 +54,7 @@ class CrawlStats:
             "requests": self.requests,
             "request_errors": dict(sorted(self.request_errors.items())),
             "bytes": self.bytes,
+            "deferred": self.deferred,
             "latency_ms": _percentiles(self.latencies),
             "wall_s": round(wall_seconds, 3),
             "pages_per_s": round(self.records / wall_seconds, 2) if wall_seconds > 0 else None,

@@ -21,6 +21,9 @@ class RunContext:
     output: str
     handle_signals: bool = True
     stopped_by: int | None = None  # the signal that stopped the crawl, set by the strategy
+    # Called before each block of records is written: a durable crawl commits its state here,
+    # so the output never holds a record the state file does not.
+    before_write: Callable[[], None] | None = None
 
 
 class Strategy(Protocol):

@@ -58,7 +58,7 @@ class AsyncStrategy:
 
 async def crawl(core: CrawlCore, context: RunContext, analyzer: Analyzer | None = None) -> None:
     """Drive `core` to the end on the running loop, writing records to `context.output`."""
-    sink = AsyncJsonlSink(context.output)
+    sink = AsyncJsonlSink(context.output, context.before_write)
     await sink.open()
     try:
         async with new_session(core.settings) as session:

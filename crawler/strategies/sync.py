@@ -33,7 +33,7 @@ class SyncStrategy:
 
     def run(self, core: CrawlCore, context: RunContext) -> None:
         settings = core.settings
-        sink = JsonlSink(context.output)
+        sink = JsonlSink(context.output, context.before_write)
         try:
             with StopRequests(context, settings.grace) as stop, new_session(settings) as session:
                 while True:

@@ -41,7 +41,7 @@ class _ThreadsDriver:
         self.core = core
         self.context = context
         self.settings = core.settings
-        self.sink = JsonlSink(context.output)
+        self.sink = JsonlSink(context.output, context.before_write)
         self.lock = threading.Lock()
         self.completed = threading.Condition(self.lock)
         # Requests out, with the urllib3 response once its headers are in (to end a grace period).

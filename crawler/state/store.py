@@ -1,0 +1,253 @@
+"""The state file: one SQLite database holding a crawl's settings, its URLs and their records.
+
+Three tables. `meta` holds what the crawl means (seeds, scope, depth...) so a resume with other
+settings is refused. `urls` holds every URL the crawl accepted, with its depth and whether it is
+still waiting (its index over waiting URLs is the on-disk frontier). `records` holds each finished
+URL's record, numbered in the order it was written to the output, which is how the output file is
+brought back in line after a crash.
+
+Writes are queued in memory and committed together by `commit()`: a commit is one transaction, so
+the file always holds the state as of some moment of the crawl, never half of one. WAL mode with
+`synchronous=NORMAL` makes a commit cost no fsync: a killed process loses nothing committed (the
+operating system has it), and a power cut loses at most the last commits, never consistency.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler.settings import CrawlSettings
+from mock_server.settings import SettingsError
+
+SCHEMA_VERSION = 1
+
+# What a crawl is: settings that, changed, would make a resumed crawl a different crawl. Limits
+# and speed (concurrency, delay, retries, max_pages, strategy) may change between runs.
+MEANING = (
+    "seeds",
+    "allow_domains",
+    "include",
+    "exclude",
+    "max_depth",
+    "ignore_robots",
+    "respect_nofollow",
+)
+
+WAITING, DONE, REDIRECT_HOP = 0, 1, 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS urls (
+    url TEXT PRIMARY KEY,
+    state INTEGER NOT NULL,         -- 0 waiting (or in flight), 1 done, 2 seen as a redirect hop
+    origin TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    parent TEXT,
+    seq INTEGER NOT NULL            -- queue order within an origin and depth
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS waiting ON urls (origin, depth, seq) WHERE state = 0;
+CREATE TABLE IF NOT EXISTS records (
+    number INTEGER PRIMARY KEY,     -- 1, 2, 3...: the record's line in the output
+    url TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+"""
+
+
+def meaning_of(settings: CrawlSettings) -> dict[str, Any]:
+    """Return the settings that define what a crawl is, as JSON-ready values."""
+    return {name: _jsonable(getattr(settings, name)) for name in MEANING}
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Writes queued since the last commit, by kind; applied in this order, which respects every
+    URL's life (inserted, maybe moved shallower, then done)."""
+
+    inserts: list[tuple[str, str, int, str | None, int]] = field(default_factory=list)
+    moves: list[tuple[int, str | None, int, str]] = field(default_factory=list)
+    done: list[tuple[str]] = field(default_factory=list)
+    hops: list[tuple[str]] = field(default_factory=list)
+    records: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.inserts or self.moves or self.done or self.hops or self.records)
+
+
+class StateStore:
+    """The SQLite file behind a durable crawl. Used from one thread at a time."""
+
+    def __init__(self, path: str | Path, connection: sqlite3.Connection) -> None:
+        self.path = Path(path)
+        self._db = connection
+        self._pending = _Pending()
+        self.records = self._scalar("SELECT COUNT(*) FROM records")
+        self.next_seq = self._scalar("SELECT COALESCE(MAX(seq), 0) FROM urls") + 1
+
+    def __repr__(self) -> str:
+        return f"<StateStore {self.path} [{self.records} records]>"
+
+    @classmethod
+    def open(
+        cls, path: str | Path, settings: CrawlSettings, resume: bool, extra: Mapping[str, Any]
+    ) -> tuple[StateStore, bool]:
+        """Open the state file for a crawl; return it and whether it continues an earlier run.
+
+        A new file records the crawl's meaning (and `extra`, such as the embedded site's port);
+        an existing one is continued only with `resume`, and only if the meaning is the same.
+        """
+        target = Path(path)
+        exists = target.exists() and target.stat().st_size > 0
+        if exists and not resume:
+            raise SettingsError(
+                "state",
+                f"{target} holds a crawl already: add --resume to continue it,"
+                " or remove the file to start over",
+            )
+        store = cls(target, _connect(target))
+        if exists:
+            store._check_meaning(settings)
+        else:
+            store._write_meta({"schema": SCHEMA_VERSION, **meaning_of(settings), **extra})
+        return store, exists
+
+    @staticmethod
+    def read_meta(path: str | Path) -> dict[str, Any]:
+        """Return the settings stored in an existing state file (empty if there is none)."""
+        target = Path(path)
+        if not target.exists() or target.stat().st_size == 0:
+            return {}
+        try:
+            db = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+            try:
+                rows = db.execute("SELECT key, value FROM meta").fetchall()
+            finally:
+                db.close()
+            return {key: json.loads(value) for key, value in rows}
+        except (sqlite3.Error, ValueError) as error:
+            raise SettingsError("state", f"{target} is not a crawl state file ({error})") from None
+
+    def _write_meta(self, values: Mapping[str, Any]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [(key, json.dumps(value)) for key, value in values.items()],
+            )
+
+    def _check_meaning(self, settings: CrawlSettings) -> None:
+        stored = {key: json.loads(value) for key, value in self._db.execute("SELECT * FROM meta")}
+        if stored.get("schema") != SCHEMA_VERSION:
+            raise SettingsError(
+                "state",
+                f"{self.path} was written by another version (schema {stored.get('schema')})",
+            )
+        for name, value in meaning_of(settings).items():
+            if stored.get(name) != value:
+                raise SettingsError(
+                    "state",
+                    f"{self.path} holds a crawl with {name} = {stored.get(name)!r}, not {value!r};"
+                    " resume it with the same settings, or use another state file",
+                )
+
+    # -- Reading (at start-up, and for export) -------------------------------------------------
+
+    def seen_urls(self) -> Iterator[tuple[str, int, int]]:
+        """Yield (url, state, depth) for every URL accepted so far."""
+        yield from self._db.execute("SELECT url, state, depth FROM urls")
+
+    def waiting_counts(self) -> Iterator[tuple[str, int, int]]:
+        """Yield (origin, depth, count) of the URLs waiting."""
+        yield from self._db.execute(
+            "SELECT origin, depth, COUNT(*) FROM urls WHERE state = 0 GROUP BY origin, depth"
+        )
+
+    def waiting_after(
+        self, origin: str, depth: int, after_seq: int, limit: int
+    ) -> list[tuple[int, str, str | None]]:
+        """Return (seq, url, parent) of the next waiting URLs of one origin and depth."""
+        return self._db.execute(
+            "SELECT seq, url, parent FROM urls WHERE state = 0 AND origin = ? AND depth = ?"
+            " AND seq > ? ORDER BY seq LIMIT ?",
+            (origin, depth, after_seq, limit),
+        ).fetchall()
+
+    def waiting_total(self) -> int:
+        """Return how many URLs wait (committed state): what a resumed crawl starts with."""
+        return self._scalar("SELECT COUNT(*) FROM urls WHERE state = 0")
+
+    def record_lines(self, after: int = 0) -> Iterator[tuple[int, str, str]]:
+        """Yield (number, url, JSON line) of the records numbered above `after`, in order."""
+        yield from self._db.execute(
+            "SELECT number, url, line FROM records WHERE number > ? ORDER BY number", (after,)
+        )
+
+    def record_url(self, number: int) -> str | None:
+        """Return the URL of record `number` (counted from 1), or None."""
+        row = self._db.execute("SELECT url FROM records WHERE number = ?", (number,)).fetchone()
+        return row[0] if row else None
+
+    # -- Writing ---------------------------------------------------------------------------
+
+    def insert(self, url: str, origin: str, depth: int, parent: str | None, seq: int) -> None:
+        """Queue a newly accepted URL, waiting."""
+        self._pending.inserts.append((url, origin, depth, parent, seq))
+
+    def move(self, url: str, depth: int, parent: str | None, seq: int) -> None:
+        """Queue a waiting URL's move to a shallower depth."""
+        self._pending.moves.append((depth, parent, seq, url))
+
+    def finish(self, url: str, line: str, redirect_hops: Sequence[str]) -> None:
+        """Queue a URL's record, and the redirect hops it went through as seen."""
+        self._pending.done.append((url,))
+        self._pending.hops.extend((hop,) for hop in redirect_hops)
+        self.records += 1
+        self._pending.records.append((self.records, url, line))
+
+    def commit(self) -> None:
+        """Write every queued change in one transaction."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = _Pending()
+        with self._db:
+            db = self._db
+            db.executemany("INSERT INTO urls VALUES (?, 0, ?, ?, ?, ?)", pending.inserts)
+            db.executemany(
+                "UPDATE urls SET depth = ?, parent = ?, seq = ? WHERE url = ?", pending.moves
+            )
+            db.executemany("UPDATE urls SET state = 1 WHERE url = ?", pending.done)
+            db.executemany(
+                "INSERT OR IGNORE INTO urls VALUES (?, 2, '', -1, NULL, 0)", pending.hops
+            )
+            db.executemany("INSERT INTO records VALUES (?, ?, ?)", pending.records)
+
+    def close(self) -> None:
+        """Commit what is queued and close the file (folding the WAL back into it)."""
+        self.commit()
+        self._db.close()
+
+    def _scalar(self, sql: str) -> int:
+        value = self._db.execute(sql).fetchone()[0]
+        return int(value)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        # Strategies with threads call in from their workers, one at a time under their lock.
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA cache_size = -32000")  # 32 MB of page cache, whatever the crawl's size
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as error:
+        raise SettingsError("state", f"cannot use {path} as a state file: {error}") from None
+    return db
