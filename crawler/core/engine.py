@@ -424,9 +424,14 @@ class CrawlCore:
 
     def _follow_links(self, job: _Job, page: PageAnalysis) -> None:
         settings = self.settings
-        if self._stopping or job.depth >= settings.max_depth:
+        if job.depth >= settings.max_depth:
             return
         if settings.respect_nofollow and page.meta_nofollow:
+            return
+        # A durable frontier takes every link, even past --max-pages or during a stop: this run
+        # will not fetch them, but a resumed one (perhaps with a higher limit) must find them.
+        durable = self.frontier.durable
+        if self._stopping and not durable:
             return
         depth = job.depth + 1
         for url, nofollow in page.links:
@@ -434,6 +439,7 @@ class CrawlCore:
                 continue
             if (
                 settings.max_pages is not None
+                and not durable
                 and self._started_jobs + len(self.frontier) >= settings.max_pages
             ):
                 return

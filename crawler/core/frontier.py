@@ -73,7 +73,8 @@ class Frontier(Protocol):
     def drain(self) -> Counter[int]:
         """Drop every waiting URL from this run (a page limit was reached, or the crawl is
         stopping) and return how many were dropped at each depth. A durable frontier keeps them
-        for a resumed crawl."""
+        for a resumed crawl, and from then on keeps new URLs for it too, queueing none for this
+        run (`add` reports them as not added)."""
         ...
 
     def finish(self, record: Record, redirects: Sequence[str]) -> None:

@@ -51,6 +51,7 @@ class SqliteFrontier:
         self._queues: dict[str, dict[int, _Queue]] = {}
         self._waiting = 0
         self._finished = store.records
+        self._drained = False
         self._load()
 
     def __repr__(self) -> str:
@@ -86,6 +87,9 @@ class SqliteFrontier:
         if waiting_at is None:
             result = ADDED
             self.store.insert(entry.url, origin, entry.depth, entry.parent, seq)
+            if self._drained:
+                self._depth_of[digest] = TAKEN  # waiting in the file, for the next run
+                return ALREADY_SEEN
         elif waiting_at == TAKEN or waiting_at <= entry.depth:
             return ALREADY_SEEN
         else:
@@ -152,6 +156,7 @@ class SqliteFrontier:
         # The store keeps them waiting: a resumed crawl (with a higher --max-pages) takes them up.
         self._queues.clear()
         self._waiting = 0
+        self._drained = True
         return dropped
 
     def finish(self, record: Record, redirects: Sequence[str]) -> None:

@@ -1,0 +1,201 @@
+"""The state file: the SQLite frontier, resuming after a stop, repairing the output, refusals."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from crawler.cli import main
+from crawler.core.engine import CrawlCore
+from crawler.core.frontier import FrontierEntry, MemoryFrontier
+from crawler.core.messages import FetchFailure, FetchRequest
+from crawler.core.records import ErrorKind
+from crawler.settings import load_crawl_settings
+from crawler.state import SqliteFrontier, StateStore, reconcile_output
+from crawler.state.frontier import READ_AHEAD
+from crawler.strategies import RunContext
+from crawler.strategies.async_ import crawl
+from mock_server import FaultKind, MockServer, expected_crawl
+from mock_server.faults import TRANSIENT_FAULTS
+from tests.conftest import StartServer
+from tests.crawling import expected_outcomes, outcomes, read_records
+
+ORIGINS = ("http://a.test", "http://b.test:81")
+# Every fault that answers the same on every attempt: a URL fetched again after a crash must get
+# the answer an uninterrupted crawl got (transient faults count attempts server-side; a hang
+# only costs time).
+STEADY_FAULTS = ",".join(
+    kind.value for kind in FaultKind if kind not in TRANSIENT_FAULTS and kind is not FaultKind.HANG
+)
+
+
+def new_store(path: Path, **settings: Any) -> StateStore:
+    crawl_settings = load_crawl_settings(overrides={"seeds": ["http://a.test/"], **settings})
+    return StateStore.open(path, crawl_settings, resume=True, extra={})[0]
+
+
+def test_sqlite_frontier_hands_out_urls_as_the_memory_frontier_does(tmp_path: Path) -> None:
+    """Through adds, moves to shallower depths and pops, and with queues far longer than its
+    read-ahead, the SQLite frontier pops the same URLs in the same order as the memory one."""
+    rng = random.Random(7)
+    memory, durable = MemoryFrontier(), SqliteFrontier(new_store(tmp_path / "s.db"))
+    popped: list[tuple[list[FrontierEntry | None], list[FrontierEntry | None]]] = []
+    for _ in range(6 * READ_AHEAD):
+        url = f"{rng.choice(ORIGINS)}/{rng.randrange(2 * READ_AHEAD)}"
+        entry = FrontierEntry(url, rng.randrange(4), None)
+        assert memory.add(entry) == durable.add(entry)
+        if rng.random() < 0.2:
+            origin = rng.choice(ORIGINS)
+            popped.append(([memory.pop(origin)], [durable.pop(origin)]))
+        assert memory.head_depth(ORIGINS[0]) == durable.head_depth(ORIGINS[0])
+        assert len(memory) == len(durable)
+    for origin in ORIGINS:
+        while (entry := memory.pop(origin)) is not None:
+            popped.append(([entry], [durable.pop(origin)]))
+        assert durable.pop(origin) is None
+    assert all(left == right for left, right in popped)
+    assert len(popped) > 2 * READ_AHEAD
+    assert repr(durable).startswith(f"<SqliteFrontier {tmp_path / 's.db'} [0 waiting")
+
+
+def test_sqlite_frontier_reloads_waiting_urls_from_its_file(tmp_path: Path) -> None:
+    """Committed URLs come back after a restart with their depths; URLs popped but never
+    finished (in flight at a crash) are waiting again, and seen URLs stay seen."""
+    store = new_store(tmp_path / "s.db")
+    frontier = SqliteFrontier(store)
+    for index in range(1000):
+        frontier.add(FrontierEntry(f"http://a.test/{index}", index % 3, None))
+    in_flight = [frontier.pop("http://a.test") for _ in range(10)]
+    store.commit()
+    store.close()  # the process dies: nothing was finished
+
+    reloaded = SqliteFrontier(new_store(tmp_path / "s.db"))
+    assert len(reloaded) == 1000
+    assert reloaded.waiting_by_depth() == {0: 334, 1: 333, 2: 333}
+    assert not reloaded.add(FrontierEntry("http://a.test/5", 0, None)).added
+    urls = {entry.url for entry in in_flight if entry is not None}
+    first = [reloaded.pop("http://a.test") for _ in range(334)]
+    assert urls <= {entry.url for entry in first if entry is not None}
+
+
+async def run_durable(
+    server: MockServer, output: Path, state: Path, **settings: Any
+) -> tuple[CrawlCore, StateStore]:
+    """Crawl with a state file, as `crawler crawl --state --resume` does, in this loop."""
+    crawl_settings = load_crawl_settings(
+        overrides={
+            "seeds": [server.base_url],
+            "quiet": True,
+            "analysis_cost": 0,
+            "output": str(output),
+            "state": str(state),
+            "resume": True,
+            **settings,
+        }
+    )
+    store, resumed = StateStore.open(state, crawl_settings, resume=True, extra={})
+    if resumed:
+        reconcile_output(str(output), store)
+    core = CrawlCore(crawl_settings, SqliteFrontier(store))
+    await crawl(core, RunContext(str(output), handle_signals=False, before_write=store.commit))
+    store.close()
+    return core, store
+
+
+async def test_a_crawl_cut_short_resumes_to_exactly_the_model_records(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """A crawl stopped by --max-pages, resumed with a higher limit, then resumed to the end,
+    writes one record per URL of the model: none lost, none twice."""
+    server = await start_server(pages=400, faults=STEADY_FAULTS)
+    output, state = tmp_path / "out.jsonl", tmp_path / "crawl.db"
+    first, _ = await run_durable(server, output, state, max_pages=120, retries=1)
+    second, _ = await run_durable(server, output, state, max_pages=250, retries=1)
+    last, store = await run_durable(server, output, state, retries=1)
+    assert (first.stats.records, second.stats.records) == (120, 130)
+    records = read_records(output)
+    assert len(records) == len({record.url for record in records}) == store.records
+    assert outcomes(records) == expected_outcomes(
+        expected_crawl(server.site, max_depth=10, retries=1)
+    )
+
+
+def test_urls_cut_off_by_a_stop_are_left_waiting_not_recorded(tmp_path: Path) -> None:
+    """With a durable frontier, a request interrupted by a stop makes no record: its URL stays
+    waiting in the file for the resumed crawl (without one, it is recorded as interrupted)."""
+    settings = load_crawl_settings(overrides={"seeds": ["http://a.test/"], "ignore_robots": True})
+    store = StateStore.open(tmp_path / "s.db", settings, resume=True, extra={})[0]
+    core = CrawlCore(settings, SqliteFrontier(store))
+    request = core.next_request(0.0)
+    assert isinstance(request, FetchRequest)
+    core.stop()
+    core.complete(request, FetchFailure(ErrorKind.INTERRUPTED, 0.0), 0.1)
+    assert core.take_records() == [] and core.stats.deferred == 1 and core.finished
+    store.close()
+    resumed = SqliteFrontier(new_store(tmp_path / "s.db", ignore_robots=True))
+    assert resumed.pop("http://a.test") == FrontierEntry("http://a.test/", 0, None)
+
+    plain = CrawlCore(settings)
+    request = plain.next_request(0.0)
+    assert isinstance(request, FetchRequest)
+    plain.stop()
+    plain.complete(request, FetchFailure(ErrorKind.INTERRUPTED, 0.0), 0.1)
+    assert [record.error for record in plain.take_records()] == [ErrorKind.INTERRUPTED]
+
+
+async def test_a_torn_last_line_is_repaired_and_a_foreign_output_refused(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """A crash mid-line leaves a torn last line: resuming cuts it and appends its record again.
+    An output that is not this crawl's is refused, not mixed in."""
+    server = await start_server(pages=60)
+    output, state = tmp_path / "out.jsonl", tmp_path / "crawl.db"
+    await run_durable(server, output, state)
+    whole = output.read_bytes()
+    output.write_bytes(whole[: len(whole) - 40])  # the last record, cut
+
+    store = new_store(state, seeds=[server.base_url])
+    assert reconcile_output(str(output), store) == 1
+    assert output.read_bytes() == whole
+
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"url": "http://elsewhere.test/"}\n')
+    try:
+        reconcile_output(str(other), store)
+    except ValueError as error:
+        assert "does not hold the records" in str(error)
+    else:
+        raise AssertionError("a foreign output was accepted")
+    store.close()
+
+
+def test_state_misuse_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """--resume without --state, an existing state without --resume, changed seeds or scope, and
+    a file that is not a state file are each refused in one line."""
+    runner = CliRunner()
+    state = tmp_path / "crawl.db"
+    settings = load_crawl_settings(overrides={"seeds": ["http://a.test/"]})
+    StateStore.open(state, settings, resume=True, extra={})[0].close()
+    (tmp_path / "junk.db").write_text("not a database")
+    cases = {
+        ("--resume",): "resume: needs --state",
+        ("--state", str(state), "http://a.test/"): "add --resume to continue it",
+        ("--state", str(state), "--resume", "http://b.test/"): "holds a crawl with seeds",
+        (
+            "--state",
+            str(state),
+            "--resume",
+            "--allow-domain",
+            "b.test",
+            "http://a.test/",
+        ): "holds a crawl with allow_domains",
+        ("--state", str(tmp_path / "junk.db"), "--resume"): "is not a crawl state file",
+    }
+    for arguments, message in cases.items():
+        result = runner.invoke(main, ["crawl", "-q", *arguments])
+        assert result.exit_code == 2, (arguments, result.output)
+        assert message in result.output
+        assert len(result.output.strip().splitlines()) == 1
