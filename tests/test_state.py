@@ -114,7 +114,7 @@ async def test_a_crawl_cut_short_resumes_to_exactly_the_model_records(
     output, state = tmp_path / "out.jsonl", tmp_path / "crawl.db"
     first, _ = await run_durable(server, output, state, max_pages=120, retries=1)
     second, _ = await run_durable(server, output, state, max_pages=250, retries=1)
-    last, store = await run_durable(server, output, state, retries=1)
+    _, store = await run_durable(server, output, state, retries=1)
     assert (first.stats.records, second.stats.records) == (120, 130)
     records = read_records(output)
     assert len(records) == len({record.url for record in records}) == store.records
