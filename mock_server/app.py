@@ -139,6 +139,11 @@ async def _answer(
         await asyncio.sleep(settings.hang_seconds)
         _abort(request)
         return web.StreamResponse(status=504)
+    if response.action is Action.RAW:
+        if request.transport is not None:
+            request.transport.write(response.body)
+            request.transport.close()
+        return web.StreamResponse(status=response.status)
     try:
         return await _write(request, response, settings.bandwidth)
     except ConnectionError:
@@ -160,9 +165,13 @@ async def _write(
     stream = web.StreamResponse(status=response.status)
     for name, value in response.headers:
         stream.headers.add(name, value)
+    if response.action is Action.ENDLESS:
+        return await _write_endless(request, stream, response.body)
     stream.content_length = len(response.body)
     await stream.prepare(request)
     body = response.body
+    if response.action is Action.DRIP:
+        return await _drip(request, stream, body)
     if response.action is Action.RESET:
         await _write_paced(stream, body[: len(body) // 2], bandwidth)
         _abort(request)
@@ -174,6 +183,33 @@ async def _write(
         return stream
     await _write_paced(stream, body, bandwidth)
     await stream.write_eof()
+    return stream
+
+
+ENDLESS_LIMIT = 1 << 30  # even an endless body ends, so no request loop runs forever
+DRIP_LIMIT_SECONDS = 120.0
+
+
+async def _write_endless(
+    request: web.Request, stream: web.StreamResponse, chunk: bytes
+) -> web.StreamResponse:
+    """Send `chunk` over and over (chunked encoding) until the client leaves, or 1 GiB."""
+    stream.enable_chunked_encoding()
+    await stream.prepare(request)
+    for _ in range(ENDLESS_LIMIT // len(chunk)):
+        await stream.write(chunk)
+    _abort(request)
+    return stream
+
+
+async def _drip(
+    request: web.Request, stream: web.StreamResponse, body: bytes
+) -> web.StreamResponse:
+    """Send the body one byte a second (a slowloris body), for at most two minutes."""
+    for index in range(min(len(body), int(DRIP_LIMIT_SECONDS))):
+        await stream.write(body[index : index + 1])
+        await asyncio.sleep(1.0)
+    _abort(request)
     return stream
 
 

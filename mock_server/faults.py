@@ -38,6 +38,19 @@ class FaultKind(enum.StrEnum):
     NON_HTML = "non_html"
     SPIDER_TRAP = "spider_trap"
     ROBOTS = "robots"
+    # A page carries an extra link to a hostile resource (mock_server/hostile.py).
+    GZIP_BOMB = "gzip_bomb"
+    ENDLESS_BODY = "endless_body"
+    SLOW_BODY = "slow_body"
+    HUGE_LINE = "huge_line"
+    DEEP_NESTING = "deep_nesting"
+    BAD_BYTES = "bad_bytes"
+    HOSTILE_LINKS = "hostile_links"
+    BAD_REDIRECTS = "bad_redirects"
+    BAD_HEADERS = "bad_headers"
+    LYING_TYPE = "lying_type"
+    # The whole site misbehaves.
+    HUGE_ROBOTS = "huge_robots"
 
 
 PAGE_FAULTS: tuple[FaultKind, ...] = (
@@ -54,7 +67,28 @@ PAGE_FAULTS: tuple[FaultKind, ...] = (
     FaultKind.REDIRECT,
     FaultKind.REDIRECT_CHAIN,
 )
-LINK_FAULTS: tuple[FaultKind, ...] = tuple(kind for kind in FaultKind if kind not in PAGE_FAULTS)
+SITE_FAULTS: tuple[FaultKind, ...] = (FaultKind.HUGE_ROBOTS,)
+LINK_FAULTS: tuple[FaultKind, ...] = tuple(
+    kind for kind in FaultKind if kind not in PAGE_FAULTS and kind not in SITE_FAULTS
+)
+# Attacks rather than accidents: `all` leaves them out (they cost time and memory to serve),
+# `hostile` turns them all on.
+HOSTILE_FAULTS: tuple[FaultKind, ...] = (
+    FaultKind.GZIP_BOMB,
+    FaultKind.ENDLESS_BODY,
+    FaultKind.SLOW_BODY,
+    FaultKind.HUGE_LINE,
+    FaultKind.DEEP_NESTING,
+    FaultKind.BAD_BYTES,
+    FaultKind.HOSTILE_LINKS,
+    FaultKind.BAD_REDIRECTS,
+    FaultKind.BAD_HEADERS,
+    FaultKind.LYING_TYPE,
+    FaultKind.HUGE_ROBOTS,
+)
+CLASSIC_FAULTS: tuple[FaultKind, ...] = tuple(
+    kind for kind in FaultKind if kind not in HOSTILE_FAULTS
+)
 
 # Faults that fail only the first attempts at a URL: a retrying client sees them succeed.
 TRANSIENT_FAULTS: frozenset[FaultKind] = frozenset(
@@ -65,21 +99,24 @@ DEFAULT_FAULT_RATE = 0.02
 
 
 def parse_fault_spec(spec: str) -> dict[FaultKind, float]:
-    """Turn `all`, `none`, `http_500,reset` or `http_500=0.1,reset` into rates per kind."""
+    """Turn `all`, `hostile`, `none`, `http_500,reset` or `http_500=0.1,reset` into rates per
+    kind (`all` is every fault but the hostile ones)."""
     rates: dict[FaultKind, float] = {}
     for item in (part.strip() for part in spec.split(",")):
         if not item or item == "none":
             continue
         name, _, rate_text = item.partition("=")
         rate = float(rate_text) if rate_text else DEFAULT_FAULT_RATE
-        if name == "all":
-            rates.update(dict.fromkeys(FaultKind, rate))
+        if name in ("all", "hostile"):
+            rates.update(dict.fromkeys(CLASSIC_FAULTS if name == "all" else HOSTILE_FAULTS, rate))
             continue
         try:
             rates[FaultKind(name)] = rate
         except ValueError:
             known = ", ".join(kind.value for kind in FaultKind)
-            raise ValueError(f"unknown fault kind {name!r} (known: all, none, {known})") from None
+            raise ValueError(
+                f"unknown fault kind {name!r} (known: all, hostile, none, {known})"
+            ) from None
     return rates
 
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from mock_server import pages, text
-from mock_server.faults import TRANSIENT_FAULTS, FaultKind, FaultPlan
+from mock_server import hostile, pages, text
+from mock_server.faults import HOSTILE_FAULTS, TRANSIENT_FAULTS, FaultKind, FaultPlan
 from mock_server.latency import uniform_draw
 from mock_server.settings import SiteSettings
 
@@ -38,6 +38,9 @@ class Action(enum.Enum):
     HANG = "hang"  # never answer
     RESET = "reset"  # send the headers and half the body, then reset the connection
     TRUNCATE = "truncate"  # promise the full Content-Length, send less, then close
+    ENDLESS = "endless"  # send the body over and over, chunked, until the client leaves
+    DRIP = "drip"  # send the body one byte a second
+    RAW = "raw"  # the body is a whole HTTP response, written to the socket as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,9 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+_HOSTILE_ROUTE = re.compile(r"/hostile/(\d+)/([a-z.\-]+)")
+
+
 class Site:
     """A deterministic generated site served on one or more origins."""
 
@@ -105,6 +111,8 @@ class Site:
         self.plan = FaultPlan.draw(settings.seed, settings.pages, settings.faults)
         self._branching = max(1, settings.links // 2)
         self.render_page = functools.lru_cache(maxsize=20_000)(self._render_page)
+        if settings.fault_rate(FaultKind.GZIP_BOMB) > 0:
+            hostile.gzip_bomb()  # built now: served from cache, it holds up no request
 
     def __repr__(self) -> str:
         faults = sum(1 for rate in self.settings.faults.values() if rate > 0)
@@ -191,6 +199,8 @@ class Site:
                     ]
                     if self.page_path(page).endswith(".html"):
                         urls.append(f"{self.page_url(page)}?print=1")
+                case _ if kind in HOSTILE_FAULTS:
+                    urls += hostile.hostile_links(kind, origin, page)
         return list(dict.fromkeys(urls))
 
     def links(self, page: int) -> list[Link]:
@@ -301,6 +311,11 @@ class Site:
             return host, Route("page", host)
         if target == "/robots.txt":
             return host, Route("robots")
+        if match := _HOSTILE_ROUTE.fullmatch(target):
+            name = match.group(2)
+            if name not in hostile.NAMES:
+                return None
+            return host, Route("hostile", int(match.group(1)), hostile.NAMES.index(name))
         for kind, pattern in _ROUTES:
             match = pattern.fullmatch(target)
             if match:
@@ -382,9 +397,12 @@ class Site:
     def _respond_robots(
         self, host: int, route: Route, attempt: int, accept_gzip: bool
     ) -> SiteResponse | None:
-        if self.settings.fault_rate(FaultKind.ROBOTS) <= 0:
+        huge = self.settings.fault_rate(FaultKind.HUGE_ROBOTS) > 0
+        if self.settings.fault_rate(FaultKind.ROBOTS) <= 0 and not huge:
             return None
-        return SiteResponse(200, (("Content-Type", "text/plain"),), self.robots_txt().encode())
+        rules = self.robots_txt()
+        body = hostile.huge_robots(rules) if huge else rules.encode()
+        return SiteResponse(200, (("Content-Type", "text/plain"),), body)
 
     def robots_txt(self) -> str:
         """Return the robots.txt every host serves when the robots fault is on."""
@@ -518,6 +536,55 @@ class Site:
         """Return the URL of the trap month `months_after_start` months after its entry."""
         year, month = divmod(TRAP_START[0] * 12 + TRAP_START[1] - 1 + months_after_start, 12)
         return f"{self.origins[host]}/calendar/{year}/{month + 1:02d}/"
+
+    def _respond_hostile(
+        self, host: int, route: Route, attempt: int, accept_gzip: bool
+    ) -> SiteResponse | None:
+        resource = hostile.RESOURCES[route.extra]
+        page = route.number
+        if not self._carries(host, page, resource.kind):
+            return None
+        origin = self.origins[host]
+        html = (("Content-Type", "text/html; charset=utf-8"),)
+        match resource.name:
+            case "bomb.html":
+                # Sent whatever the client accepts: an attacker does not ask.
+                return SiteResponse(200, (*html, ("Content-Encoding", "gzip")), hostile.gzip_bomb())
+            case "endless.html":
+                return SiteResponse(200, html, hostile.ENDLESS_CHUNK, Action.ENDLESS)
+            case "drip.html":
+                return SiteResponse(200, html, hostile.DRIP_BODY, Action.DRIP)
+            case "one-line.html":
+                return SiteResponse(200, html, hostile.huge_line(page))
+            case "nested.html":
+                return SiteResponse(200, html, hostile.deep_nesting(page))
+            case "bad-bytes.html":
+                return SiteResponse(200, html, hostile.bad_bytes(page))
+            case "links.html":
+                return SiteResponse(200, html, hostile.links_page(origin, page))
+            case "to-file":
+                return _redirect(302, "file:///etc/passwd")
+            case "to-data":
+                return _redirect(302, "data:text/html,<h1>hi</h1>")
+            case "to-other-port":
+                return _redirect(302, hostile.other_port_origin(origin) + "/")
+            case "no-location":
+                return SiteResponse(302, html, pages.error_page(302, "Moved").encode())
+            case "two-lengths.html":
+                return SiteResponse(200, (), hostile.raw_two_lengths(page), Action.RAW)
+            case "two-types.html":
+                document = pages.leaf_page(f"Two types ({page})", random.Random(page), 300)
+                return SiteResponse(
+                    200,
+                    (*html, ("Content-Type", "application/octet-stream")),
+                    document.encode(),
+                )
+            case "binary.html":
+                return SiteResponse(200, html, hostile.binary_body(page))
+            case "page.png":
+                document = pages.leaf_page(f"Not a picture ({page})", random.Random(page), 300)
+                return SiteResponse(200, (("Content-Type", "image/png"),), document.encode())
+        return None
 
     def _leaf(self, title: str) -> SiteResponse:
         rng = random.Random(f"{self.settings.seed}:leaf:{title}")

@@ -11,7 +11,7 @@ from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
 from mock_server import FaultKind, Site, SiteSettings, expected_crawl
-from mock_server.faults import LINK_FAULTS, PAGE_FAULTS, parse_fault_spec
+from mock_server.faults import HOSTILE_FAULTS, LINK_FAULTS, PAGE_FAULTS, parse_fault_spec
 from mock_server.pages import write_href
 from mock_server.site import Action
 
@@ -115,11 +115,15 @@ def test_foreign_charset_pages_carry_foreign_text(kind: FaultKind) -> None:
 
 
 def test_every_enabled_fault_appears_even_on_a_small_site() -> None:
-    """Each fault kind lands on at least one page, page faults never on the home page."""
+    """Each fault kind lands on at least one page, page faults never on the home page; `all`
+    is every fault but the hostile ones, which `hostile` turns on."""
     site = Site(SiteSettings(pages=20, faults=ALL_FAULTS))
     for kind in (*PAGE_FAULTS, *LINK_FAULTS):
-        assert site.plan.pages_with(kind), kind
+        assert bool(site.plan.pages_with(kind)) == (kind not in HOSTILE_FAULTS), kind
     assert 0 not in site.plan.page_fault
+    hostile = Site(SiteSettings(pages=20, faults=parse_fault_spec("hostile")))
+    for kind in HOSTILE_FAULTS:
+        assert bool(hostile.plan.pages_with(kind)) == (kind in LINK_FAULTS), kind
 
 
 def test_transient_faults_succeed_on_a_later_attempt() -> None:

@@ -73,7 +73,9 @@ def fetch(
 def _read_capped(response: requests.Response, limit: int, deadline: float) -> tuple[bytes, bool]:
     """Read a (decompressed) body up to `limit` bytes by `deadline`; say whether there was more."""
     capped = CappedBody(limit)
-    for chunk in response.iter_content(READ_CHUNK):
+    # read1 returns what one receive brings (decompressed), where iter_content would wait for a
+    # whole chunk: a body sent a byte a second must not outlive the deadline by hours.
+    while chunk := response.raw.read1(READ_CHUNK, decode_content=True):
         if time.perf_counter() > deadline:
             raise TotalTimeout
         if capped.add(chunk):

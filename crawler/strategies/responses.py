@@ -18,13 +18,19 @@ def response_from(
     return FetchResponse(
         status=status,
         elapsed=time.perf_counter() - started,
-        content_type=headers.get("Content-Type"),
+        content_type=first_value(headers.get("Content-Type")),
         location=headers.get("Location"),
         retry_after=parse_retry_after(headers.get("Retry-After"), time.time()),
         body=body,
         body_bytes=len(body),
         too_large=too_large,
     )
+
+
+def first_value(header: str | None) -> str | None:
+    """Return the first of repeated header values: aiohttp gives the first, requests joins them
+    with commas, and a record must not depend on the client."""
+    return header.split(",", 1)[0].strip() if header else header
 
 
 def failure_from(

@@ -1,0 +1,200 @@
+"""Hostile input: each attack the mock site can make costs one record, never the crawl.
+
+Every strategy crawls a site with every hostile fault on, as `crawler crawl` in its own process:
+the records must name each attack the same way, peak memory must stay far below what the bombs
+inflate to, nothing outside the site may be requested, and nothing written outside the paths given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from crawler.page import analyze_page
+from crawler.strategies import STRATEGIES
+from mock_server import FaultKind, MockServer, MockServerProcess, hostile, load_settings
+from tests.conftest import StartServer
+from tests.crawling import read_records
+
+# What each hostile resource must be recorded as (None: a page, parsed without harm).
+EXPECTED_ERRORS: dict[str, str | None] = {
+    "bomb.html": "too_large",
+    "endless.html": "too_large",
+    "drip.html": "timeout",
+    "one-line.html": "too_large",
+    "nested.html": "parse",
+    "bad-bytes.html": None,
+    "links.html": None,
+    "to-file": "bad_redirect",
+    "to-data": "bad_redirect",
+    "to-other-port": "out_of_scope_redirect",
+    "no-location": "bad_redirect",
+    "two-lengths.html": "protocol",
+    "two-types.html": None,
+    "binary.html": None,
+    "page.png": "not_html",
+}
+PEAK_RSS_LIMIT_MB = 300  # the bomb inflates to 512 MiB, the endless body to 1 GiB
+
+
+@contextlib.contextmanager
+def listener(origin: str) -> Iterator[socket.socket | None]:
+    """Listen on `origin`'s port (another port of this machine), to catch any connection."""
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", URL(origin).port or 80))
+    except OSError as error:
+        assert error.errno == errno.EADDRINUSE
+        sock.close()
+        yield None  # taken by someone else: the records alone show it was not requested
+        return
+    sock.listen(16)
+    sock.setblocking(False)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def crawl_in_child(command: list[str], cwd: Path) -> tuple[int, float]:
+    """Run a crawl; return its exit status and peak resident memory in MB."""
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss / 1024
+
+
+def test_every_strategy_survives_every_attack(tmp_path: Path) -> None:
+    """Each strategy records each hostile resource as EXPECTED_ERRORS says, the crawl goes on to
+    the end, peak memory stays bounded, and only in-scope URLs are requested or written."""
+    settings = load_settings(overrides={"pages": 30, "faults": "hostile"})
+    with MockServerProcess(settings) as server:
+        origin = server.origins[0]
+        with listener(hostile.other_port_origin(origin)) as other_port:
+            outcomes_by_strategy = {}
+            for strategy in sorted(STRATEGIES):
+                cwd, out = tmp_path / strategy / "cwd", tmp_path / strategy / "out"
+                cwd.mkdir(parents=True)
+                out.mkdir()
+                status, peak_mb = crawl_in_child(
+                    [
+                        sys.executable,
+                        "-m",
+                        "crawler",
+                        "crawl",
+                        server.base_url,
+                        "--strategy",
+                        strategy,
+                        "--quiet",
+                        "--timeout",
+                        "2s",
+                        "--connect-timeout",
+                        "1s",
+                        "--retries",
+                        "0",
+                        "--analysis-cost",
+                        "0",
+                        "--output",
+                        str(out / "records.jsonl"),
+                        "--state",
+                        str(out / "crawl.db"),
+                        "--stats-json",
+                        str(out / "summary.json"),
+                    ],
+                    cwd,
+                )
+                assert status == 0, strategy
+                assert peak_mb < PEAK_RSS_LIMIT_MB, f"{strategy} peaked at {peak_mb:.0f} MB"
+                assert list(cwd.iterdir()) == []
+                assert sorted(path.name for path in out.iterdir()) == [
+                    "crawl.db",
+                    "records.jsonl",
+                    "summary.json",
+                ]
+                records = read_records(out / "records.jsonl")
+                assert all(record.url.startswith(origin + "/") for record in records)
+                outcomes = {
+                    record.url.removeprefix(origin): (record.error and record.error.value)
+                    for record in records
+                }
+                outcomes_by_strategy[strategy] = outcomes
+                for name, error in EXPECTED_ERRORS.items():
+                    hits = [url for url in outcomes if url.endswith(f"/{name}")]
+                    assert hits, f"{strategy}: {name} was never crawled"
+                    assert {outcomes[url] for url in hits} == {error}, (strategy, name)
+                # The links page's only in-scope links: bad escapes, and a NUL-led href that
+                # HTML turns into a relative path (both 404); the rest were never requested.
+                escaped = [url for url in outcomes if "bad%25zz%25escape" in url]
+                assert [outcomes[url] for url in escaped] == ["http_4xx"]
+                # The 10 MB robots.txt did not stop the crawl at its last line's `Disallow: /`.
+                assert sum(error is None for error in outcomes.values()) >= 30
+            if other_port is not None:
+                with pytest.raises(BlockingIOError):
+                    other_port.accept()
+    first = next(iter(outcomes_by_strategy.values()))
+    assert all(outcomes == first for outcomes in outcomes_by_strategy.values())
+
+
+def test_the_huge_line_page_parses_when_allowed_and_nesting_is_refused() -> None:
+    """With a limit that admits it, the 10 MB one-line page parses and its link at the very end
+    is found; a page nested 100,000 deep is refused before lexbor spends seconds on it."""
+    page = analyze_page(hostile.huge_line(1), "http://a.test/x", "text/html", 2048, 0)
+    assert page.error is None and page.title == "One line (1)"
+    assert [url for url, _ in page.links] == ["http://a.test/"]
+    nested = analyze_page(hostile.deep_nesting(1), "http://a.test/x", "text/html", 2048, 0)
+    assert nested.error is not None and nested.error.value == "parse"
+    shallow = b"<html><body>" + b"<div>" * 200 + b"<a href='/y'>y</a>" + b"</div>" * 200
+    assert analyze_page(shallow, "http://a.test/x", "text/html", 2048, 0).link_count == 1
+
+
+async def test_the_mock_serves_each_attack_as_described(start_server: StartServer) -> None:
+    """The hostile resources are what they claim: a small body inflating to 512 MiB, a body
+    that never ends, one that drips, a robots.txt of 10 MB ending in `Disallow: /`."""
+    server: MockServer = await start_server(pages=30, faults="hostile")
+    assert server.site is not None
+    origin = server.origins[0]
+
+    def url(kind: FaultKind, name: str) -> str:
+        assert server.site is not None
+        return f"{origin}/hostile/{server.site.plan.pages_with(kind)[0]}/{name}"
+
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        async with http.get(url(FaultKind.GZIP_BOMB, "bomb.html")) as response:
+            compressed = await response.read()
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert len(compressed) < 1_000_000 < hostile.BOMB_BYTES
+        async with http.get(url(FaultKind.ENDLESS_BODY, "endless.html")) as response:
+            received = 0
+            async for chunk in response.content.iter_chunked(1 << 16):
+                received += len(chunk)
+                if received > 20_000_000:
+                    break
+        assert received > 20_000_000
+        timeout = aiohttp.ClientTimeout(total=1.5)
+        async with http.get(url(FaultKind.SLOW_BODY, "drip.html"), timeout=timeout) as response:
+            with pytest.raises(TimeoutError):
+                await response.read()
+        async with http.get(f"{origin}/robots.txt") as response:
+            robots = await response.read()
+        assert len(robots) > 10_000_000 and robots.endswith(b"Disallow: /\n")
+        async with http.get(
+            url(FaultKind.BAD_REDIRECTS, "no-location"), allow_redirects=False
+        ) as response:
+            assert response.status == 302 and "Location" not in response.headers
+        async with http.get(url(FaultKind.BAD_HEADERS, "two-types.html")) as response:
+            assert len(response.headers.getall("Content-Type")) == 2
+        with pytest.raises(aiohttp.ClientResponseError):
+            async with http.get(url(FaultKind.BAD_HEADERS, "two-lengths.html")) as response:
+                await response.read()
