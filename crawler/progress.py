@@ -75,6 +75,13 @@ def print_summary(summary: dict[str, Any], console: Console, output: str) -> Non
     table.add_row("wall time", f"{summary['wall_s']:.2f} s")
     if output:
         table.add_row("records", "stdout" if output == "-" else output)
+    state = summary.get("state")
+    if state:
+        left = f", {state['waiting']:,} URLs left for --resume" if state["waiting"] else ""
+        earlier = (
+            f" ({state['records_before']:,} from earlier runs)" if state["records_before"] else ""
+        )
+        table.add_row("state", f"{state['file']}: {state['records']:,} records{earlier}{left}")
     console.print(table)
 
 

@@ -24,7 +24,7 @@ from mock_server.site import Site
 from tests.crawling import expected_outcomes, outcomes, read_records
 from tests.test_state import STEADY_FAULTS
 
-RUNS_CUT_SHORT = 6  # per strategy: 24 in all
+RUNS_CUT_SHORT = 7  # per strategy: six SIGKILLs and one SIGINT
 MAX_DEPTH = 8
 
 
@@ -75,13 +75,13 @@ def committed_records(state: Path) -> int:
 def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
     tmp_path: Path,
 ) -> None:
-    """24 runs cut short (SIGKILL, and one SIGINT per strategy) then one run to the end leave
-    every strategy's output equal to the model's records: nothing lost, nothing doubled."""
+    """Runs cut short (24 by SIGKILL, 4 by SIGINT) then one run to the end leave every
+    strategy's output equal to the model's records: nothing lost, nothing doubled."""
     settings = load_settings(
         overrides={"pages": 400, "latency": "30ms", "faults": STEADY_FAULTS, "links": 12}
     )
     rng = random.Random(20261123)
-    mid_crawl_kills = 0
+    mid_crawl_kills = sigkills = 0
     with MockServerProcess(settings) as server:
         site = Site(settings.site, server.origins)
         expected = expected_outcomes(expected_crawl(site, max_depth=MAX_DEPTH, retries=1))
@@ -101,6 +101,7 @@ def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
                 else:
                     process.kill()
                     process.wait(timeout=30)
+                    sigkills += 1
                 done = committed_records(state)
                 mid_crawl_kills += 0 < done < len(expected)
             finished = subprocess.run(command, capture_output=True, timeout=180, check=False)
@@ -121,5 +122,6 @@ def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
         # Pages in flight at a kill were fetched again: some URL reached the server twice.
         with urllib.request.urlopen(server.origins[0] + "/_stats?urls=1", timeout=10) as reply:
             requests_per_url = json.load(reply)["urls"]
+    assert sigkills >= 20, f"only {sigkills} runs were killed before they finished"
     assert mid_crawl_kills >= 12, f"only {mid_crawl_kills} kills landed mid-crawl"
     assert max(requests_per_url.values()) > len(STRATEGIES)

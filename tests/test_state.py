@@ -199,3 +199,20 @@ def test_state_misuse_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.exit_code == 2, (arguments, result.output)
         assert message in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_embedded_site_crawl_resumes_from_the_command_line(tmp_path: Path) -> None:
+    """`crawler crawl --state --resume` with no seeds crawls the embedded site, and a second run
+    serves it on the same port, goes on to the higher --max-pages and appends to the output."""
+    runner = CliRunner()
+    output, state = tmp_path / "out.jsonl", tmp_path / "crawl.db"
+    common = ["crawl", "--state", str(state), "--resume", "-o", str(output), "--analysis-cost", "0"]
+    first = runner.invoke(main, [*common, "--max-pages", "50"])
+    assert first.exit_code == 0, first.output
+    assert "state" in first.output and "50 records" in first.output
+    second = runner.invoke(main, [*common, "--max-pages", "80"])
+    assert second.exit_code == 0, second.output
+    assert "80 records (50 from earlier runs)" in second.output
+    records = read_records(output)
+    assert len(records) == len({record.url for record in records}) == 80
+    assert len({record.url.split("/")[2] for record in records}) == 1  # one host:port throughout
