@@ -82,7 +82,7 @@ class CrawlSettings:
             f"{self.per_host} exceeds concurrency {self.concurrency}: it could never be reached",
         )
         _require(self.delay >= 0, "delay", "must not be negative")
-        _require(self.max_depth >= 0, "max_depth", "must not be negative")
+        _require(0 <= self.max_depth <= 1000, "max_depth", "must be 0 to 1000")
         _require(self.max_pages is None or self.max_pages >= 1, "max_pages", "must be at least 1")
         _require(self.retries >= 0, "retries", "must not be negative")
         _require(self.backoff >= 0, "backoff", "must not be negative")

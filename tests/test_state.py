@@ -19,7 +19,7 @@ from crawler.state.frontier import READ_AHEAD
 from crawler.strategies import RunContext
 from crawler.strategies.async_ import crawl
 from mock_server import FaultKind, MockServer, expected_crawl
-from mock_server.faults import TRANSIENT_FAULTS
+from mock_server.faults import CLASSIC_FAULTS, TRANSIENT_FAULTS
 from tests.conftest import StartServer
 from tests.crawling import expected_outcomes, outcomes, read_records
 
@@ -28,7 +28,9 @@ ORIGINS = ("http://a.test", "http://b.test:81")
 # the answer an uninterrupted crawl got (transient faults count attempts server-side; a hang
 # only costs time).
 STEADY_FAULTS = ",".join(
-    kind.value for kind in FaultKind if kind not in TRANSIENT_FAULTS and kind is not FaultKind.HANG
+    kind.value
+    for kind in CLASSIC_FAULTS
+    if kind not in TRANSIENT_FAULTS and kind is not FaultKind.HANG
 )
 
 

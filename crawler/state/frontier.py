@@ -1,10 +1,12 @@
 """`SqliteFrontier`: the frontier of a crawl that must survive its process, kept in the state file.
 
 Every change goes to the `StateStore` (committed in batches); memory holds only what the core asks
-about many times a second. That is, per URL ever seen, one small dict entry (its hash, and the depth
-it waits at, or -1 once taken); per origin and depth, a count and a short read-ahead queue. The
+about many times a second. That is, per URL ever seen, one dict entry (its hash, and its row in the
+file with the depth it waits at, packed in one int); per origin and depth, a count and a short
+read-ahead queue. The
 waiting URLs themselves live on disk, read back `READ_AHEAD` at a time, so a frontier of a million
-URLs costs about 100 bytes each in memory, not the 170 of `MemoryFrontier`.
+URLs costs about 130 bytes each in memory, not the 170 of `MemoryFrontier`; and rows are numbered in
+order of discovery, so the file grows by appending, not by inserting into a tree keyed by URL.
 
 A URL leaves the `urls` table's waiting set only when its record is committed, in the same
 transaction: a URL in flight when the process dies is still waiting in the file, and is fetched
@@ -23,7 +25,13 @@ from crawler.core.urls import origin_of
 from crawler.state.store import WAITING, StateStore
 
 READ_AHEAD = 512
-TAKEN = -1  # in `_depth_of`: seen, and not waiting (fetched, in flight, or a redirect hop)
+# `_seen` packs a URL's row number and the depth it waits at into one int: row << 10 | depth.
+DEPTH_BITS = 10
+TAKEN = (1 << DEPTH_BITS) - 1  # as the depth: not waiting (fetched, in flight, or a redirect hop)
+
+
+def _pack(row: int, depth: int) -> int:
+    return row << DEPTH_BITS | depth
 
 
 @dataclass(slots=True)
@@ -47,7 +55,7 @@ class SqliteFrontier:
 
     def __init__(self, store: StateStore) -> None:
         self.store = store
-        self._depth_of: dict[int, int] = {}
+        self._seen: dict[int, int] = {}
         self._queues: dict[str, dict[int, _Queue]] = {}
         self._waiting = 0
         self._finished = store.records
@@ -57,13 +65,13 @@ class SqliteFrontier:
     def __repr__(self) -> str:
         return (
             f"<SqliteFrontier {self.store.path} [{self._waiting} waiting"
-            f" | {len(self._depth_of)} seen | {self._finished} finished]>"
+            f" | {len(self._seen)} seen | {self._finished} finished]>"
         )
 
     def _load(self) -> None:
         """Rebuild the in-memory index from the store (empty for a new crawl)."""
-        for url, state, depth in self.store.seen_urls():
-            self._depth_of[url_digest(url)] = depth if state == WAITING else TAKEN
+        for row, url, state, depth in self.store.seen_urls():
+            self._seen[url_digest(url)] = _pack(row, depth if state == WAITING else TAKEN)
         for origin, depth, count in self.store.waiting_counts():
             queue = self._queue(origin, depth)
             queue.count, queue.spilled, queue.cursor = count, True, 0
@@ -76,56 +84,62 @@ class SqliteFrontier:
             queue = by_depth[depth] = _Queue()
         return queue
 
+    def _depth_of(self, url: str) -> int | None:
+        packed = self._seen.get(url_digest(url))
+        return None if packed is None else packed & TAKEN
+
     # -- The Frontier protocol -----------------------------------------------------------------
 
     def add(self, entry: FrontierEntry) -> AddResult:
         digest = url_digest(entry.url)
-        waiting_at = self._depth_of.get(digest)
-        seq = self.store.next_seq
-        self.store.next_seq += 1
+        packed = self._seen.get(digest)
+        waiting_at = None if packed is None else packed & TAKEN
+        if waiting_at is not None and (waiting_at == TAKEN or waiting_at <= entry.depth):
+            return ALREADY_SEEN  # most links of most pages: decided without touching the store
         origin = origin_of(entry.url)
-        if waiting_at is None:
-            result = ADDED
-            self.store.insert(entry.url, origin, entry.depth, entry.parent, seq)
+        if packed is None:
+            row = position = self.store.take_number()
+            self.store.insert(row, entry.url, origin, entry.depth, entry.parent)
             if self._drained:
-                self._depth_of[digest] = TAKEN  # waiting in the file, for the next run
+                self._seen[digest] = _pack(row, TAKEN)  # waiting in the file, for the next run
                 return ALREADY_SEEN
-        elif waiting_at == TAKEN or waiting_at <= entry.depth:
-            return ALREADY_SEEN
+            result = ADDED
         else:
-            result = AddResult(False, waiting_at)
+            assert waiting_at is not None
+            row, position = packed >> DEPTH_BITS, self.store.take_number()
+            self.store.move(row, entry.depth, entry.parent, position)
             self._queue(origin, waiting_at).count -= 1
             self._waiting -= 1
-            self.store.move(entry.url, entry.depth, entry.parent, seq)
-        self._depth_of[digest] = entry.depth
+            result = AddResult(False, waiting_at)
+        self._seen[digest] = _pack(row, entry.depth)
         queue = self._queue(origin, entry.depth)
         queue.count += 1
         self._waiting += 1
         if not queue.spilled and len(queue.buffer) < READ_AHEAD:
             queue.buffer.append(entry)
-            queue.cursor = seq
+            queue.cursor = position
         else:
             queue.spilled = True
         return result
 
     def mark_seen(self, url: str) -> bool:
         digest = url_digest(url)
-        if digest in self._depth_of:
+        if digest in self._seen:
             return False
         # Stored as a hop with its record, by finish(): if the crawl dies first, the redirect is
         # followed again on resume.
-        self._depth_of[digest] = TAKEN
+        self._seen[digest] = _pack(self.store.take_number(), TAKEN)
         return True
 
     def pop(self, origin: str) -> FrontierEntry | None:
-        head = self._head(origin)
-        if head is None:
+        queue = self._head(origin)
+        if queue is None:
             return None
-        queue = head[1]
         entry = queue.buffer.popleft()
         queue.count -= 1
         self._waiting -= 1
-        self._depth_of[url_digest(entry.url)] = TAKEN
+        digest = url_digest(entry.url)
+        self._seen[digest] = self._seen[digest] | TAKEN
         return entry
 
     def head_depth(self, origin: str) -> int | None:
@@ -150,9 +164,8 @@ class SqliteFrontier:
             for depth, queue in by_depth.items():
                 if queue.count:
                     dropped[depth] += queue.count
-        for digest, depth in self._depth_of.items():
-            if depth != TAKEN:
-                self._depth_of[digest] = TAKEN
+        for digest, packed in self._seen.items():
+            self._seen[digest] = packed | TAKEN
         # The store keeps them waiting: a resumed crawl (with a higher --max-pages) takes them up.
         self._queues.clear()
         self._waiting = 0
@@ -160,7 +173,9 @@ class SqliteFrontier:
         return dropped
 
     def finish(self, record: Record, redirects: Sequence[str]) -> None:
-        self.store.finish(record.url, record.to_json(), redirects)
+        hops = [(self._seen[url_digest(url)] >> DEPTH_BITS, url) for url in redirects]
+        row = self._seen[url_digest(record.url)] >> DEPTH_BITS
+        self.store.finish(row, record.url, record.to_json(), hops)
         self._finished += 1
 
     def waiting_by_depth(self) -> Counter[int]:
@@ -178,7 +193,7 @@ class SqliteFrontier:
 
     # -- Reading ahead -------------------------------------------------------------------------
 
-    def _head(self, origin: str) -> tuple[int, _Queue] | None:
+    def _head(self, origin: str) -> _Queue | None:
         """Return the shallowest queue of `origin` with a live URL at its front."""
         by_depth = self._queues.get(origin)
         while by_depth:
@@ -186,10 +201,10 @@ class SqliteFrontier:
             queue = by_depth[depth]
             while queue.count > 0:
                 buffer = queue.buffer
-                while buffer and self._depth_of.get(url_digest(buffer[0].url)) != depth:
+                while buffer and self._depth_of(buffer[0].url) != depth:
                     buffer.popleft()  # moved to a shallower depth since it was read
                 if buffer:
-                    return depth, queue
+                    return queue
                 if not queue.spilled:
                     break
                 self._read_ahead(origin, depth, queue)
@@ -202,7 +217,7 @@ class SqliteFrontier:
         """Fill a queue's buffer from the store (committing queued writes first)."""
         self.store.commit()
         rows = self.store.waiting_after(origin, depth, queue.cursor, READ_AHEAD)
-        for seq, url, parent in rows:
+        for position, url, parent in rows:
             queue.buffer.append(FrontierEntry(url, depth, parent))
-            queue.cursor = seq
+            queue.cursor = position
         queue.spilled = len(rows) == READ_AHEAD

@@ -43,14 +43,15 @@ WAITING, DONE, REDIRECT_HOP = 0, 1, 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS urls (
-    url TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,         -- in order of discovery, so new rows append to the table
+    url TEXT NOT NULL,
     state INTEGER NOT NULL,         -- 0 waiting (or in flight), 1 done, 2 seen as a redirect hop
     origin TEXT NOT NULL,
     depth INTEGER NOT NULL,
     parent TEXT,
-    seq INTEGER NOT NULL            -- queue order within an origin and depth
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS waiting ON urls (origin, depth, seq) WHERE state = 0;
+    position INTEGER NOT NULL       -- queue order within an origin and depth (later if moved)
+);
+CREATE INDEX IF NOT EXISTS waiting ON urls (origin, depth, position) WHERE state = 0;
 CREATE TABLE IF NOT EXISTS records (
     number INTEGER PRIMARY KEY,     -- 1, 2, 3...: the record's line in the output
     url TEXT NOT NULL,
@@ -73,10 +74,10 @@ class _Pending:
     """Writes queued since the last commit, by kind; applied in this order, which respects every
     URL's life (inserted, maybe moved shallower, then done)."""
 
-    inserts: list[tuple[str, str, int, str | None, int]] = field(default_factory=list)
-    moves: list[tuple[int, str | None, int, str]] = field(default_factory=list)
-    done: list[tuple[str]] = field(default_factory=list)
-    hops: list[tuple[str]] = field(default_factory=list)
+    inserts: list[tuple[int, str, str, int, str | None, int]] = field(default_factory=list)
+    moves: list[tuple[int, str | None, int, int]] = field(default_factory=list)
+    done: list[tuple[int]] = field(default_factory=list)
+    hops: list[tuple[int, str]] = field(default_factory=list)
     records: list[tuple[int, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -91,7 +92,14 @@ class StateStore:
         self._db = connection
         self._pending = _Pending()
         self.records = self._scalar("SELECT COUNT(*) FROM records")
-        self.next_seq = self._scalar("SELECT COALESCE(MAX(seq), 0) FROM urls") + 1
+        # One counter numbers rows and queue positions alike: both only ever grow.
+        self.next_number = (
+            max(
+                self._scalar("SELECT COALESCE(MAX(id), 0) FROM urls"),
+                self._scalar("SELECT COALESCE(MAX(position), 0) FROM urls"),
+            )
+            + 1
+        )
 
     def __repr__(self) -> str:
         return f"<StateStore {self.path} [{self.records} records]>"
@@ -160,9 +168,9 @@ class StateStore:
 
     # -- Reading (at start-up, and for export) -------------------------------------------------
 
-    def seen_urls(self) -> Iterator[tuple[str, int, int]]:
-        """Yield (url, state, depth) for every URL accepted so far."""
-        yield from self._db.execute("SELECT url, state, depth FROM urls")
+    def seen_urls(self) -> Iterator[tuple[int, str, int, int]]:
+        """Yield (id, url, state, depth) for every URL accepted so far."""
+        yield from self._db.execute("SELECT id, url, state, depth FROM urls")
 
     def waiting_counts(self) -> Iterator[tuple[str, int, int]]:
         """Yield (origin, depth, count) of the URLs waiting."""
@@ -171,13 +179,13 @@ class StateStore:
         )
 
     def waiting_after(
-        self, origin: str, depth: int, after_seq: int, limit: int
+        self, origin: str, depth: int, after: int, limit: int
     ) -> list[tuple[int, str, str | None]]:
-        """Return (seq, url, parent) of the next waiting URLs of one origin and depth."""
+        """Return (position, url, parent) of the next waiting URLs of one origin and depth."""
         return self._db.execute(
-            "SELECT seq, url, parent FROM urls WHERE state = 0 AND origin = ? AND depth = ?"
-            " AND seq > ? ORDER BY seq LIMIT ?",
-            (origin, depth, after_seq, limit),
+            "SELECT position, url, parent FROM urls WHERE state = 0 AND origin = ? AND depth = ?"
+            " AND position > ? ORDER BY position LIMIT ?",
+            (origin, depth, after, limit),
         ).fetchall()
 
     def waiting_total(self) -> int:
@@ -197,18 +205,24 @@ class StateStore:
 
     # -- Writing ---------------------------------------------------------------------------
 
-    def insert(self, url: str, origin: str, depth: int, parent: str | None, seq: int) -> None:
-        """Queue a newly accepted URL, waiting."""
-        self._pending.inserts.append((url, origin, depth, parent, seq))
+    def take_number(self) -> int:
+        """Return a new number for a row or a queue position."""
+        number = self.next_number
+        self.next_number += 1
+        return number
 
-    def move(self, url: str, depth: int, parent: str | None, seq: int) -> None:
-        """Queue a waiting URL's move to a shallower depth."""
-        self._pending.moves.append((depth, parent, seq, url))
+    def insert(self, row: int, url: str, origin: str, depth: int, parent: str | None) -> None:
+        """Queue a newly accepted URL, waiting, at the end of its origin and depth's queue."""
+        self._pending.inserts.append((row, url, origin, depth, parent, row))
 
-    def finish(self, url: str, line: str, redirect_hops: Sequence[str]) -> None:
-        """Queue a URL's record, and the redirect hops it went through as seen."""
-        self._pending.done.append((url,))
-        self._pending.hops.extend((hop,) for hop in redirect_hops)
+    def move(self, row: int, depth: int, parent: str | None, position: int) -> None:
+        """Queue a waiting URL's move to a shallower depth (at the end of that queue)."""
+        self._pending.moves.append((depth, parent, position, row))
+
+    def finish(self, row: int, url: str, line: str, hops: Sequence[tuple[int, str]]) -> None:
+        """Queue a URL's record, and the (row, url) of the redirect hops it went through."""
+        self._pending.done.append((row,))
+        self._pending.hops.extend(hops)
         self.records += 1
         self._pending.records.append((self.records, url, line))
 
@@ -220,14 +234,12 @@ class StateStore:
         self._pending = _Pending()
         with self._db:
             db = self._db
-            db.executemany("INSERT INTO urls VALUES (?, 0, ?, ?, ?, ?)", pending.inserts)
+            db.executemany("INSERT INTO urls VALUES (?, ?, 0, ?, ?, ?, ?)", pending.inserts)
             db.executemany(
-                "UPDATE urls SET depth = ?, parent = ?, seq = ? WHERE url = ?", pending.moves
+                "UPDATE urls SET depth = ?, parent = ?, position = ? WHERE id = ?", pending.moves
             )
-            db.executemany("UPDATE urls SET state = 1 WHERE url = ?", pending.done)
-            db.executemany(
-                "INSERT OR IGNORE INTO urls VALUES (?, 2, '', -1, NULL, 0)", pending.hops
-            )
+            db.executemany("UPDATE urls SET state = 1 WHERE id = ?", pending.done)
+            db.executemany("INSERT INTO urls VALUES (?, ?, 2, '', -1, NULL, 0)", pending.hops)
             db.executemany("INSERT INTO records VALUES (?, ?, ?)", pending.records)
 
     def close(self) -> None:
