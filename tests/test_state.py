@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +220,18 @@ def test_the_embedded_site_crawl_resumes_from_the_command_line(tmp_path: Path) -
     records = read_records(output)
     assert len(records) == len({record.url for record in records}) == 80
     assert len({record.url.split("/")[2] for record in records}) == 1  # one host:port throughout
+
+
+def test_a_state_file_killed_while_being_created_starts_afresh(tmp_path: Path) -> None:
+    """A file killed before its first table, or before its settings were written, is a new
+    crawl to --resume, not a foreign file."""
+    settings = load_crawl_settings(overrides={"seeds": ["http://a.test/"]})
+    bare = tmp_path / "bare.db"
+    with contextlib.closing(sqlite3.connect(bare)) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+    assert StateStore.read_meta(bare) == {}
+    store, resumed = StateStore.open(bare, settings, resume=True, extra={})
+    assert not resumed
+    store.close()
+    assert StateStore.read_meta(bare)["seeds"] == ["http://a.test/"]
+    assert StateStore.open(bare, settings, resume=True, extra={})[1]

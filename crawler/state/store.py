@@ -114,19 +114,25 @@ class StateStore:
         an existing one is continued only with `resume`, and only if the meaning is the same.
         """
         target = Path(path)
-        exists = target.exists() and target.stat().st_size > 0
-        if exists and not resume:
+        store = cls(target, _connect(target))
+        # A file without settings is new, or was killed while being created: start it afresh.
+        stored = store._meta()
+        if stored and not resume:
+            store._db.close()
             raise SettingsError(
                 "state",
                 f"{target} holds a crawl already: add --resume to continue it,"
                 " or remove the file to start over",
             )
-        store = cls(target, _connect(target))
-        if exists:
-            store._check_meaning(settings)
+        if stored:
+            try:
+                store._check_meaning(stored, settings)
+            except SettingsError:
+                store._db.close()
+                raise
         else:
             store._write_meta({"schema": SCHEMA_VERSION, **meaning_of(settings), **extra})
-        return store, exists
+        return store, bool(stored)
 
     @staticmethod
     def read_meta(path: str | Path) -> dict[str, Any]:
@@ -137,6 +143,8 @@ class StateStore:
         try:
             db = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
             try:
+                if not db.execute("SELECT name FROM sqlite_master").fetchall():
+                    return {}  # created, then killed before its first table
                 rows = db.execute("SELECT key, value FROM meta").fetchall()
             finally:
                 db.close()
@@ -151,8 +159,10 @@ class StateStore:
                 [(key, json.dumps(value)) for key, value in values.items()],
             )
 
-    def _check_meaning(self, settings: CrawlSettings) -> None:
-        stored = {key: json.loads(value) for key, value in self._db.execute("SELECT * FROM meta")}
+    def _meta(self) -> dict[str, Any]:
+        return {key: json.loads(value) for key, value in self._db.execute("SELECT * FROM meta")}
+
+    def _check_meaning(self, stored: Mapping[str, Any], settings: CrawlSettings) -> None:
         if stored.get("schema") != SCHEMA_VERSION:
             raise SettingsError(
                 "state",
