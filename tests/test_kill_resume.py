@@ -8,7 +8,9 @@ records), with no URL twice and every line whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -23,6 +25,7 @@ from mock_server import MockServerProcess, expected_crawl, load_settings
 from mock_server.site import Site
 from tests.crawling import expected_outcomes, outcomes, read_records
 from tests.test_state import STEADY_FAULTS
+from tests.test_strategies import processes_with_marker
 
 RUNS_CUT_SHORT = 7  # per strategy: six SIGKILLs and one SIGINT
 MAX_DEPTH = 8
@@ -60,6 +63,18 @@ def crawl_command(strategy: str, seed: str, state: Path, output: Path) -> list[s
     ]
 
 
+def wait_until_open(process: subprocess.Popen[bytes], path: Path, timeout: float = 30) -> bool:
+    """Wait until `process` has `path` open (its crawl has begun); False if it ended first."""
+    deadline = time.monotonic() + timeout
+    fds = Path(f"/proc/{process.pid}/fd")
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                return True
+        time.sleep(0.01)
+    return False
+
+
 def committed_records(state: Path) -> int:
     if not state.exists():
         return 0
@@ -78,10 +93,11 @@ def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
     """Runs cut short (24 by SIGKILL, 4 by SIGINT) then one run to the end leave every
     strategy's output equal to the model's records: nothing lost, nothing doubled."""
     settings = load_settings(
-        overrides={"pages": 400, "latency": "30ms", "faults": STEADY_FAULTS, "links": 12}
+        overrides={"pages": 600, "latency": "30ms", "faults": STEADY_FAULTS, "links": 12}
     )
     rng = random.Random(20261123)
     mid_crawl_kills = sigkills = 0
+    marker = f"kill-test-{os.getpid()}"
     with MockServerProcess(settings) as server:
         site = Site(settings.site, server.origins)
         expected = expected_outcomes(expected_crawl(site, max_depth=MAX_DEPTH, retries=1))
@@ -90,9 +106,15 @@ def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
             command = crawl_command(strategy, server.base_url, state, output)
             for run in range(RUNS_CUT_SHORT):
                 process = subprocess.Popen(
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    command,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={**os.environ, "CRAWL_TEST_MARKER": marker},
                 )
-                time.sleep(rng.uniform(0.9, 2.2))  # start-up takes about 0.8 s
+                # From the moment the crawl opens its state (start-up done) to a second later:
+                # anywhere from the robots.txt fetch to mid-write of a block of records.
+                assert wait_until_open(process, state), "the crawl never opened its state file"
+                time.sleep(rng.uniform(0.0, 1.0))
                 if process.poll() is not None:
                     break  # it finished first
                 if run == 2:
@@ -123,5 +145,10 @@ def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
         with urllib.request.urlopen(server.origins[0] + "/_stats?urls=1", timeout=10) as reply:
             requests_per_url = json.load(reply)["urls"]
     assert sigkills >= 20, f"only {sigkills} runs were killed before they finished"
+    # A killed crawl cannot shut its process pool down: the workers must notice and leave.
+    deadline = time.monotonic() + 5
+    while processes_with_marker(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with_marker(marker) == []
     assert mid_crawl_kills >= 12, f"only {mid_crawl_kills} kills landed mid-crawl"
     assert max(requests_per_url.values()) > len(STRATEGIES)

@@ -268,10 +268,11 @@ def test_ctrl_c_from_the_command_line(tmp_path: Path, strategy: str) -> None:
     assert len(records) == len({record.url for record in records}) > 0
     assert "Crawl summary" in stderr and "Traceback" not in stderr
     time.sleep(0.2)
-    assert _processes_with_marker(marker) == []
+    assert processes_with_marker(marker) == []
 
 
-def _processes_with_marker(marker: str) -> list[int]:
+def processes_with_marker(marker: str) -> list[int]:
+    """Return the processes whose environment carries `marker` (a test's children, and theirs)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

@@ -4,14 +4,18 @@ The same driver as `async`, with one change: each page's analysis (parsing, link
 fingerprint) runs in a `ProcessPoolExecutor`, so CPU work uses every core while the event loop
 keeps fetching. Only the body goes to a worker and only the compact `PageAnalysis` comes back.
 The pool starts once, before the crawl, and is shut down on every way out; its workers ignore
-SIGINT and SIGTERM, so a Ctrl-C reaches the crawl's own stop logic and nothing else.
+SIGINT and SIGTERM, so a Ctrl-C reaches the crawl's own stop logic and nothing else, and exit by
+themselves if the crawl is killed outright.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
@@ -21,11 +25,26 @@ from crawler.page import analyze_page
 from crawler.strategies import RunContext
 from crawler.strategies.async_ import Analyzer, crawl, run_on_loop
 
+PARENT_CHECK_SECONDS = 0.5
 
-def _ignore_stop_signals() -> None:
-    """Worker initializer: the parent process decides when to stop."""
+
+def _start_worker(parent: int) -> None:
+    """Worker initializer: the crawl process `parent` decides when to stop, and a worker
+    outlives it by at most half a second (a crawl killed with SIGKILL cannot shut its pool
+    down, and may die before this even runs)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def exit_when_orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=exit_when_orphaned, name="parent-watch", daemon=True).start()
+
+
+def _ready() -> None:
+    """A no-op job: its result says a worker is up."""
 
 
 class AsyncProcsStrategy:
@@ -36,11 +55,12 @@ class AsyncProcsStrategy:
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_stop_signals,
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
         )
         try:
             # Start every worker now, so the crawl does not pay for process start-up mid-way.
-            for future in [pool.submit(_ignore_stop_signals) for _ in range(workers)]:
+            for future in [pool.submit(_ready) for _ in range(workers)]:
                 future.result()
             run_on_loop(crawl(core, context, _pool_analyzer(core, pool)), core.settings.loop)
         finally:
