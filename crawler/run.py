@@ -20,6 +20,7 @@ from crawler.output import prepare_output
 from crawler.progress import StatusLine, print_summary
 from crawler.settings import CrawlSettings
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
+from crawler.state.store import already_holds_a_crawl
 from crawler.strategies import RunContext, strategy_for
 from mock_server import ServerSettings
 from mock_server.server import raise_open_file_limit
@@ -58,12 +59,8 @@ def run_crawl(
     console = console or Console(stderr=True)
     raise_open_file_limit()
     stored = StateStore.read_meta(settings.state) if settings.state else {}
-    if stored and not settings.resume:
-        raise SettingsError(
-            "state",
-            f"{settings.state} holds a crawl already: add --resume to continue it,"
-            " or remove the file to start over",
-        )
+    if settings.state and stored and not settings.resume:
+        raise already_holds_a_crawl(settings.state)  # before the output below is emptied
     prepare_output(settings.output, append=bool(stored))
     if settings.stats_json:
         prepare_output(settings.stats_json)

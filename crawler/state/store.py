@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
+def already_holds_a_crawl(path: str | Path) -> SettingsError:
+    """Return the error for a state file reused without --resume."""
+    return SettingsError(
+        "state",
+        f"{path} holds a crawl already: add --resume to continue it, or remove the file"
+        " to start over",
+    )
+
+
 def meaning_of(settings: CrawlSettings) -> dict[str, Any]:
     """Return the settings that define what a crawl is, as JSON-ready values."""
     return {name: _jsonable(getattr(settings, name)) for name in MEANING}
@@ -119,11 +128,7 @@ class StateStore:
         stored = store._meta()
         if stored and not resume:
             store._db.close()
-            raise SettingsError(
-                "state",
-                f"{target} holds a crawl already: add --resume to continue it,"
-                " or remove the file to start over",
-            )
+            raise already_holds_a_crawl(target)
         if stored:
             try:
                 store._check_meaning(stored, settings)
