@@ -69,7 +69,8 @@ _FAULT_HELP = ", ".join(kind.value for kind in FaultKind)
 )
 @click.option(
     "--faults",
-    help=f"Faults to inject: all, none, or a comma list of KIND or KIND=RATE. Kinds: {_FAULT_HELP}."
+    help=f"Faults to inject: all, hostile, none, or a comma list of KIND or KIND=RATE (all: every"
+    f" kind but the hostile ones). Kinds: {_FAULT_HELP}."
     "  [default: none]",
 )
 @click.option(
