@@ -39,11 +39,16 @@ def prepare_output(path: str, append: bool = False) -> None:
 
 
 class _Lines:
-    """Records waiting to be written, and when a block of them is due."""
+    """Records waiting to be written, and when a block of them is due.
 
-    def __init__(self) -> None:
+    `before_write`, if given, runs as each block is taken: a durable crawl commits its state
+    there. It is synchronous, so no record is added between it and the take.
+    """
+
+    def __init__(self, before_write: Callable[[], None] | None = None) -> None:
         self.lines: list[str] = []
         self.flushed_at = time.monotonic()
+        self._before_write = before_write
 
     def add(self, records: list[Record]) -> bool:
         """Queue records; say whether a block is due (enough lines, or a second passed)."""
@@ -55,6 +60,8 @@ class _Lines:
         """Return the queued lines as one block, and start a new one."""
         block, self.lines = "".join(self.lines), []
         self.flushed_at = time.monotonic()
+        if self._before_write is not None:
+            self._before_write()
         return block
 
 
@@ -63,8 +70,7 @@ class JsonlSink:
 
     def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
         self.path = path
-        self._pending = _Lines()
-        self._before_write = before_write
+        self._pending = _Lines(before_write)
         self._file: Any = None
         if path == STDOUT:
             self._file = sys.stdout
@@ -79,8 +85,6 @@ class JsonlSink:
     def flush(self) -> None:
         """Write every queued record."""
         block = self._pending.take()
-        if self._before_write is not None:
-            self._before_write()
         if block and self._file is not None:
             self._file.write(block)
             self._file.flush()
@@ -99,8 +103,7 @@ class AsyncJsonlSink:
 
     def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
         self.path = path
-        self._pending = _Lines()
-        self._before_write = before_write
+        self._pending = _Lines(before_write)
         self._file: Any = None
 
     async def open(self) -> None:
@@ -117,8 +120,6 @@ class AsyncJsonlSink:
     async def flush(self) -> None:
         """Write every queued record."""
         block = self._pending.take()
-        if self._before_write is not None:
-            self._before_write()  # synchronous, so no record is added between it and the take
         if block and self._file is not None:
             await self._file.write(block)
             await self._file.flush()

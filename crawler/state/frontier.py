@@ -58,14 +58,13 @@ class SqliteFrontier:
         self._seen: dict[int, int] = {}
         self._queues: dict[str, dict[int, _Queue]] = {}
         self._waiting = 0
-        self._finished = store.records
         self._drained = False
         self._load()
 
     def __repr__(self) -> str:
         return (
             f"<SqliteFrontier {self.store.path} [{self._waiting} waiting"
-            f" | {len(self._seen)} seen | {self._finished} finished]>"
+            f" | {len(self._seen)} seen | {self.store.records} finished]>"
         )
 
     def _load(self) -> None:
@@ -159,11 +158,7 @@ class SqliteFrontier:
         )
 
     def drain(self) -> Counter[int]:
-        dropped: Counter[int] = Counter()
-        for by_depth in self._queues.values():
-            for depth, queue in by_depth.items():
-                if queue.count:
-                    dropped[depth] += queue.count
+        dropped = self.waiting_by_depth()
         for digest, packed in self._seen.items():
             self._seen[digest] = packed | TAKEN
         # The store keeps them waiting: a resumed crawl (with a higher --max-pages) takes them up.
@@ -176,7 +171,6 @@ class SqliteFrontier:
         hops = [(self._seen[url_digest(url)] >> DEPTH_BITS, url) for url in redirects]
         row = self._seen[url_digest(record.url)] >> DEPTH_BITS
         self.store.finish(row, record.url, record.to_json(), hops)
-        self._finished += 1
 
     def waiting_by_depth(self) -> Counter[int]:
         counts: Counter[int] = Counter()
@@ -186,7 +180,7 @@ class SqliteFrontier:
         return +counts
 
     def finished_count(self) -> int:
-        return self._finished
+        return self.store.records
 
     def __len__(self) -> int:
         return self._waiting
