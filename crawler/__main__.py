@@ -1,5 +1,5 @@
 """Allow `python -m crawler`."""
 
-from crawler.cli import main
+from crawler.entry import main
 
-main(prog_name="crawler")
+main()

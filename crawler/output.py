@@ -1,24 +1,29 @@
 """Where records go: JSON Lines, one record a line, written in whole lines only.
 
 Records are buffered and written in blocks, so a crawl pays one write per few hundred records rather
-than one per page; every block ends on a line boundary, so an interrupted crawl leaves a valid file.
-A durable crawl passes `before_write`, which commits its state file before each block goes out.
-The async strategies write through aiofiles (the event loop never blocks on the disk), the others
-through a plain file.
+than one per page. Every block ends on a line boundary, and a block the disk refuses part-way (a
+full disk) is cut back to where it began, so the file only ever holds whole records. A durable crawl
+passes `before_write`, which commits its state file before each block goes out: the output is always
+a prefix of what the state file holds, and a block whose commit failed is never written.
+
+The blocking strategies write from their own threads; the async ones hand each block to a thread of
+the loop's default executor, so the event loop never waits on the disk.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import aiofiles
+from typing import BinaryIO
 
 from crawler.core.records import Record
+from crawler.errors import CrawlAborted, cannot_write
 from mock_server.settings import SettingsError
 
 STDOUT = "-"
@@ -38,12 +43,18 @@ def prepare_output(path: str, append: bool = False) -> None:
         raise SettingsError("output", f"cannot write {path}: {error.strerror}") from None
 
 
-class _Lines:
-    """Records waiting to be written, and when a block of them is due.
+def is_regular_file(path: str) -> bool:
+    """Say whether `path` is (or would be created as) a regular file, not a device or a pipe."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
-    `before_write`, if given, runs as each block is taken: a durable crawl commits its state
-    there. It is synchronous, so no record is added between it and the take.
-    """
+
+class _Lines:
+    """Records waiting to be written, and when a block of them is due."""
 
     def __init__(self, before_write: Callable[[], None] | None = None) -> None:
         self.lines: list[str] = []
@@ -56,26 +67,91 @@ class _Lines:
         due = len(self.lines) >= FLUSH_LINES or time.monotonic() - self.flushed_at >= FLUSH_SECONDS
         return bool(self.lines) and due
 
-    def take(self) -> str:
-        """Return the queued lines as one block, and start a new one."""
-        block, self.lines = "".join(self.lines), []
-        self.flushed_at = time.monotonic()
+    def take(self) -> bytes:
+        """Return the queued lines as one block, and start a new one.
+
+        `before_write` runs first: if it fails (a state commit refused), the lines stay queued and
+        the exception propagates, so no record the state file lacks is ever handed out. It is
+        synchronous, so no record is added between it and the take.
+        """
         if self._before_write is not None:
             self._before_write()
-        return block
+        block, self.lines = "".join(self.lines), []
+        self.flushed_at = time.monotonic()
+        return block.encode("utf-8")
+
+
+class _BlockFile:
+    """The output file (or stdout, or nothing), written a block of whole lines at a time."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file: BinaryIO | None = None
+        self._regular = False
+        # A stdout without bytes underneath (a test runner's capture) is written as text.
+        self._text_stdout = path == STDOUT and not hasattr(sys.stdout, "buffer")
+        if path == STDOUT and not self._text_stdout:
+            self._file = sys.stdout.buffer
+        elif path:
+            self._regular = is_regular_file(path)
+            try:
+                self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
+            except OSError as error:
+                raise cannot_write(path, error) from None
+        self.name = "stdout" if path == STDOUT else path
+
+    def write(self, block: bytes) -> None:
+        """Write one block; on failure, cut the file back to where the block began and raise."""
+        if not block:
+            return
+        if self._text_stdout:
+            sys.stdout.write(block.decode("utf-8"))
+            sys.stdout.flush()
+            return
+        file = self._file
+        if file is None:
+            return
+        start = file.tell() if self._regular else 0
+        try:
+            view = memoryview(block)
+            while view:
+                written = file.write(view)
+                if written is None:  # a non-blocking stdout that is full: wait and go on
+                    time.sleep(0.01)
+                    continue
+                view = view[written:]
+            file.flush()
+        except OSError as error:
+            if self._regular:
+                with contextlib.suppress(OSError):
+                    file.truncate(start)  # whole lines only: the torn block goes
+            raise cannot_write(self.name, error) from None
+
+    def close(self) -> None:
+        """Make the file durable (regular files only: devices and pipes cannot be synced)."""
+        file, self._file = self._file, None
+        if file is None or self.path == STDOUT:
+            return
+        try:
+            if self._regular:
+                os.fsync(file.fileno())
+        except OSError as error:
+            raise cannot_write(self.name, error) from None
+        finally:
+            file.close()
 
 
 class JsonlSink:
-    """A buffered JSON Lines writer for blocking strategies (file, stdout, or nowhere)."""
+    """A buffered JSON Lines writer for the blocking strategies.
+
+    After a failure (`CrawlAborted`) it writes nothing more: the caller stops the crawl.
+    """
 
     def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
         self.path = path
         self._pending = _Lines(before_write)
-        self._file: Any = None
-        if path == STDOUT:
-            self._file = sys.stdout
-        elif path:
-            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._file = _BlockFile(path)
+        self.failure: CrawlAborted | None = None
 
     def add(self, records: list[Record]) -> None:
         """Queue records; write a block once one is due."""
@@ -84,49 +160,58 @@ class JsonlSink:
 
     def flush(self) -> None:
         """Write every queued record."""
-        block = self._pending.take()
-        if block and self._file is not None:
-            self._file.write(block)
-            self._file.flush()
+        if self.failure is not None:
+            raise self.failure
+        try:
+            self._file.write(self._pending.take())
+        except CrawlAborted as error:
+            self.failure = error
+            raise
 
     def close(self) -> None:
-        """Write what is left and close the file."""
-        self.flush()
-        if self._file is not None and self._file is not sys.stdout:
-            os.fsync(self._file.fileno())
+        """Write what is left and close the file; after a failure, only close it."""
+        try:
+            if self.failure is None:
+                self.flush()
+        finally:
             self._file.close()
-        self._file = None
 
 
 class AsyncJsonlSink:
-    """A buffered JSON Lines writer for the event loop: the disk writes run in aiofiles' threads."""
+    """A buffered JSON Lines writer for the event loop: each block is written in a thread."""
 
     def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
         self.path = path
         self._pending = _Lines(before_write)
-        self._file: Any = None
+        self._file: _BlockFile | None = None
+        self.failure: CrawlAborted | None = None
 
     async def open(self) -> None:
         """Open the output file for appending."""
-        if self.path == STDOUT:
-            self._file = aiofiles.stdout
-        elif self.path:
-            self._file = await aiofiles.open(self.path, "a", encoding="utf-8")
+        self._file = _BlockFile(self.path)
 
     def add(self, records: list[Record]) -> bool:
         """Queue records; return True when a block is due to be flushed."""
         return self._pending.add(records)
 
     async def flush(self) -> None:
-        """Write every queued record."""
-        block = self._pending.take()
-        if block and self._file is not None:
-            await self._file.write(block)
-            await self._file.flush()
+        """Write every queued record (blocks are written one at a time, in order)."""
+        if self.failure is not None:
+            raise self.failure
+        try:
+            block = self._pending.take()
+            if block and self._file is not None:
+                await asyncio.get_running_loop().run_in_executor(None, self._file.write, block)
+        except CrawlAborted as error:
+            self.failure = error
+            raise
 
     async def close(self) -> None:
-        """Write what is left and close the file."""
-        await self.flush()
-        if self._file is not None and self._file is not aiofiles.stdout:
-            await self._file.close()
-        self._file = None
+        """Write what is left and close the file; after a failure, only close it."""
+        try:
+            if self.failure is None:
+                await self.flush()
+        finally:
+            if self._file is not None:
+                file, self._file = self._file, None
+                await asyncio.get_running_loop().run_in_executor(None, file.close)

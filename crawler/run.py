@@ -7,15 +7,21 @@ import dataclasses
 import json
 import resource
 import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
 
 from crawler.core.engine import CrawlCore
 from crawler.embedded import EmbeddedSite, default_site
+from crawler.errors import CrawlAborted, cannot_write
+from crawler.limits import fit_to_open_files
+from crawler.locks import exclusive
 from crawler.output import prepare_output
 from crawler.progress import StatusLine, print_summary
 from crawler.settings import CrawlSettings
@@ -23,11 +29,12 @@ from crawler.state import SqliteFrontier, StateStore, reconcile_output
 from crawler.state.store import already_holds_a_crawl
 from crawler.strategies import RunContext, strategy_for
 from mock_server import ServerSettings
-from mock_server.server import raise_open_file_limit
 from mock_server.settings import SettingsError
 
 # Exit statuses of a crawl stopped by a signal, as shells report them: 128 + signal number.
-EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+# Exit status of a crawl stopped because a file it must write refused (a full disk).
+EXIT_ABORTED = 1
 EMBEDDED_PORT = "embedded_site_port"
 _NO_RESPONSE = {"connect", "timeout", "reset", "robots_unavailable"}
 
@@ -57,14 +64,24 @@ def run_crawl(
 ) -> CrawlOutcome:
     """Crawl as `settings` say; with no seeds, serve the embedded mock site and crawl that."""
     console = console or Console(stderr=True)
-    raise_open_file_limit()
-    stored = StateStore.read_meta(settings.state) if settings.state else {}
-    if settings.state and stored and not settings.resume:
-        raise already_holds_a_crawl(settings.state)  # before the output below is emptied
-    prepare_output(settings.output, append=bool(stored))
-    if settings.stats_json:
-        prepare_output(settings.stats_json)
+    context = RunContext(settings.output, handle_signals)
     with contextlib.ExitStack() as stack:
+        # From here on a stop signal is a request the strategy honours, never a traceback.
+        stack.enter_context(_stop_requests_before_the_crawl(context))
+        settings, warning = fit_to_open_files(settings, embedded=not settings.seeds)
+        if warning:  # even with --quiet: the user asked for more than they get
+            console.print(
+                f"crawler: warning: {warning}", markup=False, highlight=False, soft_wrap=True
+            )
+        if settings.state:
+            stack.enter_context(exclusive(settings.state, "state"))
+        stack.enter_context(exclusive(settings.output, "output"))
+        stored = StateStore.read_meta(settings.state) if settings.state else {}
+        if settings.state and stored and not settings.resume:
+            raise already_holds_a_crawl(settings.state)  # before the output below is emptied
+        prepare_output(settings.output, append=bool(stored))
+        if settings.stats_json:
+            prepare_output(settings.stats_json)
         if not settings.seeds:
             if stored.get(EMBEDDED_PORT):
                 # A resumed crawl of the embedded site serves it where the first run did.
@@ -85,15 +102,18 @@ def run_crawl(
                 reconcile_output(settings.output, store)
             frontier = SqliteFrontier(store)
         core = CrawlCore(settings, frontier)
-        context = RunContext(
-            settings.output, handle_signals, before_write=store.commit if store else None
-        )
+        context.before_write = store.commit if store else None
+        aborted: CrawlAborted | None = None
         started, cpu_before = time.monotonic(), cpu_seconds()
         with StatusLine(core, console, enabled=not settings.quiet):
-            strategy_for(settings).run(core, context)
+            try:
+                strategy_for(settings).run(core, context)
+                if store is not None:
+                    store.commit()
+            except CrawlAborted as error:
+                aborted = error
         wall, cpu = time.monotonic() - started, cpu_seconds() - cpu_before
         if store is not None:
-            store.commit()
             state_summary = {
                 "file": settings.state,
                 "records_before": resumed_from,
@@ -110,15 +130,46 @@ def run_crawl(
     if store is not None:
         summary["state"] = state_summary
     if settings.stats_json:
-        Path(settings.stats_json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        try:
+            Path(settings.stats_json).write_text(
+                json.dumps(summary, indent=2) + "\n", encoding="utf-8"
+            )
+        except OSError as error:
+            aborted = aborted or cannot_write(settings.stats_json, error)
     if not settings.quiet:
         print_summary(summary, console, settings.output)
+    if aborted is not None:
+        return CrawlOutcome(summary, EXIT_ABORTED, str(aborted))
     if context.stopped_by is not None:
         return CrawlOutcome(summary, EXIT_BY_SIGNAL.get(signal.Signals(context.stopped_by), 130))
     if summary["ok"] == 0 and summary["errors"] and set(summary["errors"]) <= _NO_RESPONSE:
         kinds = ", ".join(summary["errors"])
         return CrawlOutcome(summary, 1, f"could not fetch {', '.join(settings.seeds)} ({kinds})")
     return CrawlOutcome(summary, 0)
+
+
+@contextlib.contextmanager
+def _stop_requests_before_the_crawl(context: RunContext) -> Iterator[None]:
+    """Turn a stop signal that comes while the crawl is being set up into a stop request.
+
+    The strategies install their own handlers only once they run; a Ctrl-C before that (opening
+    the state file, starting the embedded site) is noted here, and the strategy, seeing it, stops
+    at once and writes its summary like any stopped crawl.
+    """
+    if not context.handle_signals or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        if context.stopped_by is None:
+            context.stopped_by = signum
+
+    previous = {signum: signal.signal(signum, note) for signum in context.stop_signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 __all__ = ["CrawlOutcome", "SettingsError", "run_crawl"]

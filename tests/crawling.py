@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -58,4 +59,26 @@ async def crawl_server(
     settings.setdefault("analysis_cost", 0)  # fingerprints have tests of their own
     core = CrawlCore(load_crawl_settings(overrides={"output": str(output), **settings}))
     await crawl(core, RunContext(str(output), handle_signals=False))
+    check_output(output, core.stats.records)
     return read_records(output), core
+
+
+def state_lines(state: Path) -> list[str]:
+    """Return the records a state file holds, as the JSON lines `crawler export` writes."""
+    db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+    try:
+        return [line for (line,) in db.execute("SELECT line FROM records ORDER BY number")]
+    finally:
+        db.close()
+
+
+def check_output(output: Path, pages: int, state: Path | None = None) -> None:
+    """The crawl's count of records (its summary's `pages`, or the state's `records` for a resumed
+    crawl) is the number of lines written, each whole; with a state file, the lines are exactly
+    the records it holds (`crawler export`)."""
+    text = output.read_text(encoding="utf-8") if output.exists() else ""
+    assert text == "" or text.endswith("\n"), "the output ends in a torn line"
+    lines = text.splitlines()
+    assert len(lines) == pages, f"the summary counts {pages} records, the output holds {len(lines)}"
+    if state is not None:
+        assert state_lines(state) == lines, "the output is not the state file's records"

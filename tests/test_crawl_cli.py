@@ -14,8 +14,9 @@ import pytest
 
 from crawler.core.records import Record
 from mock_server import MockServerProcess, load_settings
+from tests.crawling import check_output
 
-CRAWLER = [sys.executable, "-c", "from crawler.cli import main; main(prog_name='crawler')"]
+CRAWLER = [sys.executable, "-m", "crawler"]
 
 
 def crawler(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -33,6 +34,7 @@ def test_crawl_with_no_url_crawls_the_embedded_site(tmp_path: Path) -> None:
     records = [Record.from_json(line) for line in output.read_text().splitlines()]
     assert len(records) == len({record.url for record in records}) == 1000
     summary = json.loads(stats.read_text())
+    check_output(output, summary["pages"])
     assert summary["pages"] == summary["ok"] == 1000 and summary["errors"] == {}
     assert set(summary["latency_ms"]) == {"p50", "p95", "p99"} and summary["pages_per_s"] > 0
     assert "Crawl summary" in result.stderr and "1,000" in result.stderr
@@ -42,9 +44,11 @@ def test_records_to_stdout_and_summary_to_stderr(tmp_path: Path) -> None:
     """With -o -, stdout carries only JSON lines; the summary stays on stderr."""
     config = tmp_path / "small.toml"
     config.write_text("[mock_server]\npages = 30\n\n[crawl]\nconcurrency = 4\nper_host = 4\n")
-    result = crawler("crawl", "--config", str(config), "-o", "-")
+    stats = tmp_path / "stats.json"
+    result = crawler("crawl", "--config", str(config), "-o", "-", "--stats-json", str(stats))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
+    assert len(lines) == json.loads(stats.read_text())["pages"]
     assert len(lines) == 30 and all(json.loads(line)["status"] == 200 for line in lines)
     assert "Crawl summary" in result.stderr
 
@@ -57,7 +61,9 @@ def test_quiet_prints_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0 and result.stderr == "" and result.stdout == ""
 
 
-@pytest.mark.parametrize("signum,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    "signum,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_signal_stops_the_crawl_and_leaves_a_complete_file(
     tmp_path: Path, signum: int, status: int
 ) -> None:
@@ -77,6 +83,8 @@ def test_signal_stops_the_crawl_and_leaves_a_complete_file(
                 "20",
                 "--grace",
                 "1s",
+                "--stats-json",
+                str(tmp_path / "stats.json"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -98,6 +106,7 @@ def test_signal_stops_the_crawl_and_leaves_a_complete_file(
     assert 20 < len(records) < 3000
     assert len({record.url for record in records}) == len(records)
     assert "Crawl summary" in stderr and "Traceback" not in stderr
+    check_output(output, json.loads((tmp_path / "stats.json").read_text())["pages"])
 
 
 def test_unreachable_seed_is_one_line(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from crawler.page import analyze_page
 from crawler.strategies import STRATEGIES
 from mock_server import FaultKind, MockServer, MockServerProcess, hostile, load_settings
 from tests.conftest import StartServer
-from tests.crawling import read_records
+from tests.crawling import check_output, read_records
 
 # What each hostile resource must be recorded as (None: a page, parsed without harm).
 EXPECTED_ERRORS: dict[str, str | None] = {
@@ -124,6 +125,8 @@ def test_every_strategy_survives_every_attack(tmp_path: Path) -> None:
                     "summary.json",
                 ]
                 records = read_records(out / "records.jsonl")
+                summary = json.loads((out / "summary.json").read_text())
+                check_output(out / "records.jsonl", summary["pages"], out / "crawl.db")
                 assert all(record.url.startswith(origin + "/") for record in records)
                 outcomes = {
                     record.url.removeprefix(origin): (record.error and record.error.value)

@@ -23,7 +23,7 @@ from pathlib import Path
 from crawler.strategies import STRATEGIES
 from mock_server import MockServerProcess, expected_crawl, load_settings
 from mock_server.site import Site
-from tests.crawling import expected_outcomes, outcomes, read_records
+from tests.crawling import check_output, expected_outcomes, outcomes, read_records
 from tests.test_state import STEADY_FAULTS
 from tests.test_strategies import processes_with_marker
 
@@ -140,6 +140,7 @@ def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
                 timeout=60,
             )
             assert exported.stdout == output.read_bytes()
+            check_output(output, len(expected), state)
 
         # Pages in flight at a kill were fetched again: some URL reached the server twice.
         with urllib.request.urlopen(server.origins[0] + "/_stats?urls=1", timeout=10) as reply:

@@ -23,7 +23,7 @@ from crawler.strategies.async_ import crawl
 from mock_server import FaultKind, MockServer, expected_crawl
 from mock_server.faults import CLASSIC_FAULTS, TRANSIENT_FAULTS
 from tests.conftest import StartServer
-from tests.crawling import expected_outcomes, outcomes, read_records
+from tests.crawling import check_output, expected_outcomes, outcomes, read_records
 
 ORIGINS = ("http://a.test", "http://b.test:81")
 # Every fault that answers the same on every attempt: a URL fetched again after a crash must get
@@ -106,6 +106,7 @@ async def run_durable(
     core = CrawlCore(crawl_settings, SqliteFrontier(store))
     await crawl(core, RunContext(str(output), handle_signals=False, before_write=store.commit))
     store.close()
+    check_output(output, store.records, state)
     return core, store
 
 
@@ -219,6 +220,7 @@ def test_the_embedded_site_crawl_resumes_from_the_command_line(tmp_path: Path) -
     assert "80 records (50 from earlier runs)" in second.output
     records = read_records(output)
     assert len(records) == len({record.url for record in records}) == 80
+    check_output(output, 80, state)
     assert len({record.url.split("/")[2] for record in records}) == 1  # one host:port throughout
 
 

@@ -23,7 +23,7 @@ from crawler.settings import load_crawl_settings
 from crawler.strategies import STRATEGIES, RunContext
 from mock_server import MockServer, MockServerProcess, expected_crawl, load_settings
 from tests.conftest import StartServer, get_stats
-from tests.crawling import expected_outcomes, outcomes, read_records
+from tests.crawling import check_output, expected_outcomes, outcomes, read_records
 
 ALL = sorted(STRATEGIES)
 
@@ -43,6 +43,7 @@ async def crawl_with(
     await asyncio.to_thread(
         STRATEGIES[strategy]().run, core, RunContext(str(output), handle_signals=False)
     )
+    check_output(output, core.stats.records)
     return read_records(output), core
 
 
@@ -251,6 +252,8 @@ def test_ctrl_c_from_the_command_line(tmp_path: Path, strategy: str) -> None:
                 "500ms",
                 "--workers",
                 "2",
+                "--stats-json",
+                str(tmp_path / "stats.json"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -267,6 +270,7 @@ def test_ctrl_c_from_the_command_line(tmp_path: Path, strategy: str) -> None:
     records = read_records(output)
     assert len(records) == len({record.url for record in records}) > 0
     assert "Crawl summary" in stderr and "Traceback" not in stderr
+    check_output(output, json.loads((tmp_path / "stats.json").read_text())["pages"])
     time.sleep(0.2)
     assert processes_with_marker(marker) == []
 

@@ -29,12 +29,19 @@ class ErrorKind(enum.StrEnum):
     PARSE = "parse"
     PROTOCOL = "protocol"
     INTERRUPTED = "interrupted"
+    LOCAL = "local"  # this machine ran out of something (open files): never the server's fault
     OTHER = "other"
 
 
 # Failures worth another attempt: the next one may well succeed.
 RETRYABLE: frozenset[ErrorKind] = frozenset(
-    {ErrorKind.TIMEOUT, ErrorKind.CONNECT, ErrorKind.RESET, ErrorKind.TRUNCATED}
+    {
+        ErrorKind.TIMEOUT,
+        ErrorKind.CONNECT,
+        ErrorKind.RESET,
+        ErrorKind.TRUNCATED,
+        ErrorKind.LOCAL,
+    }
 )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler.errors import CrawlAborted, cannot_write
 from crawler.settings import CrawlSettings
 from mock_server.settings import SettingsError
 
@@ -39,6 +40,7 @@ MEANING = (
 )
 
 WAITING, DONE, REDIRECT_HOP = 0, 1, 2
+NO_DEPTH = -1  # a redirect hop's depth: it is never waiting
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,7 +85,7 @@ class _Pending:
     """Writes queued since the last commit, by kind; applied in this order, which respects every
     URL's life (inserted, maybe moved shallower, then done)."""
 
-    inserts: list[tuple[int, str, str, int, str | None, int]] = field(default_factory=list)
+    inserts: list[tuple[int, str, int, str, int, str | None, int]] = field(default_factory=list)
     moves: list[tuple[int, str | None, int, int]] = field(default_factory=list)
     done: list[tuple[int]] = field(default_factory=list)
     hops: list[tuple[int, str]] = field(default_factory=list)
@@ -228,7 +230,7 @@ class StateStore:
 
     def insert(self, row: int, url: str, origin: str, depth: int, parent: str | None) -> None:
         """Queue a newly accepted URL, waiting, at the end of its origin and depth's queue."""
-        self._pending.inserts.append((row, url, origin, depth, parent, row))
+        self._pending.inserts.append((row, url, WAITING, origin, depth, parent, row))
 
     def move(self, row: int, depth: int, parent: str | None, position: int) -> None:
         """Queue a waiting URL's move to a shallower depth (at the end of that queue)."""
@@ -242,25 +244,46 @@ class StateStore:
         self._pending.records.append((self.records, url, line))
 
     def commit(self) -> None:
-        """Write every queued change in one transaction."""
+        """Write every queued change in one transaction.
+
+        If the transaction fails (a full disk, an I/O error), SQLite rolls it back, so the file
+        keeps the state of the last commit, and the queued writes are kept for another try:
+        `CrawlAborted` says which file refused and why.
+        """
         pending = self._pending
         if not pending:
             return
+        try:
+            with self._db:
+                db = self._db
+                db.executemany("INSERT INTO urls VALUES (?, ?, ?, ?, ?, ?, ?)", pending.inserts)
+                db.executemany(
+                    "UPDATE urls SET depth = ?, parent = ?, position = ? WHERE id = ?",
+                    pending.moves,
+                )
+                db.executemany(f"UPDATE urls SET state = {DONE} WHERE id = ?", pending.done)
+                db.executemany(
+                    "INSERT INTO urls (id, url, state, origin, depth, parent, position)"
+                    f" VALUES (?, ?, {REDIRECT_HOP}, '', {NO_DEPTH}, NULL, 0)",
+                    pending.hops,
+                )
+                db.executemany("INSERT INTO records VALUES (?, ?, ?)", pending.records)
+        except sqlite3.Error as error:
+            raise cannot_write(self.path, error) from None
         self._pending = _Pending()
-        with self._db:
-            db = self._db
-            db.executemany("INSERT INTO urls VALUES (?, ?, 0, ?, ?, ?, ?)", pending.inserts)
-            db.executemany(
-                "UPDATE urls SET depth = ?, parent = ?, position = ? WHERE id = ?", pending.moves
-            )
-            db.executemany("UPDATE urls SET state = 1 WHERE id = ?", pending.done)
-            db.executemany("INSERT INTO urls VALUES (?, ?, 2, '', -1, NULL, 0)", pending.hops)
-            db.executemany("INSERT INTO records VALUES (?, ?, ?)", pending.records)
 
     def close(self) -> None:
-        """Commit what is queued and close the file (folding the WAL back into it)."""
-        self.commit()
-        self._db.close()
+        """Commit what is queued and close the file (folding the WAL back into it).
+
+        A commit that fails here has been reported already by the crawl that stopped on it; the
+        file is left as of its last good commit, which is what a resume starts from.
+        """
+        try:
+            self.commit()
+        except CrawlAborted:
+            pass
+        finally:
+            self._db.close()
 
     def _scalar(self, sql: str) -> int:
         value = self._db.execute(sql).fetchone()[0]

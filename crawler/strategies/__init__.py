@@ -6,6 +6,7 @@ Adding a strategy is adding a module with a class that has `run(core, context)` 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,6 +25,28 @@ class RunContext:
     # Called before each block of records is written: a durable crawl commits its state here,
     # so the output never holds a record the state file does not.
     before_write: Callable[[], None] | None = None
+    # The signals that stop the crawl cleanly (see `stop_signals`); none without handle_signals.
+    stop_signals: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.handle_signals and not self.stop_signals:
+            self.stop_signals = stop_signals()
+
+
+# What stops a crawl cleanly: Ctrl-C, a polite kill, and the terminal going away (a closed ssh
+# session must not lose the records still buffered).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_signals() -> tuple[int, ...]:
+    """Return the stop signals this process may handle: those it was not told to ignore.
+
+    A signal ignored when the process started stays ignored, as POSIX tools do: `nohup crawler`
+    must survive its terminal, and a background job of a script its Ctrl-C.
+    """
+    return tuple(
+        signum for signum in STOP_SIGNALS if signal.getsignal(signum) is not signal.SIG_IGN
+    )
 
 
 class Strategy(Protocol):

@@ -15,7 +15,12 @@ import aiohttp
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
 from crawler.core.records import ErrorKind
 from crawler.settings import CrawlSettings
-from crawler.strategies.responses import CappedBody, failure_from, response_from
+from crawler.strategies.responses import (
+    CappedBody,
+    failure_from,
+    is_local_exhaustion,
+    response_from,
+)
 
 READ_CHUNK = 64 * 1024
 
@@ -66,6 +71,8 @@ async def _read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes
 
 def classify(error: BaseException) -> ErrorKind:
     """Name an aiohttp failure in the crawler's own terms."""
+    if is_local_exhaustion(error):
+        return ErrorKind.LOCAL
     if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return ErrorKind.TIMEOUT
     if isinstance(error, aiohttp.ClientPayloadError):

@@ -29,6 +29,7 @@ from crawler.core.messages import (
     should_analyze,
 )
 from crawler.core.records import ErrorKind
+from crawler.errors import CrawlAborted
 from crawler.output import AsyncJsonlSink
 from crawler.page import analyze_page
 from crawler.settings import EventLoop
@@ -100,22 +101,31 @@ class AsyncDriver:
         self.wake = asyncio.Event()
         self.stop_deadline: float | None = None
         self.flushing: asyncio.Task[None] | None = None
+        self.failure: CrawlAborted | None = None
 
     async def run(self) -> None:
-        """Crawl until the core says it is done (or a stop's grace period runs out)."""
+        """Crawl until the core says it is done, a stop's grace period runs out, or the output
+        (or the state file behind it) refuses a write."""
         with self._signals_handled():
-            while True:
+            if self.context.stopped_by is not None:
+                self._stop(self.context.stopped_by)  # asked before the loop was listening
+            while self.failure is None:
                 step = self.core.next_request(time.monotonic())
                 if isinstance(step, FetchRequest):
                     task = self.loop.create_task(self._perform(step))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
                     continue
+                # Deciding may have finished records without a request (URLs robots.txt excludes).
+                self._collect()
                 if step is None:
                     break
                 await self._sleep(step)
-        if self.flushing is not None:
-            await self.flushing
+            if self.flushing is not None:
+                await self.flushing
+        if self.failure is not None:
+            await self._cancel_in_flight()
+            raise self.failure
         await self.sink.flush()
 
     async def _sleep(self, seconds: float) -> None:
@@ -153,13 +163,23 @@ class AsyncDriver:
 
     def _report(self, request: FetchRequest, outcome: FetchResponse | FetchFailure) -> None:
         self.core.complete(request, outcome, time.monotonic())
-        if self.sink.add(self.core.take_records()) and self.flushing is None:
-            self.flushing = self.loop.create_task(self._flush())
+        self._collect()
         self.wake.set()
+
+    def _collect(self) -> None:
+        """Hand the core's finished records to the sink, and start a write if a block is due."""
+        due = self.sink.add(self.core.take_records())
+        if due and self.flushing is None and self.failure is None:
+            self.flushing = self.loop.create_task(self._flush())
 
     async def _flush(self) -> None:
         try:
             await self.sink.flush()
+        except CrawlAborted as error:
+            # Nothing more can be kept: stop now, with no grace for requests in flight.
+            self.failure = error
+            self.core.stop()
+            self.wake.set()
         finally:
             self.flushing = None
 
@@ -172,6 +192,7 @@ class AsyncDriver:
         """Stop scheduling; in-flight requests get the grace period to finish."""
         if self.context.stopped_by is None:
             self.context.stopped_by = signum
+        if self.stop_deadline is None:
             self.stop_deadline = time.monotonic() + self.core.settings.grace
         self.core.stop()
         self.sink.add(self.core.take_records())
@@ -179,11 +200,15 @@ class AsyncDriver:
 
     @contextlib.contextmanager
     def _signals_handled(self) -> Iterator[None]:
-        signals = (signal.SIGINT, signal.SIGTERM) if self.context.handle_signals else ()
+        signals = self.context.stop_signals
+        previous = {signum: signal.getsignal(signum) for signum in signals}
         for signum in signals:
             self.loop.add_signal_handler(signum, self._stop, signum)
         try:
             yield
         finally:
-            for signum in signals:
+            for signum, handler in previous.items():
                 self.loop.remove_signal_handler(signum)
+                # The loop resets to the default; the crawl's own handler must stay until it ends.
+                if handler is not None:
+                    signal.signal(signum, handler)

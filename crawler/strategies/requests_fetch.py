@@ -17,7 +17,12 @@ from requests.adapters import HTTPAdapter
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
 from crawler.core.records import ErrorKind
 from crawler.settings import CrawlSettings
-from crawler.strategies.responses import CappedBody, failure_from, response_from
+from crawler.strategies.responses import (
+    CappedBody,
+    failure_from,
+    is_local_exhaustion,
+    response_from,
+)
 
 READ_CHUNK = 64 * 1024
 
@@ -93,6 +98,8 @@ def classify(error: BaseException) -> ErrorKind:
     requests wraps the socket's own error in its message, so that is where a reset shows.
     """
     text = repr(error)
+    if is_local_exhaustion(error):
+        return ErrorKind.LOCAL
     reset = any(sign in text for sign in _RESET_SIGNS)
     if isinstance(error, TotalTimeout | requests.Timeout | urllib3.exceptions.TimeoutError):
         return ErrorKind.TIMEOUT

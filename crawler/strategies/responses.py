@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Mapping
 
@@ -63,3 +64,18 @@ class CappedBody:
     def body(self) -> bytes:
         """Return what was kept."""
         return b"".join(self._chunks)
+
+
+# Errors that say this machine, not the server, ran out of something.
+_LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+def is_local_exhaustion(error: BaseException) -> bool:
+    """Say whether a client error comes from a local resource running out (EMFILE and kin),
+    anywhere in its chain of causes, or in the message a client wrapped it in."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _LOCAL_ERRNOS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "Too many open files" in repr(error)

@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM for the blocking strategies: a stop request to poll, and a grace deadline.
+"""Ctrl-C, SIGTERM and SIGHUP for the blocking strategies: a stop request to poll, and a grace
+deadline.
 
 A signal only records the request (the loops poll it); the core is never touched from a handler.
 When the grace period runs out while the main thread is blocked in a request, SIGALRM raises
@@ -24,7 +25,7 @@ class GraceExpired(BaseException):
 
 
 class StopRequests:
-    """Records SIGINT/SIGTERM for a blocking strategy and arms the grace alarm."""
+    """Records a stop signal for a blocking strategy and arms the grace alarm."""
 
     def __init__(self, context: RunContext, grace: float) -> None:
         self.context = context
@@ -45,7 +46,7 @@ class StopRequests:
 
     def __enter__(self) -> StopRequests:
         if self.context.handle_signals and threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in self.context.stop_signals:
                 self._previous[signum] = signal.signal(signum, self._on_stop)
             self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
         return self

@@ -50,10 +50,11 @@ class SyncStrategy:
                         core.complete(step, outcome, time.monotonic())
                         sink.add(core.take_records())
                         continue
+                    # Deciding may have finished records without a request (robots exclusions).
+                    sink.add(core.take_records())
                     if step is None:
                         break
                     time.sleep(min(step, POLL_SECONDS))
-                sink.add(core.take_records())
         finally:
             sink.close()
 

@@ -8,6 +8,7 @@ threads overlap I/O well; parsing and fingerprinting hold it, so CPU work runs o
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ import requests
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest
 from crawler.core.records import ErrorKind
+from crawler.errors import CrawlAborted
 from crawler.output import JsonlSink
 from crawler.strategies import RunContext
 from crawler.strategies.requests_fetch import new_session
@@ -48,6 +50,7 @@ class _ThreadsDriver:
         self.out: dict[FetchRequest, Any] = {}
         self.sessions: list[requests.Session] = []
         self.local = threading.local()
+        self.failure: CrawlAborted | None = None
 
     def run(self) -> None:
         with (
@@ -58,9 +61,9 @@ class _ThreadsDriver:
         ):
             while True:
                 with self.lock:
-                    if stop.requested:
+                    if stop.requested or self.failure is not None:
                         self.core.stop()
-                    if stop.grace_over and self.out:
+                    if (stop.grace_over or self.failure is not None) and self.out:
                         self._interrupt_out()
                     step = self.core.next_request(time.monotonic())
                     while isinstance(step, FetchRequest):
@@ -69,9 +72,23 @@ class _ThreadsDriver:
                         step = self.core.next_request(time.monotonic())
                     if step is None:
                         break
+                    self._collect()
                     self.completed.wait(min(step, POLL_SECONDS))
             with self.lock:
-                self.sink.add(self.core.take_records())
+                self._collect()
+        if self.failure is not None:
+            raise self.failure
+
+    def _collect(self) -> None:
+        """Hand the core's finished records to the sink (under the lock); a write the disk or
+        the state file refuses stops the crawl, with no grace for requests in flight."""
+        if self.failure is not None:
+            return
+        try:
+            self.sink.add(self.core.take_records())
+        except CrawlAborted as error:
+            self.failure = error
+            self.completed.notify()
 
     def _work(self, request: FetchRequest) -> None:
         session = self._session()
@@ -84,7 +101,7 @@ class _ThreadsDriver:
                 return  # given up on at the end of a stop's grace period
             del self.out[request]
             self.core.complete(request, outcome, time.monotonic())
-            self.sink.add(self.core.take_records())
+            self._collect()
             self.completed.notify()
 
     def _on_response(self, request: FetchRequest) -> Any:
@@ -99,7 +116,10 @@ class _ThreadsDriver:
         """End the stop's grace period: record what is still out as interrupted, cut its reads."""
         for request, raw in list(self.out.items()):
             if raw is not None:
-                raw.shutdown()  # urllib3 >= 2.3: the blocked read in the worker returns at once
+                # urllib3 >= 2.3: the blocked read in the worker returns at once. A response
+                # already read to the end has given its socket back and cannot be shut down.
+                with contextlib.suppress(ValueError, OSError):
+                    raw.shutdown()
             del self.out[request]
             self.core.complete(request, FetchFailure(ErrorKind.INTERRUPTED, 0.0), time.monotonic())
 
