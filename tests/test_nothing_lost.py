@@ -485,7 +485,8 @@ def test_running_out_of_open_files_is_never_the_servers_fault() -> None:
     import requests
 
     from crawler.core.records import RETRYABLE
-    from crawler.strategies import aiohttp_fetch, requests_fetch
+    from crawler.http import aiohttp_client as aiohttp_fetch
+    from crawler.http import requests_client as requests_fetch
 
     emfile = OSError(errno.EMFILE, "Too many open files")
     wrapped = requests.exceptions.ConnectionError("Failed to establish a new connection")

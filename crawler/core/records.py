@@ -28,6 +28,7 @@ class ErrorKind(enum.StrEnum):
     ROBOTS_UNAVAILABLE = "robots_unavailable"
     PARSE = "parse"
     PROTOCOL = "protocol"
+    BAD_ENCODING = "bad_encoding"  # an unknown Content-Encoding, or a body that does not decode
     INTERRUPTED = "interrupted"
     LOCAL = "local"  # this machine ran out of something (open files): never the server's fault
     OTHER = "other"

@@ -30,11 +30,11 @@ from crawler.core.messages import (
 )
 from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
+from crawler.http.aiohttp_client import fetch, new_session
 from crawler.output import AsyncJsonlSink
 from crawler.page import analyze_page
 from crawler.settings import EventLoop
 from crawler.strategies import RunContext
-from crawler.strategies.aiohttp_fetch import fetch, new_session
 
 Analyzer = Callable[[bytes, str, str | None], Awaitable[PageAnalysis]]
 

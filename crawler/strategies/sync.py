@@ -17,11 +17,11 @@ import requests
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_analyze
 from crawler.core.records import ErrorKind
+from crawler.http.requests_client import fetch, new_session
 from crawler.output import JsonlSink
 from crawler.page import analyze_page
 from crawler.settings import CrawlSettings
 from crawler.strategies import RunContext
-from crawler.strategies.requests_fetch import fetch, new_session
 from crawler.strategies.stopping import GraceExpired, StopRequests
 
 # Longest single sleep, so a stop request is noticed promptly.

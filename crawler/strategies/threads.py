@@ -20,9 +20,9 @@ from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest
 from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
+from crawler.http.requests_client import new_session
 from crawler.output import JsonlSink
 from crawler.strategies import RunContext
-from crawler.strategies.requests_fetch import new_session
 from crawler.strategies.stopping import StopRequests
 from crawler.strategies.sync import POLL_SECONDS, fetch_and_analyze
 

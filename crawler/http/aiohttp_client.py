@@ -14,13 +14,15 @@ import aiohttp
 
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
 from crawler.core.records import ErrorKind
-from crawler.settings import CrawlSettings
-from crawler.strategies.responses import (
+from crawler.http.decoding import ACCEPT_ENCODING
+from crawler.http.responses import (
     CappedBody,
     failure_from,
+    head_from,
     is_local_exhaustion,
     response_from,
 )
+from crawler.settings import CrawlSettings
 
 READ_CHUNK = 64 * 1024
 
@@ -33,7 +35,8 @@ def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
-        headers={"User-Agent": settings.user_agent},
+        headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+        auto_decompress=False,  # `decoding` undoes Content-Encoding, for both clients alike
         timeout=aiohttp.ClientTimeout(
             total=settings.timeout, sock_connect=settings.connect_timeout
         ),
@@ -49,11 +52,11 @@ async def fetch(
     try:
         async with session.get(request.url, allow_redirects=False) as response:
             status = response.status
-            content_type = response.headers.get("Content-Type")
+            head = head_from(status, response.raw_headers)
             body, too_large = b"", False
-            if should_read_body(request, status, content_type):
+            if should_read_body(request, status, head.headers.get("content-type")):
                 body, too_large = await _read_capped(response.content, request.max_bytes)
-            return response_from(status, response.headers, body, too_large, started)
+            return response_from(head, body, too_large, request.max_bytes, started)
     except asyncio.CancelledError:
         raise
     except Exception as error:
@@ -61,7 +64,7 @@ async def fetch(
 
 
 async def _read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
-    """Read a (decompressed) body up to `limit` bytes; say whether there was more."""
+    """Read a body as sent (still coded) up to `limit` bytes; say whether there was more."""
     capped = CappedBody(limit)
     async for chunk in content.iter_chunked(READ_CHUNK):
         if capped.add(chunk):

@@ -1,0 +1,214 @@
+"""One GET with requests, as the core asks for it: no redirects followed, body capped, errors named.
+
+requests only bounds each socket operation, so the total `--timeout` is enforced while streaming
+the body. Failures get the same names as under aiohttp, so records agree across strategies.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Callable
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+
+import requests
+import urllib3
+import urllib3.connection
+from requests.adapters import HTTPAdapter
+
+from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
+from crawler.core.records import ErrorKind
+from crawler.http.decoding import ACCEPT_ENCODING
+from crawler.http.responses import (
+    CappedBody,
+    failure_from,
+    head_from,
+    is_local_exhaustion,
+    response_from,
+)
+from crawler.settings import CrawlSettings
+
+READ_CHUNK = 64 * 1024
+
+
+class TotalTimeout(Exception):
+    """The whole request took longer than `--timeout`."""
+
+
+class _InterimSkippingResponse(http.client.HTTPResponse):
+    """http.client's response, skipping every informational (1xx) response before the final one.
+
+    http.client skips `100 Continue` only, and returned `103 Early Hints` as if it were the page.
+    RFC 9110 §15.2: a client must accept any number of 1xx responses before the final one. (101
+    switches protocols, which a GET without Upgrade never asks for: it stays a final status.)
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if 100 < status < 200 and status != 101:
+                http.client._read_headers(self.fp)  # type: ignore[attr-defined]
+                continue
+            return version, status, reason
+
+
+class _Connection(urllib3.connection.HTTPConnection):
+    response_class = _InterimSkippingResponse
+
+
+class _ConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme,
+            "http": _ConnectionPool,
+        }
+        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+
+
+class _BytesSession(requests.Session):
+    """A session that leaves redirects to the core entirely.
+
+    Even with `allow_redirects=False`, requests reads the Location header to prepare the next
+    hop, and fails on bytes it cannot decode; the crawl reads Location itself (`location`).
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
+def new_session(settings: CrawlSettings, pool_size: int = 1) -> requests.Session:
+    """Return a session that never retries, redirects, decompresses or keeps a cookie."""
+    session = _BytesSession()
+    adapter = _Adapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = settings.user_agent
+    session.headers["Accept-Encoding"] = ACCEPT_ENCODING
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # cookies: none kept
+    session.trust_env = False
+    return session
+
+
+def fetch(
+    session: requests.Session,
+    request: FetchRequest,
+    settings: CrawlSettings,
+    on_response: Callable[[Any], None] | None = None,
+) -> FetchResponse | FetchFailure:
+    """Perform one request; never raises but for KeyboardInterrupt and SystemExit.
+
+    `on_response`, if given, is given the urllib3 response once headers arrive, so another
+    thread can shut it down to end a stop's grace period.
+    """
+    started = time.perf_counter()
+    deadline = started + settings.timeout
+    status: int | None = None
+    try:
+        with session.get(
+            request.url,
+            allow_redirects=False,
+            stream=True,
+            timeout=(settings.connect_timeout, settings.timeout),
+        ) as response:
+            status = response.status_code
+            if on_response is not None:
+                on_response(response.raw)
+            head = head_from(status, _raw_fields(response))
+            if "transfer-encoding" in head.headers and "content-length" in head.headers:
+                # RFC 9112 §6.3: a sign of request smuggling, to be handled as an error (as
+                # aiohttp's parser does).
+                raise http.client.HTTPException("both Transfer-Encoding and Content-Length")
+            body, too_large = b"", False
+            if should_read_body(request, status, head.headers.get("content-type")):
+                body, too_large = _read_capped(response, request.max_bytes, deadline)
+            return response_from(head, body, too_large, request.max_bytes, started)
+    except Exception as error:
+        return failure_from(classify(error), error, status, started)
+
+
+def _raw_fields(response: requests.Response) -> list[tuple[bytes, bytes]]:
+    """Return the header fields as received: http.client decoded them as Latin-1, which encodes
+    back to the very bytes."""
+    message = response.raw._original_response.msg  # type: ignore[union-attr]
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in message.items()]
+
+
+def _read_capped(response: requests.Response, limit: int, deadline: float) -> tuple[bytes, bool]:
+    """Read a body as sent (still coded) up to `limit` bytes by `deadline`; say whether there
+    was more."""
+    capped = CappedBody(limit)
+    # read1 returns what one receive brings, where iter_content would wait for a
+    # whole chunk: a body sent a byte a second must not outlive the deadline by hours.
+    while chunk := response.raw.read1(READ_CHUNK, decode_content=False):
+        if time.perf_counter() > deadline:
+            raise TotalTimeout
+        if capped.add(chunk):
+            break
+    return capped.body(), capped.too_large
+
+
+_RESET_SIGNS = ("ConnectionResetError", "Connection reset", "RemoteDisconnected")
+_TRUNCATION_SIGNS = ("IncompleteRead", "InvalidChunkLength", "Response ended prematurely")
+
+
+def classify(error: BaseException) -> ErrorKind:
+    """Name a requests/urllib3 failure in the crawler's own terms.
+
+    requests wraps the socket's own error in its message, so that is where a reset shows.
+    """
+    text = repr(error)
+    if is_local_exhaustion(error):
+        return ErrorKind.LOCAL
+    # A status line, header block or chunk size that is not HTTP: the server's framing is broken,
+    # and trying again would read the same bytes (aiohttp's parser says the same). A body cut
+    # short (IncompleteRead, which InvalidChunkLength also is) is a truncation instead.
+    broken = _caused_by_any(error, (urllib3.exceptions.InvalidChunkLength,)) or (
+        _caused_by_any(error, (http.client.HTTPException,))
+        and not _caused_by_any(error, (http.client.IncompleteRead,))
+    )
+    if broken:
+        return ErrorKind.PROTOCOL
+    reset = any(sign in text for sign in _RESET_SIGNS)
+    if isinstance(error, TotalTimeout | requests.Timeout | urllib3.exceptions.TimeoutError):
+        return ErrorKind.TIMEOUT
+    if isinstance(
+        error, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError
+    ):
+        truncated = any(sign in text for sign in _TRUNCATION_SIGNS)
+        return ErrorKind.TRUNCATED if truncated and not reset else ErrorKind.RESET
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return ErrorKind.RESET if reset else ErrorKind.CONNECT
+    if isinstance(
+        error,
+        requests.exceptions.ContentDecodingError
+        | requests.exceptions.InvalidURL
+        | requests.exceptions.InvalidHeader
+        | ValueError,
+    ):
+        return ErrorKind.PROTOCOL
+    return ErrorKind.OTHER
+
+
+def _caused_by_any(
+    error: BaseException, kinds: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    """Return the first exception of `kinds` among `error`, its causes and the errors it wraps
+    in its arguments (urllib3 wraps http.client's errors there), or None."""
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kinds):
+            return current
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
