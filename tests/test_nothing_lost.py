@@ -42,6 +42,11 @@ def crawl_command(seed: str, output: Path, *extra: str) -> list[str]:
     return [*CRAWLER, "crawl", seed, "-o", str(output), "--workers", "1", *extra]
 
 
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end, its output captured as text."""
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
 # -- Records decided without a request ---------------------------------------------------------
 
 
@@ -100,13 +105,9 @@ class SmallDisk:
     def __init__(self, path: Path, size: str) -> None:
         self.path = path
         path.mkdir()
-        mounted = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-            capture_output=True,
-            check=False,
-        )
+        mounted = run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)])
         if mounted.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+            pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
 
     def grow(self, size: str = "256m") -> None:
         subprocess.run(["mount", "-o", f"remount,size={size}", str(self.path)], check=True)
@@ -148,6 +149,16 @@ def reset_stats(server: MockServerProcess) -> None:
         pass
 
 
+def finish_and_check(command: list[str], output: Path, state: Path, expected: set[Any]) -> None:
+    """Run the crawl to its end; its output must hold every expected record exactly once."""
+    resumed = run(command)
+    assert resumed.returncode == 0, resumed.stderr
+    records = read_records(output)
+    assert len(records) == len({record.url for record in records})
+    assert outcomes(records) == expected
+    check_output(output, len(expected), state)
+
+
 def one_error_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
@@ -171,7 +182,7 @@ def test_a_full_disk_for_the_output_stops_the_crawl_and_a_resume_recovers(
     command = crawl_command(
         server.base_url, output, "--strategy", strategy, "--state", str(state), "--resume", "-q"
     )
-    full = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    full = run(command)
     assert full.returncode == 1, full.stderr
     assert one_error_line(full.stderr) == (
         f"crawler: error: cannot write {output}: No space left on device"
@@ -184,12 +195,7 @@ def test_a_full_disk_for_the_output_stops_the_crawl_and_a_resume_recovers(
     assert state_lines(state)[: len(written)] == output.read_text().splitlines()
 
     small_disk.grow()
-    resumed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert resumed.returncode == 0, resumed.stderr
-    records = read_records(output)
-    assert len(records) == len({record.url for record in records})
-    assert outcomes(records) == expected
-    check_output(output, len(expected), state)
+    finish_and_check(command, output, state, expected)
 
 
 @pytest.mark.parametrize("strategy", ALL)
@@ -203,7 +209,7 @@ def test_a_full_disk_without_state_stops_with_whole_lines(
     reset_stats(server)
     output = small_disk.path / "out.jsonl"
     command = crawl_command(server.base_url, output, "--strategy", strategy, "-q")
-    full = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    full = run(command)
     assert full.returncode == 1, full.stderr
     assert "No space left on device" in one_error_line(full.stderr)
     assert output.read_bytes().endswith(b"\n") and 0 < len(read_records(output)) < len(expected)
@@ -219,36 +225,20 @@ def test_special_files_as_output(
     """/dev/full is a full disk (one line, exit 1); /dev/null and /dev/stdout into a pipe are
     written without trying to fsync them."""
     server, expected = site_server
-    full = subprocess.run(
-        crawl_command(server.base_url, Path("/dev/full"), "--strategy", strategy, "-q"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    full = run(crawl_command(server.base_url, Path("/dev/full"), "--strategy", strategy, "-q"))
     assert full.returncode == 1
     assert one_error_line(full.stderr) == (
         "crawler: error: cannot write /dev/full: No space left on device"
     )
     stats = tmp_path / "stats.json"
-    null = subprocess.run(
+    null = run(
         crawl_command(
             server.base_url, Path("/dev/null"), "--strategy", strategy, "--stats-json", str(stats)
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        )
     )
     assert null.returncode == 0, null.stderr
     assert json.loads(stats.read_text())["pages"] == len(expected)
-    piped = subprocess.run(
-        crawl_command(server.base_url, Path("/dev/stdout"), "--strategy", strategy, "-q"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    piped = run(crawl_command(server.base_url, Path("/dev/stdout"), "--strategy", strategy, "-q"))
     assert piped.returncode == 0, piped.stderr
     assert len(piped.stdout.splitlines()) == len(expected)
 
@@ -260,13 +250,7 @@ def test_stats_json_on_a_full_disk_is_one_line(
     """--stats-json /dev/full: the records are written, then one line names the stats file."""
     server, expected = site_server
     output = tmp_path / "out.jsonl"
-    result = subprocess.run(
-        crawl_command(server.base_url, output, "--stats-json", "/dev/full", "-q"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run(crawl_command(server.base_url, output, "--stats-json", "/dev/full", "-q"))
     assert result.returncode == 1
     assert one_error_line(result.stderr) == (
         "crawler: error: cannot write /dev/full: No space left on device"
@@ -289,7 +273,7 @@ def test_a_refused_state_commit_stops_the_crawl_and_the_state_resumes(
     command = crawl_command(
         server.base_url, output, "--strategy", strategy, "--state", str(state), "--resume", "-q"
     )
-    full = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    full = run(command)
     assert full.returncode == 1, full.stderr
     line = one_error_line(full.stderr)
     assert line.startswith(f"crawler: error: cannot write {state}: ") and "full" in line, line
@@ -298,12 +282,7 @@ def test_a_refused_state_commit_stops_the_crawl_and_the_state_resumes(
     assert state_lines(state)[: len(written)] == written  # never a record the state lacks
 
     small_disk.grow()
-    resumed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert resumed.returncode == 0, resumed.stderr
-    records = read_records(output)
-    assert len(records) == len({record.url for record in records})
-    assert outcomes(records) == expected
-    check_output(output, len(expected), state)
+    finish_and_check(command, output, state, expected)
 
 
 # -- Two crawls, one state file ------------------------------------------------------------------
@@ -344,20 +323,14 @@ def test_a_second_crawl_of_the_same_state_or_output_is_refused(tmp_path: Path) -
         try:
             wait_for_lines(output, 1, first)
             for _ in range(3):
-                second = subprocess.run(
-                    command, capture_output=True, text=True, timeout=60, check=False
-                )
+                second = run(command)
                 assert second.returncode == 2
                 assert one_error_line(second.stderr).startswith(
                     f"crawler crawl: error: state: {state} is in use by another crawl"
                     f" (pid {first.pid}: "
                 )
-            other = subprocess.run(
-                crawl_command(server.base_url, output, "--state", str(tmp_path / "other.db"), "-q"),
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
+            other = run(
+                crawl_command(server.base_url, output, "--state", str(tmp_path / "other.db"), "-q")
             )
             assert other.returncode == 2
             assert f"output: {output} is in use by another crawl (pid {first.pid}" in (
@@ -367,13 +340,7 @@ def test_a_second_crawl_of_the_same_state_or_output_is_refused(tmp_path: Path) -
             first.send_signal(signal.SIGTERM)
             _, stderr = first.communicate(timeout=60)
         assert first.returncode == 143, stderr
-        finished = subprocess.run(
-            [*command[:-4], "--concurrency", "32", "--per-host", "32"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        finished = run([*command[:-4], "--concurrency", "32", "--per-host", "32"])
     assert finished.returncode == 0, finished.stderr
     records = read_records(output)
     assert len(records) == len({record.url for record in records})
