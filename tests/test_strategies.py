@@ -97,13 +97,18 @@ def test_concurrency_limit_holds_per_strategy(tmp_path: Path, strategy: str, lim
         )
     # Enough pages to keep `limit` requests busy for several rounds, and no more.
     pages = 40 if strategy == "sync" else max(40, limit * 6)
-    settings = load_settings(overrides={"pages": pages, "links": 30, "latency": "100ms"})
+    # 300 ms per request gives a busy machine time to start every worker before the first ends.
+    settings = load_settings(overrides={"pages": pages, "links": 30, "latency": "300ms"})
     with MockServerProcess(settings) as server:
         run_blocking(
             strategy, server.base_url, tmp_path / "out.jsonl", concurrency=limit, per_host=limit
         )
         peak = server_stats(server.origins[0])["max_in_flight"]
-    assert peak == (1 if strategy == "sync" else limit)
+    if strategy == "sync":
+        assert peak == 1
+    else:
+        # Never above the limit; at it, or within an eighth of it when the machine is loaded.
+        assert limit - limit // 8 <= peak <= limit
 
 
 @pytest.mark.parametrize("strategy", ALL)
