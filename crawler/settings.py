@@ -51,7 +51,7 @@ class CrawlSettings:
     retries: int = 2
     backoff: float = 0.25
     timeout: float = 10.0
-    connect_timeout: float = 5.0
+    connect_timeout: float | None = None  # None: DEFAULT_CONNECT_TIMEOUT, or timeout if shorter
     max_redirects: int = 10
     max_bytes: int = 2 * 1024 * 1024
     max_url_length: int = 2048
@@ -87,12 +87,13 @@ class CrawlSettings:
         _require(self.retries >= 0, "retries", "must not be negative")
         _require(self.backoff >= 0, "backoff", "must not be negative")
         _require(self.timeout > 0, "timeout", "must be above 0")
-        _require(self.connect_timeout > 0, "connect_timeout", "must be above 0")
-        _require(
-            self.connect_timeout <= self.timeout,
-            "connect_timeout",
-            f"{self.connect_timeout:g}s exceeds the total timeout {self.timeout:g}s",
-        )
+        if self.connect_timeout is not None:
+            _require(self.connect_timeout > 0, "connect_timeout", "must be above 0")
+            _require(
+                self.connect_timeout <= self.timeout,
+                "connect_timeout",
+                f"{self.connect_timeout:g}s exceeds the total timeout {self.timeout:g}s",
+            )
         _require(self.max_redirects >= 0, "max_redirects", "must not be negative")
         _require(self.max_bytes >= 1024, "max_bytes", "must be at least 1KiB")
         _require(self.max_url_length >= 32, "max_url_length", "must be at least 32")
@@ -121,6 +122,14 @@ class CrawlSettings:
             )
 
     @property
+    def connect_seconds(self) -> float:
+        """Return how long a connection may take: as set, or the default cut to `timeout`
+        (a `--timeout 1s` alone must not be refused for the default connect timeout)."""
+        if self.connect_timeout is not None:
+            return self.connect_timeout
+        return min(DEFAULT_CONNECT_TIMEOUT, self.timeout)
+
+    @property
     def process_workers(self) -> int:
         """Return the size of a strategy's process pool: `workers`, or one per core."""
         return self.workers or os.cpu_count() or 1
@@ -129,6 +138,9 @@ class CrawlSettings:
     def robots_agent(self) -> str:
         """Return the product token robots.txt rules are matched against."""
         return self.user_agent.split("/", 1)[0].strip()
+
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
 
 
 def _require(condition: bool, setting: str, problem: str) -> None:

@@ -73,6 +73,22 @@ CASES: dict[str, Script] = {
     "negative-chunk-size": response(
         headers=("Transfer-Encoding: chunked",), body=b"-5\r\nhello\r\n0\r\n\r\n", length=False
     ),
+    "hex-prefix-chunk-size": response(
+        headers=("Transfer-Encoding: chunked",), body=b"0x5\r\nhello\r\n0\r\n\r\n", length=False
+    ),
+    "huge-chunk-size": response(
+        headers=("Transfer-Encoding: chunked",),
+        body=b"1" + b"0" * 20 + b"\r\nhello\r\n0\r\n\r\n",
+        length=False,
+    ),
+    "chunk-extension": response(
+        headers=("Transfer-Encoding: chunked",),
+        body=b"5 ;name=value\r\n<html\r\n1\r\n>\r\n0\r\n\r\n",
+        length=False,
+    ),
+    "cut-in-chunk-size": response(
+        headers=("Transfer-Encoding: chunked",), body=b"5\r\nhello\r\n1", length=False
+    ),
     "chunked-and-length": response(
         headers=("Transfer-Encoding: chunked", "Content-Length: 5"),
         body=b"5\r\nhello\r\n0\r\n\r\n",
@@ -84,7 +100,9 @@ CASES: dict[str, Script] = {
     # Status codes
     "early-hints": b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
     + response(),
-    "status-199": response("199 Odd"),
+    "status-199": b"HTTP/1.1 199 Odd\r\nX-Interim: yes\r\n\r\n" + response(),
+    "status-199-alone": b"HTTP/1.1 199 Odd\r\nX-Interim: yes\r\n\r\n",
+    "status-199-with-content": response("199 Odd"),
     # Location
     "location-utf8": response("302 Found", headers=("Location: /caf\u00e9",), body=b"").replace(
         b"caf\xe9", "café".encode()
@@ -98,17 +116,37 @@ CASES: dict[str, Script] = {
 }
 
 
+def head_only(length: int) -> bytes:
+    """Return a 200's status line and headers announcing `length` bytes of body, and no body."""
+    return response(headers=(f"Content-Length: {length}",), body=b"", length=False)
+
+
+# Servers that keep every single read short and the request long: only a deadline on the whole
+# request ends them. Each one takes far longer than the timeout they are crawled with.
+SLOW_CASES: dict[str, Script] = {
+    "drip-status-line": [Drip(response(), 0.25)],
+    "drip-headers": [b"HTTP/1.1 200 OK\r\n", Drip(response()[len(b"HTTP/1.1 200 OK\r\n") :], 0.25)],
+    "drip-body": [head_only(500), Drip(b"x" * 500, 0.25)],
+    "silent-after-headers": [head_only(9), 8.0],
+    "silent-before-status": [8.0, response()],
+}
+
+
 @asynccontextmanager
 async def serve_awkward(
-    cases: dict[str, Script], cookies_seen: list[bytes] | None = None
+    cases: dict[str, Script],
+    cookies_seen: list[bytes] | None = None,
+    robots: Script | None = None,
 ) -> AsyncIterator[str]:
     """Serve each case at /<name>, and at / a page linking to all of them; yield the base URL.
 
-    Every Cookie header a request carries is appended to `cookies_seen`.
+    Every Cookie header a request carries is appended to `cookies_seen`; `robots`, if given,
+    is what /robots.txt sends instead of rules allowing everything.
     """
     links = "".join(f'<a href="/{name}">{name}</a> ' for name in cases)
     index = response(body=f"<html><title>index</title><body>{links}</body></html>".encode())
-    robots = response(headers=("Content-Type: text/plain",), body=b"User-agent: *\nAllow: /\n")
+    if robots is None:
+        robots = response(headers=("Content-Type: text/plain",), body=b"User-agent: *\nAllow: /\n")
     seen_cookies = cookies_seen if cookies_seen is not None else []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -143,8 +181,8 @@ async def serve_awkward(
                         await asyncio.sleep(part.every)
                 else:
                     await asyncio.sleep(part)
-        except ConnectionError:
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client went away, or the server is closing: the script ends here
         finally:
             writer.close()
 

@@ -10,6 +10,9 @@ difference is stated below with its reason, and asserted, so it cannot change un
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from crawler.http.decoding import BadEncoding, codings_of, decode_body
 from crawler.http.location import location_from_bytes
 from crawler.settings import load_crawl_settings
 from crawler.strategies import STRATEGIES, RunContext
-from tests.awkward import CASES, PAGE, serve_awkward
+from tests.awkward import CASES, PAGE, SLOW_CASES, response, serve_awkward
 from tests.crawling import check_output, read_records
 
 ALL = sorted(STRATEGIES)
@@ -44,10 +47,18 @@ EXPECTED: dict[str, tuple[int | None, str | None, int, int]] = {
     "br-bomb": (200, "too_large", MAX_BYTES, 1),
     "zstd-bomb": (200, "too_large", MAX_BYTES, 1),
     "deflate-bomb": (200, "too_large", MAX_BYTES, 1),
+    "bad-chunk-size": (None, "protocol", 0, 1),
+    "negative-chunk-size": (None, "protocol", 0, 1),
+    "hex-prefix-chunk-size": (None, "protocol", 0, 1),
+    "huge-chunk-size": (None, "protocol", 0, 1),
+    "chunk-extension": (200, None, 6, 1),
+    "cut-in-chunk-size": (200, "truncated", 0, 2),
     "chunked-and-length": (None, "protocol", 0, 1),
     "garbage-status": (None, "protocol", 0, 1),
     "many-headers": (None, "protocol", 0, 1),
     "early-hints": (200, None, len(PAGE), 1),
+    "status-199": (200, None, len(PAGE), 1),
+    "status-199-alone": (None, "reset", 0, 2),
     # A redirect hop's record carries the last response: the target, which is a 404 here.
     "location-utf8": (404, "http_4xx", 0, 2),
     "location-ff": (404, "http_4xx", 0, 2),
@@ -67,36 +78,29 @@ KNOWN_DIFFERENCES: dict[
     "length-short": (
         (200, None),
         (None, "protocol"),
-        "Content-Length 10 then 1 MB: http.client stops at the length; llhttp rejects the bytes"
-        " after the message when they arrive with it",
+        "Content-Length 10, then 1 MB: RFC 9112 §6.3 lets a client discard what follows the"
+        " declared length, and http.client does; llhttp (aiohttp's C parser) fails on bytes after"
+        " a `Connection: close` message when they arrive in the same read, and the complete"
+        " message it parsed is dropped with the error, out of reach without a parser of our own",
     ),
     "204-with-body": (
         (204, None),
         (None, "protocol"),
-        "the same: a 204 has no body, and llhttp rejects the bytes that follow it",
+        "as length-short: a 204 has no content (RFC 9110 §15.3.5), and the page sent after it"
+        " is the data llhttp fails on",
     ),
-    "bad-chunk-size": (
-        (200, "truncated"),
-        (None, "protocol"),
-        "http.client reports an invalid chunk size as IncompleteRead(0), the very error of a body"
-        " cut at a chunk boundary; telling them apart needs a chunk parser of our own",
-    ),
-    "negative-chunk-size": (
-        (200, "truncated"),
-        (None, "protocol"),
-        "as bad-chunk-size",
-    ),
-    "status-199": (
+    "status-199-with-content": (
         (None, "protocol"),
         (None, "reset"),
-        "after skipping the 1xx, its body is read as the next status line: http.client rejects"
-        " it, aiohttp waits for a final response and sees the connection close",
+        "a 1xx has no content (RFC 9110 §15.2), so http.client reads those bytes as the next"
+        " status line and rejects them; llhttp takes the 1xx's Content-Length as a body, skips"
+        " it, and sees the connection close while it waits for a final response",
     ),
 }
 REQUESTS_STRATEGIES = {"sync", "threads"}
 
 
-async def crawl_awkward(strategy: str, base: str, output: Path) -> list[Record]:
+async def crawl_awkward(strategy: str, base: str, output: Path, **overrides: Any) -> list[Record]:
     settings: dict[str, Any] = {
         "seeds": [base],
         "output": str(output),
@@ -108,6 +112,7 @@ async def crawl_awkward(strategy: str, base: str, output: Path) -> list[Record]:
         "timeout": "5s",
         "max_bytes": "1MiB",
         "max_depth": 1,
+        **overrides,
     }
     core = CrawlCore(load_crawl_settings(overrides=settings))
     await asyncio.to_thread(
@@ -145,6 +150,75 @@ async def test_every_strategy_makes_the_same_record_of_awkward_http(tmp_path: Pa
             expected = by_requests if strategy in REQUESTS_STRATEGIES else by_aiohttp
             assert (record.status, record.error) == expected, (name, strategy)
     assert set(EXPECTED) | set(KNOWN_DIFFERENCES) == set(CASES)
+
+
+async def test_timeout_is_the_whole_request_in_every_strategy(tmp_path: Path) -> None:
+    """`--timeout` bounds a request from connect to its last byte, whatever it waits for: a
+    status line, headers or body dripped a byte at a time (each read short, the whole taking
+    over 30 s), or silence. Every strategy records each as a timeout, in one attempt."""
+    async with serve_awkward(SLOW_CASES) as base:
+        for strategy in ALL:
+            started = time.monotonic()
+            crawled = await crawl_awkward(
+                strategy, base, tmp_path / f"{strategy}.jsonl", timeout="1s", retries=0
+            )
+            elapsed = time.monotonic() - started
+            records = {record.url.removeprefix(base): record for record in crawled}
+            for name in SLOW_CASES:
+                record = records[name]
+                assert (record.error, record.bytes, record.attempts) == ("timeout", 0, 1), (
+                    name,
+                    strategy,
+                )
+            # The cases run side by side; a drip alone would take 35 s and more.
+            assert elapsed < 20, strategy
+
+
+GRACE = 1.0
+# What the crawl waits on when it is told to stop: a robots.txt, or a page, whose server says
+# nothing for a minute (the request then waits for a status line, which no read of the body ends).
+STALLS = {
+    "robots": ({"page": response()}, [60.0]),
+    "status-line": ({"page": [60.0, response()]}, None),
+    "headers": ({"page": [b"HTTP/1.1 200 OK\r\n", 60.0]}, None),
+}
+
+
+@pytest.mark.parametrize("stall", sorted(STALLS))
+@pytest.mark.parametrize("strategy", ALL)
+async def test_a_stop_ends_a_stalled_request_after_the_grace_period(
+    tmp_path: Path, strategy: str, stall: str
+) -> None:
+    """Ctrl-C while every request waits on a silent server: each strategy gives the requests
+    `--grace`, then records them as interrupted and exits 130, at whatever point of the request
+    it is (connected, waiting for the status line or the headers). Timed from the signal,
+    against a server that would hold the request for a minute (the --timeout)."""
+    cases, robots = STALLS[stall]
+    output = tmp_path / "out.jsonl"
+    async with serve_awkward(cases, robots=robots) as base:
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "crawler", "crawl", base, "-o", str(output)],
+            *["--strategy", strategy, "--workers", "1", "--timeout", "60s"],
+            *["--grace", f"{GRACE}s", "--retries", "0", "-q"],
+            stderr=asyncio.subprocess.PIPE,
+        )
+        await asyncio.sleep(2.0)  # long enough to start and reach the stalled request
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
+        after_signal = time.monotonic() - signalled
+    assert process.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    # The grace period, and room for a loaded machine: far below the server's minute.
+    assert after_signal < GRACE + 10, after_signal
+    records = read_records(output)
+    if stall == "robots":
+        # The seed waited on its host's robots.txt: a URL never sent is dropped at a stop.
+        assert records == []
+    else:
+        assert [(record.url, record.error) for record in records if record.url != base] == [
+            (base + "page", "interrupted")
+        ]
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
         headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         auto_decompress=False,  # `decoding` undoes Content-Encoding, for both clients alike
         timeout=aiohttp.ClientTimeout(
-            total=settings.timeout, sock_connect=settings.connect_timeout
+            total=settings.timeout, sock_connect=settings.connect_seconds
         ),
     )
 

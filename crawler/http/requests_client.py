@@ -1,12 +1,15 @@
 """One GET with requests, as the core asks for it: no redirects followed, body capped, errors named.
 
-requests only bounds each socket operation, so the total `--timeout` is enforced while streaming
-the body. Failures get the same names as under aiohttp, so records agree across strategies.
+requests only bounds each socket operation, so the total `--timeout` is enforced by the deadline
+watchdog (`deadlines`), which shuts the request's socket down when it passes, whatever the request
+is waiting for. Failures get the same names as under aiohttp, so records agree across strategies.
 """
 
 from __future__ import annotations
 
 import http.client
+import re
+import threading
 import time
 from collections.abc import Callable
 from http.cookiejar import DefaultCookiePolicy
@@ -19,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
 from crawler.core.records import ErrorKind
+from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
 from crawler.http.decoding import ACCEPT_ENCODING
 from crawler.http.responses import (
     CappedBody,
@@ -36,12 +40,32 @@ class TotalTimeout(Exception):
     """The whole request took longer than `--timeout`."""
 
 
-class _InterimSkippingResponse(http.client.HTTPResponse):
-    """http.client's response, skipping every informational (1xx) response before the final one.
+class RequestCut(Exception):
+    """The request's socket was shut down under it: its deadline passed, or the crawl stopped."""
 
-    http.client skips `100 Continue` only, and returned `103 Early Hints` as if it were the page.
-    RFC 9110 §15.2: a client must accept any number of 1xx responses before the final one. (101
-    switches protocols, which a GET without Upgrade never asks for: it stays a final status.)
+
+_CUT_KINDS = {CutReason.DEADLINE: ErrorKind.TIMEOUT, CutReason.STOPPED: ErrorKind.INTERRUPTED}
+
+
+class BadChunkSize(http.client.HTTPException):
+    """A chunk-size line that is not 1*HEXDIG (RFC 9112 §7.1)."""
+
+
+# A chunk size: hex digits, at most 16 of them (a 64-bit length, as llhttp allows), then
+# optional spaces (which aiohttp's parser also tolerates) before any chunk extension.
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\n]*)?\r?\n")
+
+
+class _StrictResponse(http.client.HTTPResponse):
+    """http.client's response, made to read HTTP as aiohttp's parser (llhttp) does.
+
+    - Every informational (1xx) response before the final one is skipped. http.client skips
+      `100 Continue` only, and returned `103 Early Hints` as if it were the page. RFC 9110 §15.2:
+      a client must accept any number of 1xx responses before the final one. (101 switches
+      protocols, which a GET without Upgrade never asks for: it stays a final status.)
+    - A chunk size is hex digits only. http.client passes it to `int(line, 16)`, which takes
+      `-5`, `0x5` and `5_0`, and reports one it refuses as a body cut short (IncompleteRead(0)),
+      when the server's framing is what is broken.
     """
 
     def _read_status(self) -> tuple[str, int, str]:
@@ -52,9 +76,31 @@ class _InterimSkippingResponse(http.client.HTTPResponse):
                 continue
             return version, status, reason
 
+    def _read_next_chunk_size(self) -> int:
+        longest = http.client._MAXLINE  # type: ignore[attr-defined]
+        line = self.fp.readline(longest + 1)
+        if len(line) <= longest and not line.endswith(b"\n"):
+            raise http.client.IncompleteRead(b"")  # the connection closed: a truncation
+        match = _CHUNK_SIZE.fullmatch(line)
+        if match is None:
+            self._close_conn()  # type: ignore[attr-defined]
+            raise BadChunkSize(line[:40])
+        return int(match.group(1), 16)
+
+
+# The request each thread is performing, so its connection can hand over the socket it uses.
+_performing = threading.local()
+
 
 class _Connection(urllib3.connection.HTTPConnection):
-    response_class = _InterimSkippingResponse
+    response_class = _StrictResponse
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        # The request is on the wire: from here until its last byte, its deadline can cut it.
+        request: InFlight | None = getattr(_performing, "request", None)
+        if request is not None:
+            request.attach(self.sock)
+        return super().getresponse(*args, **kwargs)
 
 
 class _ConnectionPool(urllib3.HTTPConnectionPool):
@@ -99,26 +145,28 @@ def fetch(
     session: requests.Session,
     request: FetchRequest,
     settings: CrawlSettings,
-    on_response: Callable[[Any], None] | None = None,
+    on_start: Callable[[InFlight], None] | None = None,
 ) -> FetchResponse | FetchFailure:
     """Perform one request; never raises but for KeyboardInterrupt and SystemExit.
 
-    `on_response`, if given, is given the urllib3 response once headers arrive, so another
-    thread can shut it down to end a stop's grace period.
+    `on_start`, if given, is given the request in flight before it is sent, so another thread
+    can cut it at the end of a stop's grace period (`InFlight.cut`).
     """
     started = time.perf_counter()
-    deadline = started + settings.timeout
+    in_flight = InFlight(time.monotonic() + settings.timeout)
+    WATCHDOG.watch(in_flight)
+    if on_start is not None:
+        on_start(in_flight)
+    _performing.request = in_flight
     status: int | None = None
     try:
         with session.get(
             request.url,
             allow_redirects=False,
             stream=True,
-            timeout=(settings.connect_timeout, settings.timeout),
+            timeout=(settings.connect_seconds, settings.timeout),
         ) as response:
             status = response.status_code
-            if on_response is not None:
-                on_response(response.raw)
             head = head_from(status, _raw_fields(response))
             if "transfer-encoding" in head.headers and "content-length" in head.headers:
                 # RFC 9112 §6.3: a sign of request smuggling, to be handled as an error (as
@@ -126,10 +174,17 @@ def fetch(
                 raise http.client.HTTPException("both Transfer-Encoding and Content-Length")
             body, too_large = b"", False
             if should_read_body(request, status, head.headers.get("content-type")):
-                body, too_large = _read_capped(response, request.max_bytes, deadline)
+                body, too_large = _read_capped(response, request.max_bytes, in_flight.deadline)
+            in_flight.finish()
+            if in_flight.cut_by is not None:
+                raise RequestCut(in_flight.cut_by)  # what was read may end where the cut was
             return response_from(head, body, too_large, request.max_bytes, started)
     except Exception as error:
-        return failure_from(classify(error), error, status, started)
+        in_flight.finish()
+        kind = _CUT_KINDS[in_flight.cut_by] if in_flight.cut_by else classify(error)
+        return failure_from(kind, error, status, started)
+    finally:
+        _performing.request = None
 
 
 def _raw_fields(response: requests.Response) -> list[tuple[bytes, bytes]]:
@@ -146,7 +201,7 @@ def _read_capped(response: requests.Response, limit: int, deadline: float) -> tu
     # read1 returns what one receive brings, where iter_content would wait for a
     # whole chunk: a body sent a byte a second must not outlive the deadline by hours.
     while chunk := response.raw.read1(READ_CHUNK, decode_content=False):
-        if time.perf_counter() > deadline:
+        if time.monotonic() > deadline:
             raise TotalTimeout
         if capped.add(chunk):
             break
@@ -167,10 +222,10 @@ def classify(error: BaseException) -> ErrorKind:
         return ErrorKind.LOCAL
     # A status line, header block or chunk size that is not HTTP: the server's framing is broken,
     # and trying again would read the same bytes (aiohttp's parser says the same). A body cut
-    # short (IncompleteRead, which InvalidChunkLength also is) is a truncation instead.
-    broken = _caused_by_any(error, (urllib3.exceptions.InvalidChunkLength,)) or (
-        _caused_by_any(error, (http.client.HTTPException,))
-        and not _caused_by_any(error, (http.client.IncompleteRead,))
+    # short (IncompleteRead) is a truncation instead, and a connection closed where a status
+    # line should start (RemoteDisconnected) a reset, as under aiohttp.
+    broken = _caused_by_any(error, (http.client.HTTPException,)) and not _caused_by_any(
+        error, (http.client.IncompleteRead, http.client.RemoteDisconnected)
     )
     if broken:
         return ErrorKind.PROTOCOL

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
 
 import requests
 
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_analyze
 from crawler.core.records import ErrorKind
+from crawler.http.deadlines import InFlight
 from crawler.http.requests_client import fetch, new_session
 from crawler.output import JsonlSink
 from crawler.page import analyze_page
@@ -63,10 +63,10 @@ def fetch_and_analyze(
     session: requests.Session,
     request: FetchRequest,
     settings: CrawlSettings,
-    on_response: Callable[[Any], None] | None = None,
+    on_start: Callable[[InFlight], None] | None = None,
 ) -> FetchResponse | FetchFailure:
     """Fetch with requests and, if it is a page, parse it right here (under the GIL)."""
-    outcome = fetch(session, request, settings, on_response)
+    outcome = fetch(session, request, settings, on_start)
     if isinstance(outcome, FetchResponse) and should_analyze(request, outcome):
         page = analyze_page(
             outcome.body,

@@ -8,11 +8,10 @@ threads overlap I/O well; parsing and fingerprinting hold it, so CPU work runs o
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import requests
 
@@ -20,6 +19,7 @@ from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest
 from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
+from crawler.http.deadlines import CutReason, InFlight
 from crawler.http.requests_client import new_session
 from crawler.output import JsonlSink
 from crawler.strategies import RunContext
@@ -46,8 +46,8 @@ class _ThreadsDriver:
         self.sink = JsonlSink(context.output, context.before_write)
         self.lock = threading.Lock()
         self.completed = threading.Condition(self.lock)
-        # Requests out, with the urllib3 response once its headers are in (to end a grace period).
-        self.out: dict[FetchRequest, Any] = {}
+        # Requests out, with each one's connection once it is sent (to cut at a grace period's end).
+        self.out: dict[FetchRequest, InFlight | None] = {}
         self.sessions: list[requests.Session] = []
         self.local = threading.local()
         self.failure: CrawlAborted | None = None
@@ -93,9 +93,11 @@ class _ThreadsDriver:
     def _work(self, request: FetchRequest) -> None:
         session = self._session()
         with self.lock:
+            if request not in self.out:
+                return  # given up on before a worker was free for it
             self.core.sent(request, time.monotonic())
             self.completed.notify()
-        outcome = fetch_and_analyze(session, request, self.settings, self._on_response(request))
+        outcome = fetch_and_analyze(session, request, self.settings, self._on_start(request))
         with self.lock:
             if request not in self.out:
                 return  # given up on at the end of a stop's grace period
@@ -104,22 +106,22 @@ class _ThreadsDriver:
             self._collect()
             self.completed.notify()
 
-    def _on_response(self, request: FetchRequest) -> Any:
-        def remember(raw: Any) -> None:
+    def _on_start(self, request: FetchRequest) -> Callable[[InFlight], None]:
+        def remember(in_flight: InFlight) -> None:
             with self.lock:
                 if request in self.out:
-                    self.out[request] = raw
+                    self.out[request] = in_flight
+                else:
+                    in_flight.cut(CutReason.STOPPED)  # given up on as it was being sent
 
         return remember
 
     def _interrupt_out(self) -> None:
-        """End the stop's grace period: record what is still out as interrupted, cut its reads."""
-        for request, raw in list(self.out.items()):
-            if raw is not None:
-                # urllib3 >= 2.3: the blocked read in the worker returns at once. A response
-                # already read to the end has given its socket back and cannot be shut down.
-                with contextlib.suppress(ValueError, OSError):
-                    raw.shutdown()
+        """End the stop's grace period: record what is still out as interrupted, and cut each
+        one's connection, so a worker blocked on it (even waiting for a status line) returns."""
+        for request, in_flight in list(self.out.items()):
+            if in_flight is not None:
+                in_flight.cut(CutReason.STOPPED)
             del self.out[request]
             self.core.complete(request, FetchFailure(ErrorKind.INTERRUPTED, 0.0), time.monotonic())
 
