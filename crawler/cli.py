@@ -87,6 +87,10 @@ def main() -> None:
 )
 @click.option("--max-url-length", help="Longer URLs are skipped.  [default: 2048]")
 @click.option(
+    "--max-outlinks",
+    help="Distinct links taken from one page; the rest are not followed.  [default: 6000]",
+)
+@click.option(
     "-o",
     "--output",
     help="JSON Lines records file; '-' for stdout, '' for none.  [default: crawl.jsonl]",

@@ -83,9 +83,15 @@ def analyze_page(
     content_type: str | None,
     max_url_length: int = 2048,
     analysis_cost: int = 1,
+    max_outlinks: int = 6000,
 ) -> PageAnalysis:
     """Parse an HTML page: title, distinct http(s) links resolved and normalized, robots hints,
-    and the fingerprint of its prose (`analysis_cost` rounds of SimHash; 0 for none)."""
+    and the fingerprint of its prose (`analysis_cost` rounds of SimHash; 0 for none).
+
+    Links are taken in document order up to `max_outlinks` distinct ones: a page of a hundred
+    thousand links costs the crawl no more than a page of that many (resolving, queueing and
+    storing each), and a page that large is a link farm or an index better crawled another way.
+    """
     charset = sniff_charset(body, content_type)
     if nesting_depth(body) > MAX_NESTING:
         return PageAnalysis(None, (), 0, charset=charset, error=ErrorKind.PARSE)
@@ -118,6 +124,8 @@ def analyze_page(
         resolved = resolver.resolve(attributes.get("href") or "")
         if resolved is None:
             continue
+        if resolved not in links and len(links) >= max_outlinks:
+            break
         nofollow = "nofollow" in (attributes.get("rel") or "").lower().split()
         links[resolved] = links.get(resolved, True) and nofollow
     # The prose is the text of paragraphs: navigation and link lists are boilerplate.

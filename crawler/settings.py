@@ -55,6 +55,7 @@ class CrawlSettings:
     max_redirects: int = 10
     max_bytes: int = 2 * 1024 * 1024
     max_url_length: int = 2048
+    max_outlinks: int = 6000  # Heritrix's default: a page's links past these are not followed
     output: str = "crawl.jsonl"
     stats_json: str | None = None
     quiet: bool = False
@@ -97,6 +98,7 @@ class CrawlSettings:
         _require(self.max_redirects >= 0, "max_redirects", "must not be negative")
         _require(self.max_bytes >= 1024, "max_bytes", "must be at least 1KiB")
         _require(self.max_url_length >= 32, "max_url_length", "must be at least 32")
+        _require(self.max_outlinks >= 1, "max_outlinks", "must be at least 1")
         _require(self.grace >= 0, "grace", "must not be negative")
         _require(0 <= self.analysis_cost <= 100, "analysis_cost", "must be 0 to 100")
         _require(0 <= self.workers <= 256, "workers", "must be 0 (one per core) to 256")
@@ -189,6 +191,7 @@ _PARSERS: dict[str, Any] = {
     "max_redirects": parse_int,
     "max_bytes": parse_size,
     "max_url_length": parse_int,
+    "max_outlinks": parse_int,
     "output": str,
     "stats_json": str,
     "quiet": _as_bool,

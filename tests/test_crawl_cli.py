@@ -144,6 +144,7 @@ def test_unreachable_seed_is_one_line(tmp_path: Path) -> None:
         (["--delay", "-1s"], "delay"),
         (["--include", "(unclosed"], "include: bad regular expression"),
         (["--max-pages", "-3"], "max_pages"),
+        (["--max-outlinks", "0"], "max_outlinks: must be at least 1"),
         (["--timeout", "soon"], "timeout"),
         (["--strategy", "telepathy"], "--strategy"),
         (["-o", "/nonexistent-dir/out.jsonl"], "output: cannot write /nonexistent-dir/out.jsonl"),

@@ -74,7 +74,12 @@ def _inline_analyzer(core: CrawlCore) -> Analyzer:
 
     async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
         return analyze_page(
-            body, url, content_type, settings.max_url_length, settings.analysis_cost
+            body,
+            url,
+            content_type,
+            settings.max_url_length,
+            settings.analysis_cost,
+            settings.max_outlinks,
         )
 
     return analyze

@@ -72,7 +72,13 @@ def _pool_analyzer(core: CrawlCore, pool: ProcessPoolExecutor) -> Analyzer:
 
     async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
         job = partial(
-            analyze_page, body, url, content_type, settings.max_url_length, settings.analysis_cost
+            analyze_page,
+            body,
+            url,
+            content_type,
+            settings.max_url_length,
+            settings.analysis_cost,
+            settings.max_outlinks,
         )
         return await asyncio.get_running_loop().run_in_executor(pool, job)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
+from functools import partial
 
 import requests
 
@@ -64,16 +66,21 @@ def fetch_and_analyze(
     request: FetchRequest,
     settings: CrawlSettings,
     on_start: Callable[[InFlight], None] | None = None,
+    parsers: Executor | None = None,
 ) -> FetchResponse | FetchFailure:
-    """Fetch with requests and, if it is a page, parse it right here (under the GIL)."""
+    """Fetch with requests and, if it is a page, parse it: right here (under the GIL), or on
+    one of `parsers`, waiting for it."""
     outcome = fetch(session, request, settings, on_start)
     if isinstance(outcome, FetchResponse) and should_analyze(request, outcome):
-        page = analyze_page(
+        parse = partial(
+            analyze_page,
             outcome.body,
             request.url,
             outcome.content_type,
             settings.max_url_length,
             settings.analysis_cost,
+            settings.max_outlinks,
         )
+        page = parse() if parsers is None else parsers.submit(parse).result()
         outcome = dataclasses.replace(outcome, body=b"", page=page)
     return outcome
