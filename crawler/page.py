@@ -13,7 +13,6 @@ import re
 
 from charset_normalizer import from_bytes
 from selectolax.lexbor import LexborHTMLParser
-from yarl import URL
 
 from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind
@@ -77,6 +76,35 @@ def sniff_charset(body: bytes, content_type: str | None) -> str:
         return known_charset(guess.encoding if guess else None) or "windows-1252"
 
 
+# What a browser navigates to, in document order: links, image-map areas, frames and a refresh.
+# (Not <img>, <script> or <link rel=stylesheet>: those are parts of a page, not pages.)
+_NAVIGATIONS = "a[href], area[href], iframe[src], frame[src], meta[http-equiv][content]"
+# A refresh's content: a delay, then `url=` (optional, any case), the URL, maybe quoted (HTML's
+# "shared declarative refresh steps").
+_REFRESH = re.compile(r"\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)", re.IGNORECASE | re.DOTALL)
+_ASCII_WHITESPACE = re.compile(r"[\t\n\f\r ]+")
+
+
+def _target_of(tag: str | None, attributes: dict[str, str | None]) -> str | None:
+    """Return the URL an element navigates to, or None."""
+    if tag in ("a", "area"):
+        return attributes.get("href")
+    if tag in ("iframe", "frame"):
+        return attributes.get("src")
+    if (attributes.get("http-equiv") or "").strip().lower() != "refresh":
+        return None
+    match = _REFRESH.fullmatch(attributes.get("content") or "")
+    target = match.group(1).strip() if match else ""
+    if target[:1] in ("'", '"'):
+        target = target[1:].split(target[0], 1)[0]
+    return target or None  # a refresh without a URL reloads the page itself
+
+
+def _collapsed(text: str) -> str:
+    """Return text as a browser shows a title: ASCII whitespace runs collapsed, ends stripped."""
+    return _ASCII_WHITESPACE.sub(" ", text).strip(" ")
+
+
 def analyze_page(
     body: bytes,
     url: str,
@@ -102,15 +130,15 @@ def analyze_page(
     except Exception:  # lexbor refusing a document must not stop a crawl
         return PageAnalysis(None, (), 0, charset=charset, error=ErrorKind.PARSE)
     title_node = tree.css_first("title")
-    title = title_node.text(strip=True) if title_node is not None else None
-    base = URL(url)
+    title = _collapsed(title_node.text()) if title_node is not None else None
+    base = url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
         base_href = LinkResolver(base, max_url_length).resolve(
             base_node.attributes.get("href") or ""
         )
         if base_href is not None:
-            base = URL(base_href)
+            base = base_href
     meta_nofollow = False
     for meta in tree.css("meta[name]"):
         attributes = meta.attributes
@@ -119,9 +147,10 @@ def analyze_page(
     # A URL is followable when any link to it lacks rel=nofollow.
     resolver = LinkResolver(base, max_url_length)
     links: dict[str, bool] = {}
-    for anchor in tree.css("a[href]"):
-        attributes = anchor.attributes
-        resolved = resolver.resolve(attributes.get("href") or "")
+    for node in tree.css(_NAVIGATIONS):
+        attributes = node.attributes
+        href = _target_of(node.tag, attributes)
+        resolved = resolver.resolve(href) if href else None
         if resolved is None:
             continue
         if resolved not in links and len(links) >= max_outlinks:

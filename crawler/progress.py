@@ -71,6 +71,10 @@ def print_summary(summary: dict[str, Any], console: Console, output: str) -> Non
             f"{duplicates['groups']:,} groups of {duplicates['pages']:,} pages "
             f"(fingerprints within {duplicates['threshold_bits']} bits)",
         )
+    if summary.get("scope_added"):
+        table.add_row(
+            "scope", "added " + ", ".join(summary["scope_added"]) + " (a seed redirected)"
+        )
     table.add_row("throughput", f"{summary['pages_per_s'] or 0:,.1f} pages/s")
     table.add_row("wall time", f"{summary['wall_s']:.2f} s")
     if output:

@@ -118,9 +118,9 @@ class CrawlSettings:
                     ) from None
         for domain in self.allow_domains:
             _require(
-                bool(re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+", domain)),
+                bool(re.fullmatch(r"(?:\*\.)?[A-Za-z0-9.\-\[\]:]+", domain)),
                 "allow_domains",
-                f"{domain!r} is not a host or host:port",
+                f"{domain!r} is not a host, host:port or *.domain",
             )
 
     @property

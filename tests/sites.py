@@ -23,10 +23,19 @@ def robots(text: str) -> Page:
 
 
 @asynccontextmanager
-async def serve(pages: Mapping[str, Page], host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Serve `pages` (path -> page; any other path is a 404) and yield the base URL."""
+async def serve(
+    pages: Mapping[str, Page],
+    host: str = "127.0.0.1",
+    redirects: Mapping[str, str] | None = None,
+) -> AsyncIterator[str]:
+    """Serve `pages` (path -> page; any other path is a 404) and yield the base URL.
+
+    A path in `redirects` answers 301 to its Location instead.
+    """
 
     async def handle(request: web.Request) -> web.Response:
+        if redirects and request.path in redirects:
+            return web.Response(status=301, headers={"Location": redirects[request.path]})
         status, content_type, body = pages.get(request.path, (404, "text/plain", b"not found"))
         return web.Response(status=status, body=body, headers={"Content-Type": content_type})
 

@@ -125,8 +125,10 @@ def test_unreachable_seed_is_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "crawler: error: could not fetch http://127.0.0.1:9/ (robots_unavailable)"
+        "crawler: error: could not fetch http://127.0.0.1:9/ (connect)"
     ]
+    # The seed's record names the failure, not what it caused (robots.txt unavailable).
+    assert Record.from_json(output.read_text()).error == "connect"
     result = crawler(
         "crawl", "http://127.0.0.1:9/", "-o", str(output), "--ignore-robots", "--retries", "0", "-q"
     )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from yarl import URL
 
 from crawler.core.frontier import url_digest
 from crawler.core.scope import Scope
 from crawler.core.urls import normalize_url, origin_of, resolve_link
 
-BASE = URL("http://example.com/dir/page.html")
+BASE = "http://example.com/dir/page.html"
 
 urls = st.builds(
     lambda scheme, host, port, path, query, fragment: (
@@ -80,6 +80,66 @@ def test_relative_links_resolve_against_the_base() -> None:
     assert resolve_link("../up.html", BASE) == "http://example.com/up.html"
     assert resolve_link("//cdn.example.com/x", BASE) == "http://cdn.example.com/x"
     assert resolve_link("?page=2", BASE) == "http://example.com/dir/page.html?page=2"
+
+
+# Escapes of characters a server may read differently decoded: reserved (gen- and sub-delims).
+RESERVED_ESCAPES = [f"%{ord(char):02X}" for char in ":/?#[]@!$&'()*+,;="]
+UNRESERVED = "ABCXYZabcxyz0189-._~"
+escaped_parts = st.lists(
+    st.one_of(
+        st.sampled_from(RESERVED_ESCAPES),
+        st.sampled_from(RESERVED_ESCAPES).map(str.lower),
+        st.sampled_from(UNRESERVED),
+        st.sampled_from([f"%{ord(char):02x}" for char in UNRESERVED]),
+    ),
+    min_size=1,
+    max_size=8,
+).map("".join)
+
+
+@given(escaped_parts, escaped_parts)
+def test_a_reserved_escape_is_never_decoded(path: str, query: str) -> None:
+    """In a path or a query, an escaped reserved character stays escaped (upper-cased), and an
+    escaped unreserved one is decoded: `?y=%2F` is never requested as `?y=/`."""
+    url = normalize_url(f"http://example.com/{path}?{query}")
+    assert url is not None
+    _, _, rest = url.partition("example.com/")
+    got_path, _, got_query = rest.partition("?")
+    for got, sent in ((got_path, path), (got_query, query)):
+        expected = sent
+        for char in UNRESERVED:
+            expected = expected.replace(f"%{ord(char):02x}", char)
+        for escape in RESERVED_ESCAPES:
+            expected = expected.replace(escape.lower(), escape)
+        assert got == expected
+    assert normalize_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url,normal",
+    [
+        ("http://a.test/p?x=1&y=%2F", "http://a.test/p?x=1&y=%2F"),
+        ("http://a.test/a%3Ab%40c%21d%24e%27f%28g%29h%2Ai%2Cj", None),
+        ("http://a.test/%7euser/%41b%2fc", "http://a.test/~user/Ab%2Fc"),
+        ("http://a.test/a/%2e%2E/b", "http://a.test/b"),
+        ("http://a.test/café?q=é", "http://a.test/caf%C3%A9?q=%C3%A9"),
+        ("http://a.test/a b", "http://a.test/a%20b"),
+        ("http://a.test/100%", "http://a.test/100%"),
+        ("http://a.test/a\\b/..\\c?d\\e", "http://a.test/a/c?d%5Ce"),
+        ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+    ],
+)
+def test_normal_forms_browsers_and_rfc_3986_agree_on(url: str, normal: str | None) -> None:
+    assert normalize_url(url) == (normal or url)
+
+
+def test_hrefs_are_read_as_browsers_read_them() -> None:
+    """Tabs and newlines anywhere are dropped, ends trimmed, backslashes before the query are
+    slashes (WHATWG URL: every http(s) URL is special)."""
+    assert resolve_link(" \tot\nher.html\r\n", BASE) == "http://example.com/dir/other.html"
+    assert resolve_link("..\\up.html", BASE) == "http://example.com/up.html"
+    assert resolve_link("\\\\cdn.example.com\\x", BASE) == "http://cdn.example.com/x"
+    assert resolve_link("?y=%2f", BASE) == "http://example.com/dir/page.html?y=%2F"
 
 
 def test_origin_of() -> None:

@@ -19,8 +19,6 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from yarl import URL
-
 from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier
 from crawler.core.messages import (
     FetchFailure,
@@ -40,6 +38,7 @@ from crawler.settings import CrawlSettings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ROBOTS_JOB = -1
+MAX_ROBOTS_REDIRECTS = 5  # RFC 9309 §2.3.1.2: at least five
 
 
 @dataclass(slots=True)
@@ -73,6 +72,8 @@ class _Origin:
     rules: RobotsRules | None = None
     robots_failures: int = 0
     robots_retry_at: float = 0.0
+    robots_url: str | None = None  # where robots.txt redirected to, if it did
+    robots_hops: int = 0
     ready: deque[int] = field(default_factory=deque)
 
 
@@ -96,6 +97,7 @@ class CrawlCore:
         self._records: list[Record] = []
         self._out: set[int] = set()
         self._unsent: dict[FetchRequest, _Origin] = {}
+        self._robots_of: dict[FetchRequest, str] = {}  # robots.txt requests out -> their origin
         self._next_job = 0
         self._in_flight = 0
         self._started_jobs = 0
@@ -215,17 +217,15 @@ class CrawlCore:
         state = self._origin(origin)
         if not self.settings.ignore_robots and state.robots is RobotsState.UNKNOWN:
             state.robots = RobotsState.FETCHING
-            return self._send(
-                state,
-                now,
-                FetchRequest(
-                    f"{origin}/robots.txt",
-                    RequestKind.ROBOTS,
-                    ROBOTS_JOB,
-                    state.robots_failures + 1,
-                    MAX_ROBOTS_BYTES,
-                ),
+            robots = FetchRequest(
+                state.robots_url or f"{origin}/robots.txt",
+                RequestKind.ROBOTS,
+                ROBOTS_JOB,
+                state.robots_failures + 1,
+                MAX_ROBOTS_BYTES,
             )
+            self._robots_of[robots] = origin  # a redirect may take it to another origin
+            return self._send(state, now, robots)
         if state.ready:
             job = self._jobs[state.ready.popleft()]
         else:
@@ -234,9 +234,13 @@ class CrawlCore:
             job = self._start_job(entry)
         rules = state.rules
         if rules is not None and not rules.allows(job.current, self.settings.robots_agent):
-            self._finish(
-                job, ErrorKind.ROBOTS_UNAVAILABLE if rules.unavailable else ErrorKind.ROBOTS
-            )
+            if not rules.unavailable:
+                self._finish(job, ErrorKind.ROBOTS)
+            elif job.depth == 0 and rules.cause is not None:
+                # A seed is where the user looks first: name what failed, not its consequence.
+                self._finish(job, rules.cause)
+            else:
+                self._finish(job, ErrorKind.ROBOTS_UNAVAILABLE)
             return None
         request = FetchRequest(
             job.current, RequestKind.PAGE, job.id, job.attempts + 1, self.settings.max_bytes
@@ -302,7 +306,8 @@ class CrawlCore:
         self, request: FetchRequest, outcome: FetchResponse | FetchFailure, now: float
     ) -> None:
         """Take in what came of a request."""
-        state = self._origin(origin_of(request.url))
+        origin = self._robots_of.pop(request, None) if request.kind is RequestKind.ROBOTS else None
+        state = self._origin(origin or origin_of(request.url))
         if self._unsent.pop(request, None) is not None:
             state.unsent -= 1  # a strategy that never calls sent(): counted as sent at dispatch
         state.in_flight -= 1
@@ -310,7 +315,7 @@ class CrawlCore:
         error = outcome.error.value if isinstance(outcome, FetchFailure) else None
         self.stats.request_done(outcome.elapsed, error)
         if request.kind is RequestKind.ROBOTS:
-            self._robots_done(state, outcome, now)
+            self._robots_done(state, request, outcome, now)
             return
         self._out.discard(request.job)
         job = self._jobs[request.job]
@@ -351,14 +356,14 @@ class CrawlCore:
             self._finish(job, response.page.error, response.page)
 
     def _redirect(self, job: _Job, location: str) -> None:
-        target = resolve_link(location, URL(job.current), self.settings.max_url_length)
+        target = resolve_link(location, job.current, self.settings.max_url_length)
         if target is None:
             self._finish(job, ErrorKind.BAD_REDIRECT)
         elif target in job.chain:
             self._finish(job, ErrorKind.REDIRECT_LOOP)
         elif len(job.chain) > self.settings.max_redirects:
             self._finish(job, ErrorKind.TOO_MANY_REDIRECTS)
-        elif not self.scope.allows(target):
+        elif not self.scope.allows(target) and not self._seed_moved(job, target):
             self._finish(job, ErrorKind.OUT_OF_SCOPE_REDIRECT)
         elif not self.frontier.mark_seen(target):
             # Another link already led there: this URL's part is done.
@@ -371,6 +376,17 @@ class CrawlCore:
             job.current = target
             job.hop_failures = 0
             self._origin(origin_of(target)).ready.append(job.id)
+
+    def _seed_moved(self, job: _Job, target: str) -> bool:
+        """Take a seed's redirect target's origin into scope (http to https, apex to www): the
+        site lives there. Say whether the target is now in scope."""
+        if job.depth != 0:
+            return False
+        origin = origin_of(target)
+        if origin not in self.scope.origins:
+            self.scope = self.scope.with_origin(origin)
+            self.stats.scope_added.append(origin)
+        return self.scope.allows(target)
 
     def _retry_or_finish(
         self, job: _Job, error: ErrorKind, retry_after: float | None, now: float
@@ -454,11 +470,25 @@ class CrawlCore:
             self._unfinished[moved_from] -= 1
 
     def _robots_done(
-        self, state: _Origin, outcome: FetchResponse | FetchFailure, now: float
+        self,
+        state: _Origin,
+        request: FetchRequest,
+        outcome: FetchResponse | FetchFailure,
+        now: float,
     ) -> None:
         status = outcome.status
         if isinstance(outcome, FetchResponse) and status == 200:
             state.rules = RobotsRules.parse(outcome.body, self.settings.robots_agent)
+        elif isinstance(outcome, FetchResponse) and status in REDIRECTS and outcome.location:
+            # RFC 9309 §2.3.1.2: follow at least five redirects, to any host; the rules found
+            # apply to the origin that was asked. Past five, robots.txt is "unavailable".
+            target = resolve_link(outcome.location, request.url, self.settings.max_url_length)
+            if target is not None and state.robots_hops < MAX_ROBOTS_REDIRECTS:
+                state.robots_hops += 1
+                state.robots_url = target
+                state.robots = RobotsState.UNKNOWN
+                return
+            state.rules = RobotsRules()
         elif (
             isinstance(outcome, FetchResponse)
             and status is not None
@@ -473,7 +503,11 @@ class CrawlCore:
                 retry_after = outcome.retry_after if isinstance(outcome, FetchResponse) else None
                 state.robots_retry_at = now + self.retry.backoff(state.robots_failures, retry_after)
                 return
-            state.rules = RobotsRules.deny_all()
+            if isinstance(outcome, FetchFailure):
+                cause = outcome.error
+            else:
+                cause = ErrorKind.HTTP_429 if status == 429 else ErrorKind.HTTP_5XX
+            state.rules = RobotsRules.deny_all(cause)
         state.robots = RobotsState.READY
         state.delay = max(self.settings.delay, state.rules.crawl_delay)
         # The robots.txt request itself counts: the first page waits the Crawl-delay after it.

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from protego import Protego
 
+from crawler.core.records import ErrorKind
+
 MAX_ROBOTS_BYTES = 512 * 1024
 MAX_CRAWL_DELAY = 30.0
 
@@ -33,11 +35,16 @@ class RobotsRules:
     allow_all: bool = True
     crawl_delay: float = 0.0
     unavailable: bool = False
+    # Why robots.txt could not be had (a failed fetch's error: connect, http_5xx...).
+    cause: ErrorKind | None = None
 
     @classmethod
     def parse(cls, body: bytes, user_agent: str) -> RobotsRules:
         """Parse a robots.txt body (undecodable bytes are replaced, as browsers do)."""
         text = body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
+        # RFC 9309 §2.3.1 allows a UTF-8 byte-order mark; protego would read it as part of the
+        # first line and drop that group's rules.
+        text = text.removeprefix("\ufeff")
         parser = Protego.parse(text)
         delay = parser.crawl_delay(user_agent)
         return cls(
@@ -45,9 +52,9 @@ class RobotsRules:
         )
 
     @classmethod
-    def deny_all(cls) -> RobotsRules:
-        """Rules for an origin whose robots.txt could not be had."""
-        return cls(parser=None, allow_all=False, unavailable=True)
+    def deny_all(cls, cause: ErrorKind) -> RobotsRules:
+        """Rules for an origin whose robots.txt could not be had, for `cause`."""
+        return cls(parser=None, allow_all=False, unavailable=True, cause=cause)
 
     def allows(self, url: str, user_agent: str) -> bool:
         """Say whether `user_agent` may fetch `url`."""

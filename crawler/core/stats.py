@@ -26,6 +26,8 @@ class CrawlStats:
     statuses: Counter[str] = field(default_factory=Counter)
     deferred: int = 0  # URLs cut off by a stop and left waiting in a durable frontier
     near_duplicates: NearDuplicates = field(default_factory=NearDuplicates)
+    # Origins a seed redirected to, which the crawl took into its scope.
+    scope_added: list[str] = field(default_factory=list)
 
     def request_done(self, elapsed: float, error: str | None) -> None:
         """Count one finished HTTP request."""
@@ -59,6 +61,7 @@ class CrawlStats:
             "wall_s": round(wall_seconds, 3),
             "pages_per_s": round(self.records / wall_seconds, 2) if wall_seconds > 0 else None,
             "near_duplicates": self.near_duplicates.summary(),
+            "scope_added": list(self.scope_added),
         }
 
 

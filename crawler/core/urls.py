@@ -1,33 +1,51 @@
-"""URL rules: resolve links, normalize them for dedup, and name their origin. All through yarl.
+"""URL rules: resolve links, normalize them for dedup, and name their origin.
 
-Normal form: lowercase scheme and host (IDN hosts in punycode), no default port, no fragment, dot
-segments resolved, percent-escapes of unreserved characters decoded and the rest upper-cased.
-Two URLs that name the same resource by these rules are one URL to the crawl.
+Normal form (RFC 3986 §6.2.2, with the WHATWG URL rules where browsers differ in ways that change
+the target): lowercase scheme and host (IDN hosts in punycode), no default port, no fragment, dot
+segments resolved (`%2E` ones too), an empty path as `/`. Percent-escapes of *unreserved*
+characters (letters, digits, `-._~`) are decoded and every other escape is upper-cased, never
+decoded: `%2F` in a query and `%3A` in a path may mean something else than `/` and `:` to the
+server. Bytes a URL may not hold (spaces, non-ASCII, `"<>`...) are percent-encoded as UTF-8.
+
+From an href, as browsers read it: leading and trailing spaces and controls are trimmed, tabs and
+newlines anywhere are dropped, and a backslash before the query is a slash. Two URLs that name the
+same resource by these rules are one URL to the crawl.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from urllib.parse import SplitResult, urljoin, urlsplit
 
-from yarl import URL
+import idna
 
 CRAWLABLE_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def normalize_url(url: str | URL, max_length: int = 2048) -> str | None:
+def normalize_url(url: str, max_length: int = 2048) -> str | None:
     """Return the normal form of an absolute http(s) URL, or None if it is not one we crawl."""
-    try:
-        parsed = url if isinstance(url, URL) else URL(url.strip())
-        return _crawlable(parsed, max_length)
-    except (ValueError, TypeError, UnicodeError):
-        return None
+    return _resolve("", _cleaned(url), max_length)
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+# What browsers trim from both ends of an href (C0 controls and space), and drop anywhere.
+_TRIMMED = "".join(chr(code) for code in range(0x21))
+_DROPPED = str.maketrans("", "", "\t\n\r")
 
 
-def resolve_link(href: str, base: URL, max_length: int = 2048) -> str | None:
+def _cleaned(href: str) -> str:
+    """Return `href` as a browser reads it: trimmed, without tabs and newlines, and with
+    backslashes before the query read as slashes (every crawlable URL is a WHATWG special URL)."""
+    href = href.strip(_TRIMMED).translate(_DROPPED)
+    if "\\" in href:
+        end = min((at for at in (href.find("?"), href.find("#")) if at != -1), default=len(href))
+        href = href[:end].replace("\\", "/") + href[end:]
+    return href
+
+
+def resolve_link(href: str, base: str, max_length: int = 2048) -> str | None:
     """Resolve an href against a document's base URL; None for links a crawler does not follow."""
     return LinkResolver(base, max_length).resolve(href)
 
@@ -42,16 +60,20 @@ class LinkResolver:
 
     __slots__ = ("directory", "full", "max_length", "origin")
 
-    def __init__(self, base: URL, max_length: int = 2048) -> None:
+    def __init__(self, base: str, max_length: int = 2048) -> None:
         self.max_length = max_length
-        self.full = str(base.with_fragment(None))
-        self.origin = str(base.origin()) if base.is_absolute() else ""
-        path = base.raw_path or "/"
+        self.full = base.split("#", 1)[0]
+        try:
+            parts = urlsplit(self.full)
+        except ValueError:
+            parts = SplitResult("", "", "", "", "")
+        self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+        path = parts.path or "/"
         self.directory = self.origin + path[: path.rfind("/") + 1]
 
     def resolve(self, href: str) -> str | None:
         """Return the normalized absolute URL `href` names, or None if it is not crawlable."""
-        href = href.strip()
+        href = _cleaned(href)
         if not href or href.startswith("#"):
             return None
         scheme = _SCHEME.match(href)
@@ -71,27 +93,99 @@ class LinkResolver:
 @functools.lru_cache(maxsize=65_536)
 def _resolve(context: str, href: str, max_length: int) -> str | None:
     try:
-        target = URL(href) if not context else URL(context).join(URL(href))
-        return _crawlable(target, max_length)
-    except (ValueError, TypeError, UnicodeError):
+        return _crawlable(urljoin(context, href) if context else href, max_length)
+    except (ValueError, UnicodeError):  # a bad port, IPv6 literal or IDN host
         return None
 
 
-def _crawlable(url: URL, max_length: int) -> str | None:
-    if url.scheme not in CRAWLABLE_SCHEMES or not url.host or not url.is_absolute():
+def _crawlable(url: str, max_length: int) -> str | None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in CRAWLABLE_SCHEMES:
         return None
-    # Reading the port validates it; yarl raises ValueError for one out of range.
-    _ = url.port
-    text = str(url.with_fragment(None))
-    authority_start = text.index("://") + 3
-    ends = [
-        at for at in (text.find("/", authority_start), text.find("?", authority_start)) if at != -1
-    ]
-    authority_end = min(ends, default=len(text))
-    if not text.startswith("/", authority_end):
-        # http://host?q and http://host/?q are one resource.
-        text = f"{text[:authority_end]}/{text[authority_end:]}"
+    host = _host(parts.hostname or "")
+    if not host:
+        return None
+    port = parts.port  # raises ValueError for one out of range
+    authority = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        authority = f"{authority}:{port}"
+    if "@" in parts.netloc:
+        authority = f"{_escapes(parts.netloc.rpartition('@')[0], _USERINFO)}@{authority}"
+    path = _without_dot_segments(_escapes(parts.path, _PATH)) or "/"
+    query = f"?{_escapes(parts.query, _QUERY)}" if "?" in url.split("#", 1)[0] else ""
+    text = f"{scheme}://{authority}{path}{query}"
     return text if len(text) <= max_length else None
+
+
+def _host(host: str) -> str:
+    """Return a host in its normal form: lowercase, IDN in punycode (UTS #46, as browsers)."""
+    if "%" in host:
+        host = _unescape_all(host)
+    if host.isascii():
+        return host.lower()
+    return idna.encode(host, uts46=True).decode("ascii")
+
+
+# Bytes kept as they are, by component: unreserved, sub-delims, and what RFC 3986 allows there.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_SUB_DELIMS = frozenset(b"!$&'()*+,;=")
+_PATH = _UNRESERVED | _SUB_DELIMS | frozenset(b":@/")
+_QUERY = _PATH | frozenset(b"?")
+_USERINFO = _UNRESERVED | _SUB_DELIMS | frozenset(b":")
+_HEX = frozenset(b"0123456789ABCDEFabcdef")
+
+
+def _escapes(part: str, allowed: frozenset[int]) -> str:
+    """Return `part` with unreserved escapes decoded, other escapes upper-cased, and every byte
+    not `allowed` percent-encoded (UTF-8); a `%` that starts no escape is left as it is."""
+    if part.isascii() and "%" not in part and allowed.issuperset(part.encode("ascii")):
+        return part  # the usual case, already in normal form
+    data = part.encode("utf-8", "surrogateescape")
+    out: list[str] = []
+    index, length = 0, len(data)
+    while index < length:
+        byte = data[index]
+        if byte == 0x25:  # %
+            if index + 2 < length and data[index + 1] in _HEX and data[index + 2] in _HEX:
+                value = int(data[index + 1 : index + 3], 16)
+                out.append(chr(value) if value in _UNRESERVED else f"%{value:02X}")
+                index += 3
+                continue
+            out.append("%")  # as browsers send it: "%25" would name another resource
+        elif byte in allowed:
+            out.append(chr(byte))
+        else:
+            out.append(f"%{byte:02X}")
+        index += 1
+    return "".join(out)
+
+
+def _unescape_all(text: str) -> str:
+    return _ANY_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+
+
+_ANY_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _without_dot_segments(path: str) -> str:
+    """Remove `.` and `..` segments (RFC 3986 §5.2.4), after unreserved escapes were decoded."""
+    if "." not in path:
+        return path
+    segments = path.split("/")
+    output: list[str] = []
+    for segment in segments[1:] if path.startswith("/") else segments:
+        if segment == ".":
+            continue
+        if segment == "..":
+            if output:
+                output.pop()
+            continue
+        output.append(segment)
+    result = ("/" if path.startswith("/") else "") + "/".join(output)
+    if segments[-1] in (".", "..") and not result.endswith("/"):
+        result += "/"  # `/a/b/..` names the directory `/a/`
+    return result
 
 
 def origin_of(url: str) -> str:

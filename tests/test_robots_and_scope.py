@@ -1,0 +1,128 @@
+"""robots.txt as RFC 9309 reads it, and a crawl's scope as a site's redirects define it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from crawler.core.records import Record
+from crawler.core.scope import Scope
+from crawler.run import CrawlOutcome, run_crawl
+from crawler.settings import load_crawl_settings
+from tests.crawling import check_output, read_records
+from tests.sites import html, robots, serve
+
+RULES = "User-agent: *\nDisallow: /private/\n"
+
+
+async def crawl(seed: str, output: Path, **overrides: Any) -> tuple[CrawlOutcome, list[Record]]:
+    settings = load_crawl_settings(
+        overrides={
+            "seeds": [seed],
+            "output": str(output),
+            "quiet": True,
+            "retries": 0,
+            **overrides,
+        }
+    )
+    outcome = await asyncio.to_thread(run_crawl, settings, None, False)
+    check_output(output, outcome.summary["pages"])
+    return outcome, read_records(output)
+
+
+def errors_by_path(records: list[Record], base: str) -> dict[str, str | None]:
+    return {
+        record.url.removeprefix(base.rstrip("/")): (record.error.value if record.error else None)
+        for record in records
+    }
+
+
+SITE = {"/": html("/private/x", "/open"), "/open": html(), "/private/x": html()}
+
+
+async def test_a_byte_order_mark_does_not_hide_the_rules(tmp_path: Path) -> None:
+    """RFC 9309 §2.3.1 allows a UTF-8 BOM; the rules after it still apply."""
+    pages = {**SITE, "/robots.txt": robots("\ufeff" + RULES)}
+    async with serve(pages) as base:
+        _, records = await crawl(base, tmp_path / "out.jsonl")
+    assert errors_by_path(records, base) == {"/": None, "/open": None, "/private/x": "robots"}
+
+
+async def test_robots_txt_redirects_are_followed_five_hops_across_hosts(tmp_path: Path) -> None:
+    """A robots.txt that redirects, even to another origin, is read where the redirects end
+    (up to five hops), and its rules apply to the origin that was asked."""
+    elsewhere: dict[str, str] = {}
+    async with serve({"/rules.txt": robots(RULES)}, redirects=elsewhere) as other:
+        hops = {f"/hop{n}": f"/hop{n + 1}" for n in range(1, 4)}
+        elsewhere.update({"/hop4": "/rules.txt"})
+        redirects = {"/robots.txt": f"{other}hop1", **hops}
+        elsewhere.update({path: target for path, target in hops.items()})
+        async with serve(SITE, redirects=redirects) as base:
+            _, records = await crawl(base, tmp_path / "out.jsonl")
+    # robots.txt -> other/hop1 -> hop2 -> hop3 -> hop4 -> rules.txt: five redirects.
+    assert errors_by_path(records, base) == {"/": None, "/open": None, "/private/x": "robots"}
+
+
+async def test_more_than_five_robots_redirects_mean_no_rules(tmp_path: Path) -> None:
+    """Past five redirects robots.txt is "unavailable" (RFC 9309 §2.3.1.2): everything may be
+    crawled, as after a 404."""
+    redirects = {"/robots.txt": "/r1", **{f"/r{n}": f"/r{n + 1}" for n in range(1, 6)}}
+    pages = {**SITE, "/r6": robots(RULES)}
+    async with serve(pages, redirects=redirects) as base:
+        _, records = await crawl(base, tmp_path / "out.jsonl")
+    assert errors_by_path(records, base) == {"/": None, "/open": None, "/private/x": None}
+
+
+async def test_a_seed_that_moves_to_another_origin_takes_its_scope_along(tmp_path: Path) -> None:
+    """http -> https or apex -> www: the seed's own redirect puts its final origin in scope, the
+    summary says so, and the site is crawled there."""
+    moves: dict[str, str] = {}
+    async with (
+        serve({"/": html("/page"), "/page": html()}) as moved_to,
+        serve({}, redirects=moves) as seed,
+    ):
+        moves["/"] = moved_to
+        outcome, records = await crawl(seed, tmp_path / "out.jsonl")
+    assert {(record.url, record.final_url, record.error) for record in records} == {
+        (moved_to + "page", moved_to + "page", None),
+        (seed, moved_to, None),
+    }
+    assert outcome.summary["scope_added"] == [moved_to.rstrip("/")]
+
+
+async def test_a_page_that_redirects_elsewhere_does_not_widen_the_scope(tmp_path: Path) -> None:
+    moves: dict[str, str] = {}
+    async with (
+        serve({"/": html("/away")}) as other,
+        serve({"/": html("/moved")}, redirects=moves) as base,
+    ):
+        moves["/moved"] = other
+        outcome, records = await crawl(base, tmp_path / "out.jsonl")
+    assert errors_by_path(records, base)["/moved"] == "out_of_scope_redirect"
+    assert outcome.summary["scope_added"] == []
+
+
+async def test_only_the_seed_names_the_failure_behind_an_unavailable_robots_txt(
+    tmp_path: Path,
+) -> None:
+    """A host that refuses connections: its seed's record says `connect`; a page of it found
+    through a link says `robots_unavailable`, the consequence it met."""
+    refused = "http://127.0.0.1:9/"
+    async with serve({"/": html(refused + "page")}) as base:
+        settings = {"allow_domains": ["127.0.0.1:9"]}
+        _, records = await crawl(base, tmp_path / "out.jsonl", **settings)
+        _, seed_records = await crawl(refused, tmp_path / "seed.jsonl")
+    assert {record.url: str(record.error) for record in records} == {
+        base: "None",
+        refused + "page": "robots_unavailable",
+    }
+    assert [str(record.error) for record in seed_records] == ["connect"]
+
+
+def test_a_wildcard_allows_a_domain_and_every_host_under_it() -> None:
+    scope = Scope.build(["http://seed.test/"], ["*.example.com"])
+    for origin in ("http://example.com", "https://docs.example.com:8443", "http://a.b.example.com"):
+        assert scope.allows_origin(origin), origin
+    for origin in ("http://badexample.com", "http://example.com.evil.test", "http://other.test"):
+        assert not scope.allows_origin(origin), origin
