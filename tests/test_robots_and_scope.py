@@ -6,7 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crawler.core.records import Record
+from crawler.core.robots import RobotsRules
 from crawler.core.scope import Scope
 from crawler.run import CrawlOutcome, run_crawl
 from crawler.settings import load_crawl_settings
@@ -126,3 +129,68 @@ def test_a_wildcard_allows_a_domain_and_every_host_under_it() -> None:
         assert scope.allows_origin(origin), origin
     for origin in ("http://badexample.com", "http://example.com.evil.test", "http://other.test"):
         assert not scope.allows_origin(origin), origin
+
+
+# RFC 9309's rules, one case each: (robots.txt, URL, allowed for "crawler-lab").
+RFC_9309_CASES = {
+    "§2.2.2 the most specific (longest) match wins": (
+        "User-agent: *\nDisallow: /a\nAllow: /a/b\n",
+        "http://x.test/a/b/c",
+        True,
+    ),
+    "§2.2.2 on a tie, allow wins": ("User-agent: *\nDisallow: /a\nAllow: /a\n", "/a", True),
+    "§2.2.1 the product token matches case-insensitively": (
+        "User-agent: CRAWLER-LAB\nDisallow: /\n\nUser-agent: *\nAllow: /\n",
+        "/a",
+        False,
+    ),
+    "§2.2.1 a matching group beats the * group": (
+        "User-agent: *\nDisallow: /\n\nUser-agent: crawler-lab\nAllow: /\n",
+        "/a",
+        True,
+    ),
+    "§2.2.1 groups for one agent are combined": (
+        "User-agent: crawler-lab\nDisallow: /a\n\nUser-agent: crawler-lab\nDisallow: /b\n",
+        "/b",
+        False,
+    ),
+    "§2.1 several user-agent lines start one group": (
+        "User-agent: other\nUser-agent: crawler-lab\nDisallow: /z\n",
+        "/z",
+        False,
+    ),
+    "§2.2.2 percent-encoded and UTF-8 paths compare encoded": (
+        "User-agent: *\nDisallow: /\u4f60\n",
+        "/%E4%BD%A0",
+        False,
+    ),
+    "§2.2.2 an escaped unreserved character is that character": (
+        "User-agent: *\nDisallow: /%7ea\n",
+        "/~a",
+        False,
+    ),
+    "§2.2.3 $ ends the pattern": ("User-agent: *\nDisallow: /*.pdf$\n", "/a.pdfx", True),
+    "§2.2.3 * matches any run": ("User-agent: *\nDisallow: /*.pdf$\n", "/d/a.pdf", False),
+    "§2.2.2 the query is part of the path matched": (
+        "User-agent: *\nDisallow: /p?x=1\n",
+        "/p?x=1",
+        False,
+    ),
+    "§2.2.4 unknown records are ignored": ("User-agent: *\nFoo: bar\nDisallow: /q\n", "/q", False),
+    "§2.2 CRLF line ends and comments": ("User-agent: * # c\r\nDisallow: /q # c\r\n", "/q", False),
+    "§2.2.2 an empty Disallow allows everything": ("User-agent: *\nDisallow:\n", "/q", True),
+    "§2.2.2 /robots.txt is implicitly allowed": (
+        "User-agent: *\nDisallow: /\n",
+        "/robots.txt",
+        True,
+    ),
+    "§2.3.1 a UTF-8 byte-order mark is skipped": ("\ufeffUser-agent: *\nDisallow: /\n", "/", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RFC_9309_CASES))
+def test_rules_are_matched_as_rfc_9309_says(case: str) -> None:
+    text, url, allowed = RFC_9309_CASES[case]
+    url = url if url.startswith("http") else "http://x.test" + url
+    rules = RobotsRules.parse(text.encode(), "crawler-lab")
+    assert rules.allows(url, "crawler-lab") is allowed
