@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -38,6 +40,17 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def get_stats(http: aiohttp.ClientSession, server: MockServer, **query: str) -> Any:
-    """Return the server's /_stats JSON."""
-    async with http.get(server.origins[0] + "/_stats", params=query) as response:
-        return await response.json()
+    """Return the server's /_stats JSON once every request has left the server.
+
+    A request counts as in flight until its handler returns, a moment after its last byte is
+    sent: a client holding every response may still read it in flight (on a loaded machine, or
+    with worker processes, for milliseconds or more). The wait is bounded; after it, the last
+    reading is returned as it is, and an assertion on it will say what it saw.
+    """
+    deadline = time.monotonic() + 10
+    while True:
+        async with http.get(server.origins[0] + "/_stats", params=query) as response:
+            stats = await response.json()
+        if stats["in_flight"] == 0 or time.monotonic() > deadline:
+            return stats
+        await asyncio.sleep(0.01)

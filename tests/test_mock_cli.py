@@ -6,10 +6,12 @@ import json
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,6 +124,17 @@ def test_port_zero_prints_the_bound_url_first() -> None:
             assert process.wait(timeout=10) == 0
 
 
+def settled_stats(origin: str) -> Any:
+    """Return /_stats once no request is in flight (see `conftest.get_stats`), bounded."""
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen(origin + "/_stats", timeout=10) as response:
+            stats = json.load(response)
+        if stats["in_flight"] == 0 or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.01)
+
+
 def test_process_server_with_two_workers_keeps_exact_stats() -> None:
     """Two worker processes share one port, and /_stats counts every request across both."""
     settings = load_settings(overrides={"pages": 100, "workers": 2, "hosts": 2})
@@ -136,8 +149,7 @@ def test_process_server_with_two_workers_keeps_exact_stats() -> None:
         jobs = [(server.origins[index % 2], "/") for index in range(400)]
         with ThreadPoolExecutor(16) as pool:
             statuses = list(pool.map(get, jobs))
-        with urllib.request.urlopen(server.origins[0] + "/_stats", timeout=10) as response:
-            stats = json.load(response)
+        stats = settled_stats(server.origins[0])
     assert statuses == [200] * 400
     assert stats["requests"] == 400 and stats["in_flight"] == 0
     assert [host["requests"] for host in stats["hosts"].values()] == [200, 200]
