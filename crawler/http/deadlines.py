@@ -8,7 +8,8 @@ the crawl gives up on the request (the end of a stop's grace period). The blocke
 the connection end, and the client reports the request by the reason it was cut.
 
 One daemon thread serves every request of the process from a heap of deadlines; watching a
-request costs a heap push, not a timer thread.
+request costs a heap push, not a timer thread. A strategy holds `in_use()` for its crawl, and the
+thread ends with the last crawl that used it, so none is left behind.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import itertools
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 
 class CutReason(enum.Enum):
@@ -87,6 +89,25 @@ class Watchdog:
         self._heap: list[tuple[float, int, InFlight]] = []
         self._order = itertools.count()  # ties on a deadline never compare two InFlights
         self._thread: threading.Thread | None = None
+        self._users = 0
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[Watchdog]:
+        """Use the watchdog for a crawl; when the last crawl using it ends, its thread ends."""
+        with self._lock:
+            self._users += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._users -= 1
+                ending = self._thread if self._users == 0 else None
+                if ending is not None:
+                    self._thread = None  # tells the thread to end
+                    self._heap.clear()
+                    self._wake.notify()
+            if ending is not None:
+                ending.join()
 
     def watch(self, request: InFlight) -> None:
         """Cut `request` at its deadline unless it finishes first."""
@@ -101,8 +122,9 @@ class Watchdog:
                 self._wake.notify()  # sooner than what the thread sleeps towards
 
     def _run(self) -> None:
+        me = threading.current_thread()
         with self._lock:
-            while True:
+            while self._thread is me:
                 now = time.monotonic()
                 while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
                     _, _, request = heapq.heappop(self._heap)

@@ -18,7 +18,7 @@ import requests
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_analyze
 from crawler.core.records import ErrorKind
-from crawler.http.deadlines import InFlight
+from crawler.http.deadlines import WATCHDOG, InFlight
 from crawler.http.requests_client import fetch, new_session
 from crawler.output import JsonlSink
 from crawler.page import analyze_page
@@ -37,7 +37,11 @@ class SyncStrategy:
         settings = core.settings
         sink = JsonlSink(context.output, context.before_write)
         try:
-            with StopRequests(context, settings.grace) as stop, new_session(settings) as session:
+            with (
+                WATCHDOG.in_use(),
+                StopRequests(context, settings.grace) as stop,
+                new_session(settings) as session,
+            ):
                 while True:
                     if stop.requested:
                         core.stop()

@@ -22,7 +22,7 @@ from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest
 from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
-from crawler.http.deadlines import CutReason, InFlight
+from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
 from crawler.http.requests_client import new_session
 from crawler.output import JsonlSink
 from crawler.strategies import RunContext
@@ -64,6 +64,7 @@ class _ThreadsDriver:
 
     def run(self) -> None:
         with (
+            WATCHDOG.in_use(),  # outlives the pool, whose workers it may have to cut
             StopRequests(self.context, self.settings.grace) as stop,
             ThreadPoolExecutor(
                 max_workers=self.settings.concurrency, thread_name_prefix="crawler-worker"
