@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +86,29 @@ def check_output(output: Path, pages: int, state: Path | None = None) -> None:
     assert len(lines) == pages, f"the summary counts {pages} records, the output holds {len(lines)}"
     if state is not None:
         assert state_lines(state) == lines, "the output is not the state file's records"
+
+
+# Runs a command and writes its peak resident memory (kB) to the file named first. On Linux a
+# child's ru_maxrss starts at its parent's high-water mark (exec takes it from the parent's memory
+# map), so measured straight from the test process, it would be the test's own peak; measured
+# from this small launcher, it is the command's.
+_PEAK_RSS_LAUNCHER = """
+import os, subprocess, sys
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+process.returncode = os.waitstatus_to_exitcode(status)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(process.returncode if process.returncode >= 0 else 128 - process.returncode)
+"""
+
+
+def run_measuring_peak_rss(command: list[str], scratch: Path, **popen: Any) -> tuple[int, float]:
+    """Run `command` to its end; return its exit status and peak resident memory in MiB (its
+    own, and its pool processes' if it has them)."""
+    report = scratch / f"peak-rss-{os.getpid()}-{time.monotonic_ns()}"
+    completed = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_LAUNCHER, str(report), *command], check=False, **popen
+    )
+    peak_mb = int(report.read_text()) / 1024
+    report.unlink()
+    return completed.returncode, peak_mb
