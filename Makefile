@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test lint setup system-packages clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# Debian packages the conformance tests crawl and compare against (nginx, wget, documentation).
+system-packages:
+	scripts/install-system-packages
+
 demo: setup
 	$(BIN)/crawler compare --scenario quick --out compare-out
 
@@ -21,7 +25,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+test: lint system-packages
 	$(BIN)/pytest
 
 clean:
