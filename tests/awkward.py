@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -137,11 +137,13 @@ async def serve_awkward(
     cases: dict[str, Script],
     cookies_seen: list[bytes] | None = None,
     robots: Script | None = None,
+    on_request: Callable[[str], None] | None = None,
 ) -> AsyncIterator[str]:
     """Serve each case at /<name>, and at / a page linking to all of them; yield the base URL.
 
     Every Cookie header a request carries is appended to `cookies_seen`; `robots`, if given,
-    is what /robots.txt sends instead of rules allowing everything.
+    is what /robots.txt sends instead of rules allowing everything; `on_request` is given the
+    path of every request as it arrives.
     """
     links = "".join(f'<a href="/{name}">{name}</a> ' for name in cases)
     index = response(body=f"<html><title>index</title><body>{links}</body></html>".encode())
@@ -156,6 +158,8 @@ async def serve_awkward(
             writer.close()
             return
         path = head.split(b" ", 2)[1].decode("latin-1")
+        if on_request is not None:
+            on_request(path)
         for line in head.split(b"\r\n"):
             if line.lower().startswith(b"cookie:"):
                 seen_cookies.append(line)

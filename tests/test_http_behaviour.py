@@ -195,14 +195,24 @@ async def test_a_stop_ends_a_stalled_request_after_the_grace_period(
     against a server that would hold the request for a minute (the --timeout)."""
     cases, robots = STALLS[stall]
     output = tmp_path / "out.jsonl"
-    async with serve_awkward(cases, robots=robots) as base:
+    stalled_path = "/robots.txt" if stall == "robots" else "/page"
+    stalled = asyncio.Event()
+
+    def note(path: str) -> None:
+        if path == stalled_path:
+            stalled.set()
+
+    async with serve_awkward(cases, robots=robots, on_request=note) as base:
         process = await asyncio.create_subprocess_exec(
             *[sys.executable, "-m", "crawler", "crawl", base, "-o", str(output)],
             *["--strategy", strategy, "--workers", "1", "--timeout", "60s"],
             *["--grace", f"{GRACE}s", "--retries", "0", "-q"],
             stderr=asyncio.subprocess.PIPE,
         )
-        await asyncio.sleep(2.0)  # long enough to start and reach the stalled request
+        # The crawl starts (a pool of processes, on a loaded machine: seconds) and sends the
+        # request the server then sits on.
+        await asyncio.wait_for(stalled.wait(), timeout=60)
+        await asyncio.sleep(0.2)
         signalled = time.monotonic()
         process.send_signal(signal.SIGINT)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
