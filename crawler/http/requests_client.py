@@ -184,6 +184,7 @@ def fetch(
         kind = _CUT_KINDS[in_flight.cut_by] if in_flight.cut_by else classify(error)
         return failure_from(kind, error, status, started)
     finally:
+        in_flight.finish()  # also when a stop's GraceExpired passes through
         _performing.request = None
 
 

@@ -57,7 +57,8 @@ class _ThreadsDriver:
         # Pages are parsed on a few threads of their own, as many as cores. Parsing holds the
         # GIL, so more would gain nothing, and each parse builds a tree many times its page in
         # the allocator arena of the thread that runs it: parsed on 64 fetching threads, 2 MiB
-        # pages of 116,000 links left 1.3 GB behind in their arenas, where 2 threads leave 200 MB.
+        # pages of 116,000 links left 1.3 GB behind in the arenas; on 2 parser threads the whole
+        # crawl peaks under 400 MiB (tests/test_bounded_work.py).
         self.parsers = ThreadPoolExecutor(
             max_workers=os.cpu_count() or 1, thread_name_prefix="crawler-parser"
         )
