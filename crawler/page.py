@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import partial
+from typing import TYPE_CHECKING
 
 from charset_normalizer import from_bytes
 from selectolax.lexbor import LexborHTMLParser
@@ -18,6 +20,9 @@ from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind
 from crawler.core.urls import LinkResolver
 from crawler.fingerprint import simhash, words_of
+
+if TYPE_CHECKING:
+    from crawler.settings import CrawlSettings
 
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
@@ -167,4 +172,20 @@ def analyze_page(
         charset=charset,
         simhash=simhash(prose, analysis_cost),
         words=len(prose),
+    )
+
+
+def page_job(
+    settings: CrawlSettings, body: bytes, url: str, content_type: str | None
+) -> partial[PageAnalysis]:
+    """Return the analysis of one page under the crawl's limits, as a call to run here, on a
+    parser thread or in a process pool (it pickles)."""
+    return partial(
+        analyze_page,
+        body,
+        url,
+        content_type,
+        settings.max_url_length,
+        settings.analysis_cost,
+        settings.max_outlinks,
     )

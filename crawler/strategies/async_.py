@@ -32,7 +32,7 @@ from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
 from crawler.http.aiohttp_client import fetch, new_session
 from crawler.output import AsyncJsonlSink
-from crawler.page import analyze_page
+from crawler.page import page_job
 from crawler.settings import EventLoop
 from crawler.strategies import RunContext
 
@@ -73,14 +73,7 @@ def _inline_analyzer(core: CrawlCore) -> Analyzer:
     settings = core.settings
 
     async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
-        return analyze_page(
-            body,
-            url,
-            content_type,
-            settings.max_url_length,
-            settings.analysis_cost,
-            settings.max_outlinks,
-        )
+        return page_job(settings, body, url, content_type)()
 
     return analyze
 

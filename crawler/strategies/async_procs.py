@@ -17,11 +17,10 @@ import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from functools import partial
 
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import PageAnalysis
-from crawler.page import analyze_page
+from crawler.page import page_job
 from crawler.strategies import RunContext
 from crawler.strategies.async_ import Analyzer, crawl, run_on_loop
 
@@ -71,15 +70,7 @@ def _pool_analyzer(core: CrawlCore, pool: ProcessPoolExecutor) -> Analyzer:
     settings = core.settings
 
     async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
-        job = partial(
-            analyze_page,
-            body,
-            url,
-            content_type,
-            settings.max_url_length,
-            settings.analysis_cost,
-            settings.max_outlinks,
-        )
+        job = page_job(settings, body, url, content_type)
         return await asyncio.get_running_loop().run_in_executor(pool, job)
 
     return analyze

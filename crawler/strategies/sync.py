@@ -11,7 +11,6 @@ import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from functools import partial
 
 import requests
 
@@ -21,7 +20,7 @@ from crawler.core.records import ErrorKind
 from crawler.http.deadlines import WATCHDOG, InFlight
 from crawler.http.requests_client import fetch, new_session
 from crawler.output import JsonlSink
-from crawler.page import analyze_page
+from crawler.page import page_job
 from crawler.settings import CrawlSettings
 from crawler.strategies import RunContext
 from crawler.strategies.stopping import GraceExpired, StopRequests
@@ -76,15 +75,7 @@ def fetch_and_analyze(
     one of `parsers`, waiting for it."""
     outcome = fetch(session, request, settings, on_start)
     if isinstance(outcome, FetchResponse) and should_analyze(request, outcome):
-        parse = partial(
-            analyze_page,
-            outcome.body,
-            request.url,
-            outcome.content_type,
-            settings.max_url_length,
-            settings.analysis_cost,
-            settings.max_outlinks,
-        )
+        parse = page_job(settings, outcome.body, request.url, outcome.content_type)
         page = parse() if parsers is None else parsers.submit(parse).result()
         outcome = dataclasses.replace(outcome, body=b"", page=page)
     return outcome
