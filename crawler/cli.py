@@ -13,13 +13,11 @@ from typing import Any
 
 import click
 
-from crawler.embedded import find_config
-from crawler.run import run_crawl
+from crawl_basics.cli_errors import OneLineErrorGroup
+from crawl_basics.errors import SetupError
+from crawler.entry import StopSignalsNoted
 from crawler.settings import EventLoop, load_crawl_settings
 from crawler.strategies import STRATEGIES
-from mock_server import load_settings
-from mock_server.cli_errors import OneLineErrorGroup
-from mock_server.settings import SettingsError, read_config_table
 
 
 @click.group(
@@ -129,16 +127,18 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
         overrides["seeds"] = list(urls)
     try:
         settings = load_crawl_settings(config, overrides)
-        site = None
-        if not settings.seeds:
-            site_config = (
-                config
-                if config is not None and read_config_table(config, "mock_server")
-                else find_config("default")
-            )
-            site = load_settings(site_config)
+        # Imported now, not above, so `--help` is quick; a Ctrl-C meanwhile ends it quietly.
+        with StopSignalsNoted():
+            from crawler.run import run_crawl
+
+            site = None
+            if not settings.seeds:
+                # Only a crawl of the embedded site loads the mock server (aiohttp's server side).
+                from crawler.embedded import site_for
+
+                site = site_for(config)
         outcome = run_crawl(settings, site)
-    except SettingsError as error:
+    except SetupError as error:
         raise click.UsageError(str(error)) from None
     if outcome.problem:
         click.echo(f"crawler: error: {outcome.problem}", err=True)
@@ -164,7 +164,7 @@ def export(state: Path, output: str) -> None:
 
     try:
         count = export_records(state, output)
-    except SettingsError as error:
+    except SetupError as error:
         raise click.UsageError(str(error)) from None
     if output != "-":
         click.echo(f"{count} records written to {output}", err=True)
@@ -210,5 +210,5 @@ def compare(scenario: str | None, config: Path | None, out: Path, **grid: Any) -
         if not console.is_terminal:
             console = Console(stderr=True, width=110)  # a log file has no width to respect
         run_compare(plan, out, console, ["crawler", "compare", *sys.argv[2:]])
-    except SettingsError as error:
+    except SetupError as error:
         raise click.UsageError(str(error)) from None

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from crawl_basics.config import read_config_table
 from mock_server import MockServer, ServerSettings, load_settings
 from mock_server.server import run
 
@@ -34,6 +35,14 @@ def find_config(name: str) -> Path:
 def default_site() -> ServerSettings:
     """Return the settings of the site a crawl with no seeds serves: config/default.toml."""
     return load_settings(find_config("default"))
+
+
+def site_for(config: Path | None) -> ServerSettings:
+    """Return the settings of the site to serve: the `[mock_server]` table of `config` if it has
+    one, else the default site."""
+    if config is not None and read_config_table(config, "mock_server"):
+        return load_settings(config)
+    return default_site()
 
 
 class EmbeddedSite:

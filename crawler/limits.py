@@ -8,27 +8,17 @@ if that is still too few, lowers its concurrency to fit, saying so once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import resource
 
+from crawl_basics.limits import raise_open_file_limit
 from crawler.settings import CrawlSettings
 
 # Descriptors kept for everything but sockets: the output, the state file (with its WAL and
 # shared memory), locks, the event loop's own, the status line, a pool's pipes, and slack.
 RESERVED = 64
 PER_POOL_WORKER = 4
-
-
-def raise_open_file_limit() -> int:
-    """Raise the soft open-file limit to the hard one; return the limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def descriptors_in_use() -> int:

@@ -17,8 +17,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from crawl_basics.errors import SettingsError
 from crawler.output import STDOUT, is_regular_file
-from mock_server.settings import SettingsError
 
 PROC_LOCKS = Path("/proc/locks")
 

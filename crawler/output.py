@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from crawl_basics.errors import SettingsError
 from crawler.core.records import Record
 from crawler.errors import CrawlAborted, cannot_write
-from mock_server.settings import SettingsError
 
 STDOUT = "-"
 FLUSH_LINES = 256

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from crawler.core.engine import CrawlCore
-from crawler.embedded import EmbeddedSite, default_site
 from crawler.errors import CrawlAborted, cannot_write
 from crawler.limits import fit_to_open_files
 from crawler.locks import exclusive
@@ -28,8 +27,9 @@ from crawler.settings import CrawlSettings
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
 from crawler.state.store import already_holds_a_crawl
 from crawler.strategies import RunContext, strategy_for
-from mock_server import ServerSettings
-from mock_server.settings import SettingsError
+
+if TYPE_CHECKING:
+    from mock_server import ServerSettings
 
 # Exit statuses of a crawl stopped by a signal, as shells report them: 128 + signal number.
 EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -83,6 +83,9 @@ def run_crawl(
         if settings.stats_json:
             prepare_output(settings.stats_json)
         if not settings.seeds:
+            # Here, not above: only a crawl of the embedded site loads the mock server.
+            from crawler.embedded import EmbeddedSite, default_site
+
             if stored.get(EMBEDDED_PORT):
                 # A resumed crawl of the embedded site serves it where the first run did.
                 site = dataclasses.replace(site or default_site(), port=stored[EMBEDDED_PORT])
@@ -172,4 +175,4 @@ def _stop_requests_before_the_crawl(context: RunContext) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-__all__ = ["CrawlOutcome", "SettingsError", "run_crawl"]
+__all__ = ["CrawlOutcome", "run_crawl"]

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crawl_basics.config import read_config_table
+from crawl_basics.errors import SettingsError
+from crawl_basics.units import parse_duration, parse_int, parse_size
 from crawler.core.urls import normalize_url
-from mock_server.settings import SettingsError, read_config_table
-from mock_server.units import parse_duration, parse_int, parse_size
 
-__all__ = ["CrawlSettings", "EventLoop", "SettingsError", "load_crawl_settings"]
+__all__ = ["CrawlSettings", "EventLoop", "load_crawl_settings"]
 
 DEFAULT_USER_AGENT = "crawler-lab/0.1 (+https://github.com/crawler-lab)"
 

@@ -7,7 +7,7 @@
 from mock_server.faults import FaultKind
 from mock_server.oracle import CrawlExpectation, ExpectedRecord, expected_crawl
 from mock_server.server import MockServer, MockServerProcess
-from mock_server.settings import ServerSettings, SettingsError, SiteSettings, load_settings
+from mock_server.settings import ServerSettings, SiteSettings, load_settings
 from mock_server.site import Site
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "MockServer",
     "MockServerProcess",
     "ServerSettings",
-    "SettingsError",
     "Site",
     "SiteSettings",
     "expected_crawl",

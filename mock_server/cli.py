@@ -13,11 +13,12 @@ from typing import Any
 
 import click
 
-from mock_server.cli_errors import OneLineErrorCommand
+from crawl_basics.cli_errors import OneLineErrorCommand
+from crawl_basics.errors import SetupError
 from mock_server.faults import FaultKind
 from mock_server.latency import LatencyDistribution
 from mock_server.server import MockServerProcess, run, serve_until_stopped
-from mock_server.settings import Overload, ServerSettings, SettingsError, load_settings
+from mock_server.settings import Overload, ServerSettings, load_settings
 
 _FAULT_HELP = ", ".join(kind.value for kind in FaultKind)
 
@@ -104,7 +105,7 @@ def main(config: Path | None, **flags: Any) -> None:
             _serve_with_workers(settings)
         else:
             run(serve_until_stopped(settings, lambda origins: _announce(settings, origins)))
-    except SettingsError as error:
+    except SetupError as error:
         raise click.UsageError(str(error)) from None
 
 

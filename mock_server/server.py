@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import errno
 import multiprocessing
-import resource
 import signal
 import socket
 import time
@@ -23,8 +22,10 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from crawl_basics.errors import ResourceError
+from crawl_basics.limits import raise_open_file_limit
 from mock_server.app import create_app
-from mock_server.settings import ServerSettings, SettingsError
+from mock_server.settings import ServerSettings
 from mock_server.site import Site
 from mock_server.stats import Stats, shared_counters
 
@@ -42,19 +43,8 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
-def raise_open_file_limit() -> None:
-    """Let this process hold as many sockets as the system allows (the soft limit is often 1,024,
-    fewer than a crawl of 2,000 concurrent connections, or the server answering it, needs)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(
-                resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard)
-            )
-
-
 def bind_sockets(settings: ServerSettings, ports: list[int] | None = None) -> list[socket.socket]:
-    """Bind one listening socket per host, raising SettingsError for a port already in use."""
+    """Bind one listening socket per host, raising ResourceError for a port already in use."""
     hosts = settings.site.hosts
     wanted = ports or [settings.port + index if settings.port else 0 for index in range(hosts)]
     sockets: list[socket.socket] = []
@@ -69,14 +59,14 @@ def bind_sockets(settings: ServerSettings, ports: list[int] | None = None) -> li
                 sock.bind((settings.host, port))
             except OSError as error:
                 if error.errno == errno.EADDRINUSE:
-                    raise SettingsError(
+                    raise ResourceError(
                         "port", f"{settings.host}:{port} is already in use"
                     ) from None
                 if error.errno == errno.EADDRNOTAVAIL:
-                    raise SettingsError(
+                    raise ResourceError(
                         "host", f"{settings.host} is not an address of this machine"
                     ) from None
-                raise SettingsError(
+                raise ResourceError(
                     "port", f"cannot bind {settings.host}:{port}: {error.strerror}"
                 ) from None
             sock.listen(LISTEN_BACKLOG)
@@ -168,7 +158,7 @@ def _serve_in_child(
         server = MockServer(settings)
         try:
             await server.start(shared, bind_sockets(settings, sockets_ports or None))
-        except SettingsError as error:
+        except ResourceError as error:
             ready.send(("error", str(error)))
             return
         ready.send(("ready", server.origins))
@@ -243,7 +233,7 @@ class MockServerProcess:
                         raise RuntimeError("the mock server process did not start in time")
                 kind, payload = receiver.recv()
                 if kind == "error":
-                    raise SettingsError("port", str(payload).removeprefix("port: "))
+                    raise ResourceError("port", str(payload).removeprefix("port: "))
                 self.origins = list(payload)
         except BaseException:
             self.stop()

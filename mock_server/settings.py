@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawl_basics.config import read_config_table
+from crawl_basics.errors import SettingsError
+from crawl_basics.units import parse_duration, parse_float, parse_int, parse_size
 from mock_server.faults import FaultKind, parse_fault_spec
 from mock_server.latency import LatencyDistribution, validate_latency
-from mock_server.units import parse_duration, parse_float, parse_int, parse_size
-
-
-class SettingsError(ValueError):
-    """A setting has a value the mock server cannot use; the message names the setting."""
-
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting}: {problem}")
-        self.setting = setting
 
 
 class Overload(enum.StrEnum):
@@ -167,20 +160,6 @@ def settings_from_mapping(values: Mapping[str, Any]) -> ServerSettings:
             raise SettingsError(key, str(error)) from None
         (site if key in _SITE_FIELDS else server)[key] = parsed
     return ServerSettings(site=SiteSettings(**site), **server)
-
-
-def read_config_table(path: Path, table: str) -> dict[str, Any]:
-    """Return the `[table]` of a TOML file, with errors that name the file."""
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise SettingsError("config", f"cannot read {path}: {error.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise SettingsError("config", f"{path} is not valid TOML: {error}") from None
-    section = document.get(table, {})
-    if not isinstance(section, dict):
-        raise SettingsError("config", f"{path}: [{table}] must be a table")
-    return section
 
 
 def load_settings(

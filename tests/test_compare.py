@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from crawl_basics.errors import SettingsError
 from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import RunSpec, load_plan
 from crawler.compare.report import FIELDS
 from crawler.compare.runner import Measurement
 from crawler.compare.verdict import binding_limit, medians, verdicts
-from mock_server.settings import SettingsError
 
 
 def row(

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from crawl_basics.config import read_config_table
+from crawl_basics.errors import SettingsError
+from crawl_basics.units import parse_duration, parse_int
 from crawler.embedded import SCENARIOS_IN_PACKAGE, SCENARIOS_IN_SOURCE, find_config
 from crawler.strategies import STRATEGIES
-from mock_server.settings import SettingsError, read_config_table
-from mock_server.units import parse_duration, parse_int
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,13 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from crawl_basics.errors import SettingsError
 from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import ComparePlan, RunSpec
 from crawler.compare.report import print_table, write_charts, write_markdown, write_results
 from crawler.compare.runner import measure
 from crawler.compare.verdict import Verdict, verdicts
 from mock_server import MockServerProcess, load_settings
-from mock_server.settings import SettingsError
 
 
 @dataclass(frozen=True, slots=True)

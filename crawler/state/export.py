@@ -6,9 +6,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from crawl_basics.errors import SettingsError
 from crawler.output import STDOUT, prepare_output
 from crawler.state.store import SCHEMA_VERSION, StateStore
-from mock_server.settings import SettingsError
 
 
 def export_records(state: Path, output: str) -> int:

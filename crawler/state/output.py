@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import BinaryIO
 
+from crawl_basics.errors import SettingsError
 from crawler.output import STDOUT
 from crawler.state.store import StateStore
-from mock_server.settings import SettingsError
 
 CHUNK = 1 << 20
 

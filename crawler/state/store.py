@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawl_basics.errors import SettingsError
 from crawler.errors import CrawlAborted, cannot_write
 from crawler.settings import CrawlSettings
-from mock_server.settings import SettingsError
 
 SCHEMA_VERSION = 1
 

@@ -1,0 +1,24 @@
+"""Read one table of a TOML config file, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crawl_basics.errors import SettingsError
+
+
+def read_config_table(path: Path, table: str) -> dict[str, Any]:
+    """Return the `[table]` of a TOML file, with errors that name the file."""
+    import tomllib  # here, not above: most commands read no config file, `--help` none
+
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SettingsError("config", f"cannot read {path}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError("config", f"{path} is not valid TOML: {error}") from None
+    section = document.get(table, {})
+    if not isinstance(section, dict):
+        raise SettingsError("config", f"{path}: [{table}] must be a table")
+    return section
