@@ -100,7 +100,8 @@ def main() -> None:
 )
 @click.option("--grace", help="After Ctrl-C, time given to requests in flight.  [default: 2s]")
 @click.option(
-    "--analysis-cost", help="Rounds of SimHash per page (CPU work; 0 for none).  [default: 1]"
+    "--analysis-cost",
+    help="Extra rounds of plain-Python SimHash per page: CPU work on purpose.  [default: 0]",
 )
 @click.option(
     "--workers", help="Processes of async-procs' parsing pool; 0 is one per core.  [default: 0]"

@@ -1,38 +1,154 @@
-"""Near-duplicate fingerprints: SimHash over word shingles, in plain Python on purpose.
+"""Near-duplicate fingerprints: SimHash over 3-word shingles, computed two ways on purpose.
 
-This is the crawl's real CPU work per page, besides link extraction: the text is cut into
-overlapping word shingles, each shingle hashed to 64 bits, and every bit position voted on. Pages
-whose fingerprints differ in few bits have mostly the same text (Charikar's SimHash, as Google used
-it for web crawling). The loops stay in Python so that the CPU cost is what Python code costs:
-`cost` rounds add shingles of 3, 4, 5, ... words, scaling the work about linearly.
+Charikar's SimHash, as Google used it for web crawling: the text is cut into overlapping shingles
+of three words, each shingle hashed to 64 bits, and every bit position voted on. Pages whose
+fingerprints differ in few bits have mostly the same text.
+
+- `fingerprint` is what every crawl computes: the same arithmetic as whole-array numpy
+  operations, a few dozen C loops per page whatever its length, so near-duplicate detection
+  costs a few percent of a page's CPU and stays on by default.
+- `simhash` is the same algorithm as plain Python loops, byte by byte and bit by bit: the
+  teaching dial `--analysis-cost N` (N rounds over shingles of 3, 4, ... N+2 words), which makes a
+  page cost what Python code costs, so that the strategies can be compared on CPU-bound work. Its
+  first round computes exactly `fingerprint` (a test holds them equal).
+
+The arithmetic is modulo 2**64 throughout (numpy's unsigned integers wrap; Python's are masked):
+a word's hash is the polynomial sum of (byte + 1) * BASE**i over its UTF-8 bytes, a shingle's is
+splitmix64 of its three word hashes weighed by two odd constants. Words are runs of ASCII letters,
+digits and `_`, and of any non-ASCII characters, in the lowercased text.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
 BITS = 64
-FIRST_SHINGLE = 3
+SHINGLE_WORDS = 3
+_MASK = (1 << 64) - 1
+_BASE = 0x100000001B3  # the FNV-1 64-bit prime: odd, so invertible modulo 2**64
+_BASE_INVERSE = pow(_BASE, -1, 1 << 64)
+# A shingle's words are folded as h = h * _FOLD + word, so three words weigh _FOLD**2, _FOLD, 1.
+_FOLD = 0x9E3779B97F4A7C15
+_WEIGHTS = (_FOLD * _FOLD & _MASK, _FOLD, 1)
+
+# Which bytes are inside words: [0-9A-Za-z_] and every byte of a multi-byte UTF-8 character.
+_WORD_BYTES = b"0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" + bytes(
+    range(0x80, 256)
+)
+_WORD_FLAGS = bytes(1 if byte in _WORD_BYTES else 0 for byte in range(256))
 
 
-def words_of(text: str) -> list[str]:
-    """Return the lowercased words of a text."""
-    return _WORD.findall(text.lower())
+def utf8_of(text: str) -> bytes:
+    """Return the bytes both implementations read: the lowercased text as UTF-8."""
+    return text.lower().encode("utf-8", "surrogatepass")
 
 
-def simhash(words: Sequence[str], cost: int) -> int | None:
-    """Return the 64-bit SimHash of `words` over shingles of 3 .. 2+cost words (None if cost 0)."""
-    if cost <= 0:
+def fingerprint(text: str) -> tuple[int | None, int]:
+    """Return the 64-bit SimHash of `text`'s 3-word shingles (None without words), and its words."""
+    encoded = utf8_of(text)
+    # One flag byte per byte, 1 inside a word; padded with a 0 at each end, every word has an edge
+    # before and after it.
+    inside = np.frombuffer(b"\0" + encoded.translate(_WORD_FLAGS) + b"\0", dtype=np.uint8)
+    edges = np.flatnonzero(inside[1:] != inside[:-1])
+    starts, ends = edges[0::2], edges[1::2]  # word k is encoded[starts[k] : ends[k]]
+    words = len(starts)
+    if words == 0:
+        return None, 0
+    powers, inverse_powers = _powers(len(encoded) + 1)
+    # prefix[i]: the polynomial sum of the first i bytes; a word's hash is its slice of the sum,
+    # shifted back to start at power 0.
+    terms = np.frombuffer(encoded, dtype=np.uint8).astype(np.uint64)
+    terms += np.uint64(1)
+    terms *= powers[: len(encoded)]
+    prefix = np.zeros(len(encoded) + 1, dtype=np.uint64)
+    np.cumsum(terms, out=prefix[1:])
+    word_hashes = (prefix[ends] - prefix[starts]) * inverse_powers[starts]
+    if words < SHINGLE_WORDS:  # a short text is one shingle, padded with zero hashes
+        word_hashes = np.concatenate([word_hashes, _ZERO_HASHES[: SHINGLE_WORDS - words]])
+    shingles = word_hashes[:-2] * _WEIGHT_FIRST
+    shingles += word_hashes[1:-1] * _WEIGHT_SECOND
+    shingles += word_hashes[2:]
+    mixed = _splitmix64(shingles)
+    # The vote: how many shingles set each bit. Unpacked, each hash is 64 bytes of 0 or 1; read as
+    # eight uint64 words, 255 rows add up without a carry crossing from one byte into the next, so
+    # numpy sums 8 bit positions per addition (zero hashes pad the rows and add nothing).
+    rows = -len(mixed) // _LANE_ROWS * -_LANE_ROWS
+    padded = np.zeros(rows, dtype="<u8")
+    padded[: len(mixed)] = mixed
+    bits = np.unpackbits(padded.view(np.uint8), bitorder="little").view("<u8")
+    lanes = bits.reshape(-1, _LANE_ROWS, 8).sum(axis=1, dtype="<u8")
+    ones = lanes.view(np.uint8).reshape(-1, BITS).sum(axis=0, dtype=np.int64)
+    majority = np.packbits(2 * ones > len(mixed), bitorder="little")
+    return int.from_bytes(majority.tobytes(), "little"), words
+
+
+_WEIGHT_FIRST, _WEIGHT_SECOND = np.uint64(_WEIGHTS[0]), np.uint64(_WEIGHTS[1])
+_ZERO_HASHES = np.zeros(SHINGLE_WORDS, dtype=np.uint64)
+_LANE_ROWS = 255  # the most 0-or-1 bytes that add up without overflowing a byte
+
+
+def _splitmix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """Mix each value in place (the finalizer of Steele et al.'s SplitMix64) and return them."""
+    values += np.uint64(0x9E3779B97F4A7C15)
+    values ^= values >> np.uint64(30)
+    values *= np.uint64(0xBF58476D1CE4E5B9)
+    values ^= values >> np.uint64(27)
+    values *= np.uint64(0x94D049BB133111EB)
+    values ^= values >> np.uint64(31)
+    return values
+
+
+_power_tables: tuple[NDArray[np.uint64], NDArray[np.uint64]] = (
+    np.ones(0, dtype=np.uint64),
+    np.ones(0, dtype=np.uint64),
+)
+
+
+def _powers(count: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """Return BASE**i and BASE**-i for i below at least `count`, grown by doubling and kept."""
+    global _power_tables
+    if len(_power_tables[0]) < count:
+        size = max(count, 2 * len(_power_tables[0]), 4096)
+        tables = []
+        for factor in (_BASE, _BASE_INVERSE):
+            table = np.full(size, factor, dtype=np.uint64)
+            table[0] = 1
+            tables.append(np.cumprod(table, dtype=np.uint64))
+        _power_tables = (tables[0], tables[1])
+    return _power_tables
+
+
+# The plain-Python SimHash: the `--analysis-cost` dial, one shingle and one bit at a time.
+
+_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")
+
+
+def words_of(text: str) -> list[bytes]:
+    """Return the words of a text as `fingerprint` reads them: runs of word bytes in its UTF-8."""
+    return _WORD.findall(utf8_of(text))
+
+
+def simhash(words: Sequence[bytes], cost: int) -> int | None:
+    """Return the SimHash of `words` over shingles of 3 .. 2+cost words (None if cost is 0 or
+    there are no words); with cost 1 it is `fingerprint`'s."""
+    if cost <= 0 or not words:
         return None
+    hashes = [_word_hash(word) for word in words]
     votes = [0] * BITS
-    for size in range(FIRST_SHINGLE, FIRST_SHINGLE + cost):
-        for shingle in _shingles(words, size):
-            digest = int.from_bytes(
-                hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big"
-            )
+    for size in range(SHINGLE_WORDS, SHINGLE_WORDS + cost):
+        padded = hashes + [0] * (size - len(hashes))  # a short text is one shingle
+        for start in range(len(padded) - size + 1):
+            shingle = 0
+            for word_hash in padded[start : start + size]:
+                shingle = (shingle * _FOLD + word_hash) & _MASK
+            digest = _splitmix64_int(shingle)
             for bit in range(BITS):
                 if digest >> bit & 1:
                     votes[bit] += 1
@@ -41,10 +157,16 @@ def simhash(words: Sequence[str], cost: int) -> int | None:
     return sum(1 << bit for bit in range(BITS) if votes[bit] > 0)
 
 
-def _shingles(words: Sequence[str], size: int) -> Iterable[str]:
-    if len(words) < size:
-        if words:
-            yield " ".join(words)
-        return
-    for start in range(len(words) - size + 1):
-        yield " ".join(words[start : start + size])
+def _word_hash(word: bytes) -> int:
+    total, power = 0, 1
+    for byte in word:
+        total = (total + (byte + 1) * power) & _MASK
+        power = power * _BASE & _MASK
+    return total
+
+
+def _splitmix64_int(value: int) -> int:
+    value = (value + 0x9E3779B97F4A7C15) & _MASK
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
+    return value ^ (value >> 31)

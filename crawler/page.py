@@ -19,7 +19,8 @@ from selectolax.lexbor import LexborHTMLParser
 from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind
 from crawler.core.urls import LinkResolver
-from crawler.fingerprint import simhash, words_of
+from crawler.fingerprint import fingerprint, words_of
+from crawler.fingerprint import simhash as slow_simhash
 
 if TYPE_CHECKING:
     from crawler.settings import CrawlSettings
@@ -81,9 +82,11 @@ def sniff_charset(body: bytes, content_type: str | None) -> str:
         return known_charset(guess.encoding if guess else None) or "windows-1252"
 
 
-# What a browser navigates to, in document order: links, image-map areas, frames and a refresh.
-# (Not <img>, <script> or <link rel=stylesheet>: those are parts of a page, not pages.)
-_NAVIGATIONS = "a[href], area[href], iframe[src], frame[src], meta[http-equiv][content]"
+# One pass over the document collects everything the analysis reads, in document order: the title,
+# the base URL, meta robots and refresh, the prose (paragraphs), and what a browser navigates to:
+# links, image-map areas and frames (not <img>, <script> or <link rel=stylesheet>: those are
+# parts of a page, not pages).
+_ELEMENTS = "title, base[href], meta, p, a[href], area[href], iframe[src], frame[src]"
 # A refresh's content: a delay, then `url=` (optional, any case), the URL, maybe quoted (HTML's
 # "shared declarative refresh steps").
 _REFRESH = re.compile(r"\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)", re.IGNORECASE | re.DOTALL)
@@ -115,11 +118,11 @@ def analyze_page(
     url: str,
     content_type: str | None,
     max_url_length: int = 2048,
-    analysis_cost: int = 1,
+    analysis_cost: int = 0,
     max_outlinks: int = 6000,
 ) -> PageAnalysis:
     """Parse an HTML page: title, distinct http(s) links resolved and normalized, robots hints,
-    and the fingerprint of its prose (`analysis_cost` rounds of SimHash; 0 for none).
+    and the fingerprint of its prose (plus `analysis_cost` rounds of plain-Python SimHash).
 
     Links are taken in document order up to `max_outlinks` distinct ones: a page of a hundred
     thousand links costs the crawl no more than a page of that many (resolving, queueing and
@@ -134,44 +137,59 @@ def analyze_page(
         tree = LexborHTMLParser(document)
     except Exception:  # lexbor refusing a document must not stop a crawl
         return PageAnalysis(None, (), 0, charset=charset, error=ErrorKind.PARSE)
-    title_node = tree.css_first("title")
-    title = _collapsed(title_node.text()) if title_node is not None else None
-    base = url
-    base_node = tree.css_first("base[href]")
-    if base_node is not None:
-        base_href = LinkResolver(base, max_url_length).resolve(
-            base_node.attributes.get("href") or ""
-        )
-        if base_href is not None:
-            base = base_href
+    title: str | None = None
+    base_href: str | None = None
     meta_nofollow = False
-    for meta in tree.css("meta[name]"):
-        attributes = meta.attributes
-        if (attributes.get("name") or "").strip().lower() == "robots":
+    targets: list[tuple[str, bool]] = []  # (href, has rel=nofollow), in document order
+    paragraphs: list[str] = []
+    for node in tree.css(_ELEMENTS):
+        tag = node.tag
+        if tag == "p":
+            paragraphs.append(node.text(separator=" "))
+            continue
+        if tag == "title":
+            if title is None:
+                title = _collapsed(node.text())
+            continue
+        attributes = node.attributes
+        if tag == "base":
+            if base_href is None:
+                base_href = attributes.get("href") or ""
+            continue
+        if tag == "meta" and (attributes.get("name") or "").strip().lower() == "robots":
             meta_nofollow = meta_nofollow or "nofollow" in (attributes.get("content") or "").lower()
+        href = _target_of(tag, attributes)
+        if href:
+            targets.append((href, "nofollow" in (attributes.get("rel") or "").lower().split()))
+    base = url
+    if base_href is not None:  # the first <base href> applies to every link, even earlier ones
+        base = LinkResolver(base, max_url_length).resolve(base_href) or base
     # A URL is followable when any link to it lacks rel=nofollow.
     resolver = LinkResolver(base, max_url_length)
+    resolved_hrefs: dict[str, str | None] = {}  # pages repeat their hrefs (menus, "#", index)
     links: dict[str, bool] = {}
-    for node in tree.css(_NAVIGATIONS):
-        attributes = node.attributes
-        href = _target_of(node.tag, attributes)
-        resolved = resolver.resolve(href) if href else None
+    for href, nofollow in targets:
+        resolved = resolved_hrefs.get(href, "")
+        if resolved == "":
+            resolved = resolved_hrefs[href] = resolver.resolve(href)
         if resolved is None:
             continue
         if resolved not in links and len(links) >= max_outlinks:
             break
-        nofollow = "nofollow" in (attributes.get("rel") or "").lower().split()
         links[resolved] = links.get(resolved, True) and nofollow
     # The prose is the text of paragraphs: navigation and link lists are boilerplate.
-    prose = words_of(" ".join(paragraph.text(separator=" ") for paragraph in tree.css("p")))
+    prose = " ".join(paragraphs)
+    simhash, words = fingerprint(prose)
+    if analysis_cost:  # the teaching dial: the same algorithm again, as plain Python loops
+        slow_simhash(words_of(prose), analysis_cost)
     return PageAnalysis(
         title=title or None,
         links=tuple(links.items()),
         link_count=len(links),
         meta_nofollow=meta_nofollow,
         charset=charset,
-        simhash=simhash(prose, analysis_cost),
-        words=len(prose),
+        simhash=simhash,
+        words=words,
     )
 
 

@@ -62,7 +62,7 @@ class CrawlSettings:
     quiet: bool = False
     user_agent: str = DEFAULT_USER_AGENT
     grace: float = 2.0
-    analysis_cost: int = 1
+    analysis_cost: int = 0  # rounds of plain-Python SimHash on top of the fingerprint: the CPU dial
     workers: int = 0
     state: str | None = None
     resume: bool = False

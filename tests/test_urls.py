@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.core.frontier import url_digest
 from crawler.core.scope import Scope
-from crawler.core.urls import normalize_url, origin_of, resolve_link
+from crawler.core.urls import LinkResolver, normalize_url, origin_of, resolve_link
 
 BASE = "http://example.com/dir/page.html"
 
@@ -97,7 +98,8 @@ escaped_parts = st.lists(
 ).map("".join)
 
 
-@given(escaped_parts, escaped_parts)
+# A path of one dot segment (`.`, `%2e.`...) is resolved away, as it should be.
+@given(escaped_parts.filter(lambda part: unquote(part) not in (".", "..")), escaped_parts)
 def test_a_reserved_escape_is_never_decoded(path: str, query: str) -> None:
     """In a path or a query, an escaped reserved character stays escaped (upper-cased), and an
     escaped unreserved one is decoded: `?y=%2F` is never requested as `?y=/`."""
@@ -174,3 +176,50 @@ def test_config_file_sets_crawl_options_and_flags_override(tmp_path: Path) -> No
     settings = load_crawl_settings(config, {"concurrency": "8"})
     assert settings.concurrency == 8 and settings.per_host == 4
     assert settings.delay == 0.25 and settings.exclude == (r"\.pdf$",)
+
+
+hrefs = st.lists(
+    st.sampled_from(
+        [
+            *"ab/.-_~%2F?#:@!$&'()*+,;=\\ \tAé",
+            *("..", "../", "./", "/.", "//", "%41", "x.html", "http:", "https://h.example"),
+            *("//h.example:80/", "http://h.example:8080/", "HTTP://H.x"),
+        ]
+    ),
+    max_size=12,
+).map("".join)
+bases = st.sampled_from(
+    [
+        "http://example.com/dir/page.html",
+        "http://example.com/",
+        "https://example.com:8443/a/b/?q=1",
+        "http://127.0.0.1:8080/x/y",
+        "http://example.com/a//b/",  # an empty segment: not plain
+        "http://example.com/a/./b",  # not in normal form: not plain
+        "HTTP://Example.com:80/dir/",  # not in normal form: not plain
+        "http://xn--mnchen-3ya.de/d/",
+        "http://example.com/d;p/e;f?g;h",
+    ]
+)
+
+
+@settings(max_examples=2000)
+@given(bases, hrefs)
+def test_plain_hrefs_joined_as_strings_resolve_as_parsed_ones(base: str, href: str) -> None:
+    """The string-join fast path gives exactly what full parsing and normalization give."""
+    fast = LinkResolver(base)
+    parsed = LinkResolver(base)
+    parsed.joins_as_strings = False  # every href through urljoin and the normalizer
+    assert fast.resolve(href) == parsed.resolve(href)
+
+
+def test_plain_hrefs_take_the_fast_path() -> None:
+    """The usual hrefs of a documentation page are joined as strings (and so cost no parsing)."""
+    resolver = LinkResolver("http://docs.example/library/os.html")
+    assert resolver.plain_base
+    assert resolver.resolve("../index.html") == "http://docs.example/index.html"  # parsed
+    assert (
+        resolver.resolve("os.path.html#os.path.join") == "http://docs.example/library/os.path.html"
+    )
+    assert resolver.resolve("/genindex.html?q=a") == "http://docs.example/genindex.html?q=a"
+    assert LinkResolver("http://docs.example/", max_length=24).resolve("a" * 10) is None

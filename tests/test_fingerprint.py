@@ -1,0 +1,53 @@
+"""Near-duplicate fingerprints: the numpy SimHash every crawl computes is the plain-Python one."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crawler.fingerprint import fingerprint, simhash, words_of
+
+texts = st.lists(
+    st.sampled_from(["the", "crawler", "Été", "東京", "naïve", "x_1", "42", "—", "a-b", "\u00a0"]),
+    max_size=60,
+).map(" ".join) | st.text(max_size=200)
+
+
+@settings(max_examples=300)
+@given(texts)
+def test_the_vectorised_fingerprint_is_the_plain_python_simhash(text: str) -> None:
+    """Same words, same shingles, same hashes, same vote: bit for bit equal, and the word counts
+    agree, for any text (empty, one or two words, any script, lone surrogates aside)."""
+    value, words = fingerprint(text)
+    assert words == len(words_of(text))
+    assert value == simhash(words_of(text), 1)
+    assert (value is None) == (words == 0)
+
+
+def _hamming(first: int | None, second: int | None) -> int:
+    assert first is not None and second is not None
+    return (first ^ second).bit_count()
+
+
+def test_near_duplicates_are_near_and_different_texts_far() -> None:
+    """One word changed in 300 moves a few of 64 bits; unrelated texts differ in about half."""
+    rng = random.Random(7)
+    vocabulary = [f"word{index}" for index in range(2000)]
+    original = [rng.choice(vocabulary) for _ in range(300)]
+    edited = list(original)
+    edited[150] = "changed"
+    other = [rng.choice(vocabulary) for _ in range(300)]
+    assert _hamming(fingerprint(" ".join(original))[0], fingerprint(" ".join(edited))[0]) <= 8
+    assert _hamming(fingerprint(" ".join(original))[0], fingerprint(" ".join(other))[0]) >= 16
+    # Case and the spacing between words do not matter; the words and their order do.
+    assert fingerprint(" ".join(original)) == fingerprint("  ".join(original).upper())
+
+
+def test_the_analysis_cost_dial_adds_shingle_sizes() -> None:
+    """Cost N votes over shingles of 3 .. N+2 words: more work, a different (still stable) value."""
+    words = words_of("one two three four five six seven eight nine ten " * 5)
+    assert simhash(words, 0) is None
+    assert simhash(words, 3) == simhash(words, 3)
+    assert simhash(words, 3) != simhash(words, 1)
