@@ -13,7 +13,7 @@ fingerprints differ in few bits have mostly the same text.
   first round computes exactly `fingerprint` (a test holds them equal).
 
 The arithmetic is modulo 2**64 throughout (numpy's unsigned integers wrap; Python's are masked):
-a word's hash is the polynomial sum of (byte + 1) * BASE**i over its UTF-8 bytes, a shingle's is
+a word's hash is the polynomial sum of byte * BASE**i over its UTF-8 bytes, a shingle's is
 splitmix64 of its three word hashes weighed by two odd constants. Words are runs of ASCII letters,
 digits and `_`, and of any non-ASCII characters, in the lowercased text.
 """
@@ -63,46 +63,50 @@ def fingerprint(text: str) -> tuple[int | None, int]:
         return None, 0
     powers, inverse_powers = _powers(len(encoded) + 1)
     # prefix[i]: the polynomial sum of the first i bytes; a word's hash is its slice of the sum,
-    # shifted back to start at power 0.
-    terms = np.frombuffer(encoded, dtype=np.uint8).astype(np.uint64)
-    terms += np.uint64(1)
-    terms *= powers[: len(encoded)]
+    # shifted back to start at power 0. (No byte inside a word is 0, so no word hashes to 0.)
     prefix = np.zeros(len(encoded) + 1, dtype=np.uint64)
-    np.cumsum(terms, out=prefix[1:])
+    np.cumsum(np.frombuffer(encoded, dtype=np.uint8) * powers[: len(encoded)], out=prefix[1:])
     word_hashes = (prefix[ends] - prefix[starts]) * inverse_powers[starts]
     if words < SHINGLE_WORDS:  # a short text is one shingle, padded with zero hashes
         word_hashes = np.concatenate([word_hashes, _ZERO_HASHES[: SHINGLE_WORDS - words]])
     shingles = word_hashes[:-2] * _WEIGHT_FIRST
     shingles += word_hashes[1:-1] * _WEIGHT_SECOND
     shingles += word_hashes[2:]
-    mixed = _splitmix64(shingles)
-    # The vote: how many shingles set each bit. Unpacked, each hash is 64 bytes of 0 or 1; read as
-    # eight uint64 words, 255 rows add up without a carry crossing from one byte into the next, so
-    # numpy sums 8 bit positions per addition (zero hashes pad the rows and add nothing).
-    rows = -len(mixed) // _LANE_ROWS * -_LANE_ROWS
-    padded = np.zeros(rows, dtype="<u8")
-    padded[: len(mixed)] = mixed
+    count = len(shingles)
+    # The vote: how many shingles set each bit. Unpacked, a hash is 64 bytes of 0 or 1, which read
+    # as eight uint64 words hold 8 bits' counters each; 255 of them add up without a carry crossing
+    # into the next byte, so one matrix product sums blocks of 255 hashes (zero hashes pad the
+    # last block and add nothing), 8 bit positions per addition.
+    padded = np.zeros(-count // _BLOCK * -_BLOCK, dtype="<u8")
+    padded[:count] = shingles
+    _splitmix64(padded[:count])
     bits = np.unpackbits(padded.view(np.uint8), bitorder="little").view("<u8")
-    lanes = bits.reshape(-1, _LANE_ROWS, 8).sum(axis=1, dtype="<u8")
-    ones = lanes.view(np.uint8).reshape(-1, BITS).sum(axis=0, dtype=np.int64)
-    majority = np.packbits(2 * ones > len(mixed), bitorder="little")
+    counters = _ONES_PER_BLOCK @ bits.reshape(-1, _BLOCK, 8)
+    ones = counters.view(np.uint8).reshape(-1, BITS).sum(axis=0, dtype=np.int64)
+    majority = np.packbits(2 * ones > count, bitorder="little")
     return int.from_bytes(majority.tobytes(), "little"), words
 
 
 _WEIGHT_FIRST, _WEIGHT_SECOND = np.uint64(_WEIGHTS[0]), np.uint64(_WEIGHTS[1])
 _ZERO_HASHES = np.zeros(SHINGLE_WORDS, dtype=np.uint64)
-_LANE_ROWS = 255  # the most 0-or-1 bytes that add up without overflowing a byte
+_BLOCK = 255  # the most 0-or-1 bytes that add up without overflowing a byte
+_ONES_PER_BLOCK = np.ones(_BLOCK, dtype=np.uint64)
 
 
-def _splitmix64(values: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """Mix each value in place (the finalizer of Steele et al.'s SplitMix64) and return them."""
-    values += np.uint64(0x9E3779B97F4A7C15)
-    values ^= values >> np.uint64(30)
-    values *= np.uint64(0xBF58476D1CE4E5B9)
-    values ^= values >> np.uint64(27)
-    values *= np.uint64(0x94D049BB133111EB)
-    values ^= values >> np.uint64(31)
-    return values
+def _splitmix64(values: NDArray[np.uint64]) -> None:
+    """Mix each value in place: the finalizer of SplitMix64 (Steele, Lea and Flood, 2014)."""
+    values += _SPLITMIX[0]
+    values ^= values >> _SPLITMIX[1]
+    values *= _SPLITMIX[2]
+    values ^= values >> _SPLITMIX[3]
+    values *= _SPLITMIX[4]
+    values ^= values >> _SPLITMIX[5]
+
+
+_SPLITMIX = tuple(
+    np.uint64(constant)
+    for constant in (0x9E3779B97F4A7C15, 30, 0xBF58476D1CE4E5B9, 27, 0x94D049BB133111EB, 31)
+)
 
 
 _power_tables: tuple[NDArray[np.uint64], NDArray[np.uint64]] = (
@@ -160,7 +164,7 @@ def simhash(words: Sequence[bytes], cost: int) -> int | None:
 def _word_hash(word: bytes) -> int:
     total, power = 0, 1
     for byte in word:
-        total = (total + (byte + 1) * power) & _MASK
+        total = (total + byte * power) & _MASK
         power = power * _BASE & _MASK
     return total
 

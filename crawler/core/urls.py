@@ -105,8 +105,7 @@ class LinkResolver:
     def _joined_as_strings(self, href: str, absolute: bool) -> str | None:
         """Return the normal form of `href` when string operations alone make it, else None."""
         if absolute:
-            url = href.split("#", 1)[0]
-            return url if _is_plain_normal(url) else None
+            return _plain_absolute(href)
         if not self.plain_base:
             return None
         if href.startswith("//"):  # the base's scheme, and the rest as it is
@@ -156,6 +155,14 @@ def _is_plain_normal(url: str) -> bool:
         return False
     port = match.group(2)
     return port is None or (int(port) <= 65535 and int(port) != _DEFAULT_PORTS[match.group(1)])
+
+
+@functools.lru_cache(maxsize=65_536)
+def _plain_absolute(href: str) -> str | None:
+    """Return an absolute href without its fragment if that is in normal form, else None.
+    (Remembered: the same absolute links appear on page after page of a site.)"""
+    url = href.split("#", 1)[0]
+    return url if _is_plain_normal(url) else None
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -1,0 +1,375 @@
+"""Measure a crawl as users get it: `crawler crawl URL` at default settings, whole process.
+
+The mock server runs in its own process; the crawler and the floor beside it (bare aiohttp GETs of
+the same URLs, one session, the same concurrency) each run as a process of their own, and their
+CPU is read from the kernel's accounting of that process (user + system, every thread), start-up
+included. Nothing is switched off: robots.txt is read, every page is parsed, its links resolved and
+its near-duplicate fingerprint computed, every record written.
+
+1. CPU per page at zero latency, 10,000 pages, concurrency 64: crawler / bare aiohttp
+   (goal <= 2.0x); also at the crawler's untouched defaults (concurrency 32, 16 per host).
+2. Latency-bound: 100 ms per response, concurrency 100, 5,000 pages: pages/s over the whole
+   process (spawn to exit, start-up and the first round trips included) as a fraction of
+   concurrency / latency (goal >= 0.9), and in steady state (goal >= 0.95), read from how fast
+   the output file grows between 20% and 80% of the pages.
+3. Where the time goes: a profile of the same crawl run in this process, by component.
+
+Run: `.venv/bin/python benchmarks/defaults.py [--repeat 5]`; writes results/defaults.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from common import command_line, git_revision, machine, spread, write_results
+
+from mock_server import MockServerProcess, Site, load_settings
+
+CRAWLER = str(Path(sys.executable).with_name("crawler"))
+
+# Bare aiohttp: the floor under any aiohttp crawler. Reads URLs from argv[1], prints its loop's CPU.
+BARE_AIOHTTP = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    import aiohttp, uvloop
+
+    async def main(urls, concurrency):
+        gate = asyncio.Semaphore(concurrency)
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+        ) as session:
+            async def one(url):
+                async with gate, session.get(url, allow_redirects=False) as response:
+                    await response.read()
+            started = time.process_time()
+            await asyncio.gather(*(one(url) for url in urls))
+            return time.process_time() - started
+
+    urls = open(sys.argv[1]).read().split()
+    print(uvloop.run(main(urls, int(sys.argv[2]))))
+    """
+)
+
+
+def wait_and_measure(command: list[str], watch: Path | None = None) -> dict[str, Any]:
+    """Run `command`; return its wall and CPU seconds (the kernel's account of it) and stdout.
+
+    With `watch`, the file's line count is sampled every 20 ms while the process runs, as
+    (seconds since spawn, lines) pairs: the output's growth, read from outside.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    samples: list[tuple[float, int]] = []
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if watch is not None and watch.exists():
+            with watch.open("rb") as lines:
+                samples.append((time.perf_counter() - started, sum(1 for _ in lines)))
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.stdout is not None
+    stdout = process.stdout.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[:3]} exited with {process.returncode}")
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "stdout": stdout,
+        "samples": samples,
+    }
+
+
+def lines_of(path: Path) -> int:
+    with path.open("rb") as lines:
+        return sum(1 for _ in lines)
+
+
+def crawl(url: str, output: Path, *flags: str, watch: bool = False) -> dict[str, Any]:
+    """`crawler crawl URL -o OUTPUT [flags]`, measured; pages are the lines it wrote."""
+    output.unlink(missing_ok=True)
+    run = wait_and_measure(
+        [CRAWLER, "crawl", url, "-o", str(output), *flags], output if watch else None
+    )
+    run["pages"] = lines_of(output)
+    return run
+
+
+def bare_aiohttp(urls: list[str], concurrency: int, scratch: Path) -> dict[str, Any]:
+    url_file = scratch / "urls.txt"
+    url_file.write_text("\n".join(urls))
+    run = wait_and_measure([sys.executable, "-c", BARE_AIOHTTP, str(url_file), str(concurrency)])
+    run["loop_cpu_s"] = float(run["stdout"])
+    return run
+
+
+def cpu_per_page(repeat: int, scratch: Path) -> dict[str, Any]:
+    pages = 10_000
+    site = load_settings(overrides={"pages": pages})
+    rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+    with MockServerProcess(site) as server:
+        urls = [Site(site.site, server.origins).page_url(page) for page in range(pages)]
+        # A first crawl makes the server render (and cache) every page once.
+        crawl(server.base_url, scratch / "warm.jsonl", "--concurrency", "64", "--per-host", "64")
+        for _ in range(repeat):
+            floor = bare_aiohttp(urls, 64, scratch)
+            for name, flags in (
+                ("concurrency 64", ("--concurrency", "64", "--per-host", "64")),
+                ("untouched defaults", ()),
+            ):
+                run = crawl(server.base_url, scratch / "cpu.jsonl", *flags)
+                assert run["pages"] == pages, f"{name}: {run['pages']} records, not {pages}"
+                rows[name].append(
+                    {
+                        "wall_s": run["wall_s"],
+                        "cpu_us_per_page": run["cpu_s"] / pages * 1e6,
+                        "ratio_to_bare_aiohttp": run["cpu_s"] / floor["cpu_s"],
+                    }
+                )
+            rows["bare aiohttp"].append(
+                {
+                    "wall_s": floor["wall_s"],
+                    "cpu_us_per_page": floor["cpu_s"] / pages * 1e6,
+                    "loop_cpu_us_per_page": floor["loop_cpu_s"] / pages * 1e6,
+                }
+            )
+    return {
+        "site": f"{pages:,} pages of the default mock site (about 4.5 KB, 14 links each), zero latency",
+        "rows": {
+            name: {key: spread([run[key] for run in runs]) for key in runs[0]}
+            for name, runs in rows.items()
+        },
+        "runs": rows,
+        "goal_ratio": 2.0,
+    }
+
+
+def steady_rate(samples: list[tuple[float, int]], pages: int) -> float | None:
+    """Pages/s between the samples nearest 20% and 80% of the pages written."""
+    low = next(((t, n) for t, n in samples if n >= 0.2 * pages), None)
+    high = next(((t, n) for t, n in samples if n >= 0.8 * pages), None)
+    if low is None or high is None or high[0] <= low[0]:
+        return None
+    return (high[1] - low[1]) / (high[0] - low[0])
+
+
+def latency_bound(repeat: int, scratch: Path) -> dict[str, Any]:
+    """Each repeat crawls a freshly started server, as `crawler compare` does."""
+    latency, concurrency, pages = 0.1, 100, 5_000
+    site = load_settings(overrides={"pages": pages, "latency": "100ms"})
+    ideal = concurrency / latency
+    runs = []
+    for _ in range(repeat):
+        with MockServerProcess(site) as server:
+            run = crawl(
+                server.base_url,
+                scratch / "latency.jsonl",
+                "--concurrency",
+                str(concurrency),
+                "--per-host",
+                str(concurrency),
+                watch=True,
+            )
+        steady = steady_rate(run["samples"], pages)
+        runs.append(
+            {
+                "pages": run["pages"],
+                "wall_s": run["wall_s"],
+                "cpu_s": run["cpu_s"],
+                "whole_process_fraction": run["pages"] / run["wall_s"] / ideal,
+                "steady_state_fraction": steady / ideal if steady else float("nan"),
+                "first_record_s": next((t for t, n in run["samples"] if n > 0), float("nan")),
+            }
+        )
+    return {
+        "site": f"{pages:,} pages of the default mock site, every response 100 ms late",
+        "settings": f"--concurrency {concurrency} --per-host {concurrency}, otherwise defaults "
+        "(robots.txt read first)",
+        "ideal_pages_per_s": ideal,
+        "whole_process_fraction": spread([run["whole_process_fraction"] for run in runs]),
+        "steady_state_fraction": spread([run["steady_state_fraction"] for run in runs]),
+        "first_record_s": spread([run["first_record_s"] for run in runs]),
+        "runs": runs,
+        "goals": {"whole_process": 0.9, "steady_state": 0.95},
+    }
+
+
+# Where a profiled function's time is counted: the first matching piece of its file's path.
+COMPONENTS = (
+    ("crawler/fingerprint.py", "near-duplicate fingerprint (numpy)"),
+    ("numpy", "near-duplicate fingerprint (numpy)"),
+    ("crawler/page.py", "page analysis: lexbor parse, one CSS pass, charset"),
+    ("selectolax", "page analysis: lexbor parse, one CSS pass, charset"),
+    ("crawler/core/urls.py", "link resolution and normalization"),
+    ("urllib/parse.py", "link resolution and normalization"),
+    ("crawler/core/", "crawl core: scope, dedup, frontier, records"),
+    ("crawler/http/", "HTTP client adapter (status, headers, decoding)"),
+    ("aiohttp", "aiohttp client (request, response, connection pool)"),
+    ("yarl", "aiohttp client (request, response, connection pool)"),
+    ("multidict", "aiohttp client (request, response, connection pool)"),
+    ("crawler/output.py", "record output (JSON, the writer thread)"),
+    ("json/", "record output (JSON, the writer thread)"),
+    ("crawler/strategies/", "async driver: tasks, wake-ups, limits"),
+    ("asyncio", "event loop (uvloop) and asyncio"),
+    ("uvloop", "event loop (uvloop) and asyncio"),
+)
+
+
+def component_of(filename: str) -> str | None:
+    for piece, name in COMPONENTS:
+        if piece in filename:
+            return name
+    return None
+
+
+def profile_shares(scratch: Path) -> dict[str, Any]:
+    """Profile a default crawl (concurrency 64) in this process; tottime by component.
+
+    Built-in functions (C code: lexbor's, numpy's, the socket calls) are counted with the
+    component of the Python function that called them, in proportion to its calls.
+    """
+    from crawler.core.engine import CrawlCore
+    from crawler.settings import load_crawl_settings
+    from crawler.strategies import RunContext
+    from crawler.strategies.async_ import AsyncStrategy
+
+    pages = 5_000
+    site = load_settings(overrides={"pages": pages})
+    with MockServerProcess(site) as server:
+        settings = load_crawl_settings(
+            overrides={
+                "seeds": [server.base_url],
+                "output": str(scratch / "profiled.jsonl"),
+                "quiet": True,
+                "concurrency": 64,
+                "per_host": 64,
+            }
+        )
+        profiler = cProfile.Profile()
+        profiler.enable()
+        AsyncStrategy().run(CrawlCore(settings), RunContext(settings.output, handle_signals=False))
+        profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    shares: dict[str, float] = defaultdict(float)
+    for (filename, _, _), (_, _, tottime, _, callers) in stats.items():
+        component = component_of(filename)
+        if component is None and filename == "~" and callers:
+            total_calls = sum(caller[1] for caller in callers.values()) or 1
+            for (caller_file, _, _), caller in callers.items():
+                share = component_of(caller_file) or "other"
+                shares[share] += tottime * caller[1] / total_calls
+            continue
+        shares[component or "other"] += tottime
+    total = sum(shares.values())
+    return {
+        "pages": pages,
+        "note": "cProfile adds a cost per Python call, so Python-heavy parts look larger here "
+        "than they are; the shares say where to look, the CPU per page above says how much.",
+        "shares": dict(
+            sorted(((name, value / total) for name, value in shares.items()), key=lambda x: -x[1])
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        cpu = cpu_per_page(arguments.repeat, scratch)
+        print("cpu", json.dumps(cpu["rows"], indent=1))
+        latency = latency_bound(arguments.repeat, scratch)
+        print("latency", latency["whole_process_fraction"], latency["steady_state_fraction"])
+        profile = profile_shares(scratch)
+        print("profile", profile["shares"])
+    result = {
+        "benchmark": "defaults",
+        "command": command_line(),
+        "revision": git_revision(),
+        "machine": machine(),
+        "cpu_per_page": cpu,
+        "latency_bound": latency,
+        "profile": profile,
+    }
+    write_results("defaults", result, markdown(result))
+
+
+def _cell(values: dict[str, float], digits: int = 0, unit: str = "") -> str:
+    return (
+        f"{values['median']:.{digits}f}{unit} "
+        f"({values['min']:.{digits}f}-{values['max']:.{digits}f})"
+    )
+
+
+def markdown(result: dict[str, Any]) -> str:
+    cpu, latency, profile = result["cpu_per_page"], result["latency_bound"], result["profile"]
+    rows = cpu["rows"]
+    facts = result["machine"]
+    lines = [
+        "# A crawl at default settings, whole process",
+        "",
+        f"- Command: `{result['command']}` (revision {result['revision']})",
+        f"- Machine: {facts['cores']} cores, {facts['cpu']}, Python {facts['python']}, {facts['date']}",
+        "- The mock server runs in its own process. CPU is the kernel's account of each process "
+        "(user + system, all threads, start-up included). Medians of the repeats, min-max in "
+        "brackets; ratios are taken within one repeat, then the median.",
+        "",
+        f"## CPU per page: {cpu['site']}",
+        "",
+        "| process | CPU per page | wall | / bare aiohttp | goal |",
+        "|---|---|---|---|---|",
+        f"| `crawler crawl URL --concurrency 64 --per-host 64` | "
+        f"{_cell(rows['concurrency 64']['cpu_us_per_page'], 0, ' us')} | "
+        f"{_cell(rows['concurrency 64']['wall_s'], 2, ' s')} | "
+        f"{_cell(rows['concurrency 64']['ratio_to_bare_aiohttp'], 2, 'x')} | <= 2.0x |",
+        f"| `crawler crawl URL` (concurrency 32, 16 per host) | "
+        f"{_cell(rows['untouched defaults']['cpu_us_per_page'], 0, ' us')} | "
+        f"{_cell(rows['untouched defaults']['wall_s'], 2, ' s')} | "
+        f"{_cell(rows['untouched defaults']['ratio_to_bare_aiohttp'], 2, 'x')} | |",
+        f"| bare aiohttp GETs of the same URLs, concurrency 64 (the floor) | "
+        f"{_cell(rows['bare aiohttp']['cpu_us_per_page'], 0, ' us')} | "
+        f"{_cell(rows['bare aiohttp']['wall_s'], 2, ' s')} | 1x | |",
+        f"| the same, its event loop only (no start-up) | "
+        f"{_cell(rows['bare aiohttp']['loop_cpu_us_per_page'], 0, ' us')} | | | |",
+        "",
+        f"## Latency-bound: {latency['site']}",
+        "",
+        f"Settings: {latency['settings']}. Ideal: {latency['ideal_pages_per_s']:.0f} pages/s.",
+        "",
+        "| measure | fraction of concurrency / latency | goal |",
+        "|---|---|---|",
+        f"| whole process, spawn to exit | {_cell(latency['whole_process_fraction'], 3)} | >= 0.9 |",
+        f"| steady state (output growth from 20% to 80% of the pages) | "
+        f"{_cell(latency['steady_state_fraction'], 3)} | >= 0.95 |",
+        f"| first record written after | {_cell(latency['first_record_s'], 2, ' s')} | |",
+        "",
+        f"## Where the time goes (a profile of the concurrency-64 crawl, {profile['pages']:,} pages)",
+        "",
+        "| component | share of profiled CPU |",
+        "|---|---|",
+        *(f"| {name} | {share:.1%} |" for name, share in profile["shares"].items()),
+        "",
+        profile["note"],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
