@@ -38,6 +38,9 @@ from common import command_line, git_revision, machine, spread, write_results
 from mock_server import MockServerProcess, Site, load_settings
 
 CRAWLER = str(Path(sys.executable).with_name("crawler"))
+# Children run as an installed package does: with its bytecode cached (a shell that sets
+# PYTHONDONTWRITEBYTECODE would make every start-up compile the crawler's modules again).
+CHILD_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 # Bare aiohttp: the floor under any aiohttp crawler. Reads URLs from argv[1], prints its loop's CPU.
 BARE_AIOHTTP = textwrap.dedent(
@@ -71,7 +74,9 @@ def wait_and_measure(command: list[str], watch: Path | None = None) -> dict[str,
     (seconds since spawn, lines) pairs: the output's growth, read from outside.
     """
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=CHILD_ENV
+    )
     samples: list[tuple[float, int]] = []
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -209,6 +214,70 @@ def latency_bound(repeat: int, scratch: Path) -> dict[str, Any]:
     }
 
 
+def breakdown(pages: int = 5_000, repeat: int = 3) -> dict[str, float]:
+    """CPU per page of each part alone, on the mock site's own pages, no network: the budget.
+
+    Each part is timed over every page, `repeat` times, keeping the fastest pass (the least
+    disturbed by the machine's other work).
+    """
+    from selectolax.lexbor import LexborHTMLParser
+
+    from crawler.core.engine import CrawlCore
+    from crawler.core.messages import FetchRequest, FetchResponse
+    from crawler.fingerprint import fingerprint
+    from crawler.page import analyze_page
+    from crawler.settings import load_crawl_settings
+
+    site = Site(load_settings(overrides={"pages": pages}).site)
+    bodies = [(site.page_url(page), site.render_page(page)[0]) for page in range(pages)]
+    content_type = "text/html; charset=utf-8"
+    analyses = {url: analyze_page(body, url, content_type) for url, body in bodies}
+    proses = [
+        " ".join(p.text(separator=" ") for p in LexborHTMLParser(body).css("p"))
+        for _, body in bodies
+    ]
+
+    def fastest(work: Any) -> float:
+        times = []
+        for _ in range(repeat):
+            started = time.process_time()
+            work()
+            times.append(time.process_time() - started)
+        return min(times) / pages * 1e6
+
+    def core_pass() -> None:
+        core = CrawlCore(
+            load_crawl_settings(
+                overrides={"seeds": [site.page_url(0)], "ignore_robots": True, "output": ""}
+            )
+        )
+        while (step := core.next_request(0.0)) is not None:
+            if isinstance(step, FetchRequest):
+                page = analyses[step.url]
+                response = FetchResponse(200, 0.001, "text/html", body_bytes=4096, page=page)
+                core.complete(step, response, 0.0)
+                records.extend(core.take_records())
+
+    def each_page(work: Any) -> Any:
+        """A pass that keeps nothing alive: a page's tree is freed before the next is built."""
+        return lambda: [None for url, body in bodies if work(url, body) is None]
+
+    records: list[Any] = []
+    core_pass()
+    return {
+        "lexbor_parse_us": fastest(each_page(lambda url, body: LexborHTMLParser(body))),
+        "lexbor_parse_and_anchors_us": fastest(
+            each_page(lambda url, body: LexborHTMLParser(body).css("a[href]"))
+        ),
+        "analyze_page_us": fastest(
+            each_page(lambda url, body: analyze_page(body, url, content_type))
+        ),
+        "fingerprint_us": fastest(lambda: [None for prose in proses if fingerprint(prose) is None]),
+        "core_us": fastest(lambda: (records.clear(), core_pass())),
+        "record_json_us": fastest(lambda: [record.to_json() for record in records]),
+    }
+
+
 # Where a profiled function's time is counted: the first matching piece of its file's path.
 COMPONENTS = (
     ("crawler/fingerprint.py", "near-duplicate fingerprint (numpy)"),
@@ -298,6 +367,8 @@ def main() -> None:
         print("latency", latency["whole_process_fraction"], latency["steady_state_fraction"])
         profile = profile_shares(scratch)
         print("profile", profile["shares"])
+    parts = breakdown()
+    print("breakdown", parts)
     result = {
         "benchmark": "defaults",
         "command": command_line(),
@@ -306,6 +377,7 @@ def main() -> None:
         "cpu_per_page": cpu,
         "latency_bound": latency,
         "profile": profile,
+        "breakdown": parts,
     }
     write_results("defaults", result, markdown(result))
 
@@ -319,6 +391,7 @@ def _cell(values: dict[str, float], digits: int = 0, unit: str = "") -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     cpu, latency, profile = result["cpu_per_page"], result["latency_bound"], result["profile"]
+    parts = result["breakdown"]
     rows = cpu["rows"]
     facts = result["machine"]
     lines = [
@@ -358,6 +431,18 @@ def markdown(result: dict[str, Any]) -> str:
         f"| steady state (output growth from 20% to 80% of the pages) | "
         f"{_cell(latency['steady_state_fraction'], 3)} | >= 0.95 |",
         f"| first record written after | {_cell(latency['first_record_s'], 2, ' s')} | |",
+        "",
+        "## The budget: each part alone, CPU per page, no network (fastest of 3 passes)",
+        "",
+        "| part | CPU per page |",
+        "|---|---|",
+        f"| bare aiohttp GET, its event loop only (from the table above) | {rows['bare aiohttp']['loop_cpu_us_per_page']['median']:.0f} us |",
+        f"| lexbor parse alone | {parts['lexbor_parse_us']:.0f} us |",
+        f"| lexbor parse + `css('a[href]')` alone (the parsing floor) | {parts['lexbor_parse_and_anchors_us']:.0f} us |",
+        f"| `analyze_page` at defaults: parse, one CSS pass, links, fingerprint | {parts['analyze_page_us']:.0f} us |",
+        f"| of which the near-duplicate fingerprint | {parts['fingerprint_us']:.0f} us |",
+        f"| crawl core: scope, dedup, frontier, politeness, the record | {parts['core_us']:.0f} us |",
+        f"| the record as a JSON line | {parts['record_json_us']:.0f} us |",
         "",
         f"## Where the time goes (a profile of the concurrency-64 crawl, {profile['pages']:,} pages)",
         "",

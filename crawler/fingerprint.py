@@ -13,9 +13,9 @@ fingerprints differ in few bits have mostly the same text.
   first round computes exactly `fingerprint` (a test holds them equal).
 
 The arithmetic is modulo 2**64 throughout (numpy's unsigned integers wrap; Python's are masked):
-a word's hash is the polynomial sum of byte * BASE**i over its UTF-8 bytes, a shingle's is
-splitmix64 of its three word hashes weighed by two odd constants. Words are runs of ASCII letters,
-digits and `_`, and of any non-ASCII characters, in the lowercased text.
+a word's hash is the polynomial sum of byte * BASE**i over its UTF-8 bytes, a shingle's is an
+xorshift-multiply mix of its three word hashes weighed by powers of an odd constant. Words are runs
+of ASCII letters, digits and `_`, and of any non-ASCII characters, in the lowercased text.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def fingerprint(text: str) -> tuple[int | None, int]:
     # last block and add nothing), 8 bit positions per addition.
     padded = np.zeros(-count // _BLOCK * -_BLOCK, dtype="<u8")
     padded[:count] = shingles
-    _splitmix64(padded[:count])
+    _mix(padded[:count])
     bits = np.unpackbits(padded.view(np.uint8), bitorder="little").view("<u8")
     counters = _ONES_PER_BLOCK @ bits.reshape(-1, _BLOCK, 8)
     ones = counters.view(np.uint8).reshape(-1, BITS).sum(axis=0, dtype=np.int64)
@@ -93,20 +93,15 @@ _BLOCK = 255  # the most 0-or-1 bytes that add up without overflowing a byte
 _ONES_PER_BLOCK = np.ones(_BLOCK, dtype=np.uint64)
 
 
-def _splitmix64(values: NDArray[np.uint64]) -> None:
-    """Mix each value in place: the finalizer of SplitMix64 (Steele, Lea and Flood, 2014)."""
-    values += _SPLITMIX[0]
-    values ^= values >> _SPLITMIX[1]
-    values *= _SPLITMIX[2]
-    values ^= values >> _SPLITMIX[3]
-    values *= _SPLITMIX[4]
-    values ^= values >> _SPLITMIX[5]
+def _mix(values: NDArray[np.uint64]) -> None:
+    """Spread every bit of each value over all 64, in place: xorshift, multiply, xorshift (the
+    shape of MurmurHash3's finalizer, one round shorter)."""
+    values ^= values >> _MIX[0]
+    values *= _MIX[1]
+    values ^= values >> _MIX[2]
 
 
-_SPLITMIX = tuple(
-    np.uint64(constant)
-    for constant in (0x9E3779B97F4A7C15, 30, 0xBF58476D1CE4E5B9, 27, 0x94D049BB133111EB, 31)
-)
+_MIX = tuple(np.uint64(constant) for constant in (32, 0xD6E8FEB86659FD93, 29))
 
 
 _power_tables: tuple[NDArray[np.uint64], NDArray[np.uint64]] = (
@@ -152,7 +147,7 @@ def simhash(words: Sequence[bytes], cost: int) -> int | None:
             shingle = 0
             for word_hash in padded[start : start + size]:
                 shingle = (shingle * _FOLD + word_hash) & _MASK
-            digest = _splitmix64_int(shingle)
+            digest = _mix_int(shingle)
             for bit in range(BITS):
                 if digest >> bit & 1:
                     votes[bit] += 1
@@ -169,8 +164,7 @@ def _word_hash(word: bytes) -> int:
     return total
 
 
-def _splitmix64_int(value: int) -> int:
-    value = (value + 0x9E3779B97F4A7C15) & _MASK
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
-    return value ^ (value >> 31)
+def _mix_int(value: int) -> int:
+    value ^= value >> 32
+    value = value * 0xD6E8FEB86659FD93 & _MASK
+    return value ^ (value >> 29)

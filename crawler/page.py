@@ -9,11 +9,11 @@ way browsers do, which is what the links on a broken page mean.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from functools import partial
 from typing import TYPE_CHECKING
 
-from charset_normalizer import from_bytes
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.core.messages import PageAnalysis
@@ -65,13 +65,18 @@ def known_charset(name: str | None) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
+def _header_charset(content_type: str) -> str | None:
+    """The charset a Content-Type names, if Python knows it (a site sends few distinct ones)."""
+    match = _HEADER_CHARSET.search(content_type)
+    return known_charset(match.group(1)) if match else None
+
+
 def sniff_charset(body: bytes, content_type: str | None) -> str:
     """Return the charset to decode `body` with: header, then `<meta>`, then detection."""
-    if content_type:
-        match = _HEADER_CHARSET.search(content_type)
-        declared = known_charset(match.group(1)) if match else None
-        if declared:
-            return declared
+    declared = _header_charset(content_type) if content_type else None
+    if declared:
+        return declared
     meta = _META_CHARSET.search(body[:_META_PRESCAN_BYTES])
     declared = known_charset(meta.group(1).decode("ascii", "replace")) if meta else None
     if declared:
@@ -80,6 +85,8 @@ def sniff_charset(body: bytes, content_type: str | None) -> str:
         body.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError:
+        from charset_normalizer import from_bytes  # loaded by the first page that needs a guess
+
         guess = from_bytes(body[:65536]).best()
         return known_charset(guess.encoding if guess else None) or "windows-1252"
 
@@ -160,7 +167,7 @@ def analyze_page(
             continue
         if tag == "meta" and (attributes.get("name") or "").strip().lower() == "robots":
             meta_nofollow = meta_nofollow or "nofollow" in (attributes.get("content") or "").lower()
-        href = _target_of(tag, attributes)
+        href = attributes.get("href") if tag == "a" else _target_of(tag, attributes)
         if href:
             targets.append((href, "nofollow" in (attributes.get("rel") or "").lower().split()))
     base = url
