@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -223,3 +223,15 @@ def test_plain_hrefs_take_the_fast_path() -> None:
     )
     assert resolver.resolve("/genindex.html?q=a") == "http://docs.example/genindex.html?q=a"
     assert LinkResolver("http://docs.example/", max_length=24).resolve("a" * 10) is None
+
+
+@given(urls)
+def test_a_base_in_normal_form_is_split_by_string_search_as_urlsplit_splits_it(url: str) -> None:
+    """The origin and directory found by two string searches are urlsplit's."""
+    base = normalize_url(url)
+    assert base is not None
+    parts = urlsplit(base)
+    path = parts.path or "/"
+    resolver = LinkResolver(base)
+    assert resolver.origin == f"{parts.scheme}://{parts.netloc}"
+    assert resolver.directory == resolver.origin + path[: path.rfind("/") + 1]

@@ -70,6 +70,13 @@ class LinkResolver:
     def __init__(self, base: str, max_length: int = 2048) -> None:
         self.max_length = max_length
         self.full = base.split("#", 1)[0]
+        self.joins_as_strings = True  # False sends every href through parsing (for tests)
+        self.plain_base = _is_plain_normal(self.full)
+        if self.plain_base:  # the usual base, a crawled URL: its parts found by two searches
+            path_start = self.full.index("/", self.full.index("://") + 3)
+            self.origin = self.full[:path_start]
+            self.directory = self.full[: self.full.rindex("/", 0, _query_start(self.full)) + 1]
+            return
         try:
             parts = urlsplit(self.full)
         except ValueError:
@@ -77,8 +84,6 @@ class LinkResolver:
         self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
         path = parts.path or "/"
         self.directory = self.origin + path[: path.rfind("/") + 1]
-        self.plain_base = _is_plain_normal(self.full)
-        self.joins_as_strings = True  # False sends every href through parsing (for tests)
 
     def resolve(self, href: str) -> str | None:
         """Return the normalized absolute URL `href` names, or None if it is not crawlable."""
@@ -145,6 +150,11 @@ _PLAIN_NORMAL_URL = re.compile(
     r"(https?)://[a-z0-9.\-]+(?::([1-9][0-9]{0,4}))?(/[\w\-.~!$&'()*+,=:@/]*)(\?[\w\-.~!$&'()*+,;=:@/?]*)?",
     re.ASCII,
 )
+
+
+def _query_start(url: str) -> int:
+    at = url.find("?")
+    return len(url) if at < 0 else at
 
 
 def _is_plain_normal(url: str) -> bool:
