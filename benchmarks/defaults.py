@@ -205,12 +205,20 @@ def latency_bound(repeat: int, scratch: Path) -> dict[str, Any]:
                 str(concurrency),
                 sample=server_counts(server.origins[0]),
             )
+        # The floor: the same URLs, known in advance, fetched by bare aiohttp at the same
+        # concurrency (a fresh server each time, so both meet its first-visit costs).
+        with MockServerProcess(site) as server:
+            urls = [Site(site.site, server.origins).page_url(page) for page in range(pages)]
+            floor = bare_aiohttp(urls, concurrency, scratch)
         steady, in_flight = steady_state(run["samples"], pages)
         runs.append(
             {
                 "pages": run["pages"],
                 "wall_s": run["wall_s"],
                 "cpu_s": run["cpu_s"],
+                "cpu_us_per_page": run["cpu_s"] / pages * 1e6,
+                "bare_aiohttp_fraction": pages / floor["wall_s"] / ideal,
+                "bare_aiohttp_cpu_us_per_page": floor["cpu_s"] / pages * 1e6,
                 "whole_process_fraction": run["pages"] / run["wall_s"] / ideal,
                 "steady_state_fraction": steady / ideal,
                 "steady_state_in_flight": in_flight,
@@ -226,6 +234,11 @@ def latency_bound(repeat: int, scratch: Path) -> dict[str, Any]:
         "steady_state_fraction": spread([run["steady_state_fraction"] for run in runs]),
         "steady_state_in_flight": spread([run["steady_state_in_flight"] for run in runs]),
         "first_answer_s": spread([run["first_answer_s"] for run in runs]),
+        "cpu_us_per_page": spread([run["cpu_us_per_page"] for run in runs]),
+        "bare_aiohttp_fraction": spread([run["bare_aiohttp_fraction"] for run in runs]),
+        "bare_aiohttp_cpu_us_per_page": spread(
+            [run["bare_aiohttp_cpu_us_per_page"] for run in runs]
+        ),
         "runs": runs,
         "goals": {"whole_process": 0.9, "steady_state": 0.95},
     }
@@ -450,6 +463,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"| requests the server held in flight meanwhile (of {100}) | "
         f"{_cell(latency['steady_state_in_flight'], 1)} | |",
         f"| first answer (robots.txt) after spawn | {_cell(latency['first_answer_s'], 2, ' s')} | |",
+        f"| the floor: bare aiohttp GETs of the same URLs, known in advance, whole process | "
+        f"{_cell(latency['bare_aiohttp_fraction'], 3)} | |",
+        "",
+        "| CPU per page at 100 ms latency | crawler | bare aiohttp |",
+        "|---|---|---|",
+        f"| whole process | {_cell(latency['cpu_us_per_page'], 0, ' us')} | "
+        f"{_cell(latency['bare_aiohttp_cpu_us_per_page'], 0, ' us')} |",
         "",
         "## The budget: each part alone, CPU per page, no network (fastest of 3 passes)",
         "",

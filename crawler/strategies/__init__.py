@@ -9,10 +9,11 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from crawler.core.engine import CrawlCore
-from crawler.settings import CrawlSettings
+if TYPE_CHECKING:  # only annotations: `crawler --help` need not load the core
+    from crawler.core.engine import CrawlCore
+    from crawler.settings import CrawlSettings
 
 
 @dataclass(slots=True)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import math
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -32,7 +34,6 @@ from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
 from crawler.http.aiohttp_client import fetch, new_session
 from crawler.output import AsyncJsonlSink
-from crawler.page import page_job
 from crawler.settings import EventLoop
 from crawler.strategies import RunContext
 
@@ -59,6 +60,7 @@ class AsyncStrategy:
 
 async def crawl(core: CrawlCore, context: RunContext, analyzer: Analyzer | None = None) -> None:
     """Drive `core` to the end on the running loop, writing records to `context.output`."""
+    importing = None if analyzer else _import_meanwhile("crawler.page")
     sink = AsyncJsonlSink(context.output, context.before_write)
     await sink.open()
     try:
@@ -67,12 +69,33 @@ async def crawl(core: CrawlCore, context: RunContext, analyzer: Analyzer | None 
             await driver.run()
     finally:
         await sink.close()
+        if importing is not None:
+            importing.join()
+
+
+def _import_meanwhile(module: str) -> threading.Thread:
+    """Import `module` on a thread while the crawl starts.
+
+    The page analysis (numpy, lexbor) takes a tenth of a second to import, and the loop spends the
+    first round trips (robots.txt, then the seeds) waiting: imported meanwhile, it is ready when
+    the first page arrives. A failure is left for the loop's own import to raise.
+    """
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name=f"import {module}")
+    thread.start()
+    return thread
 
 
 def _inline_analyzer(core: CrawlCore) -> Analyzer:
     settings = core.settings
 
     async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
+        from crawler.page import page_job  # imported meanwhile by crawl(): see _import_meanwhile
+
         return page_job(settings, body, url, content_type)()
 
     return analyze
