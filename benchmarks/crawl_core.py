@@ -5,8 +5,9 @@
    (goal: >= 0.95).
 3. Memory per URL held in the frontier and seen-set, at 1,000,000 URLs.
 
-All crawls run with `--analysis-cost 0` (no fingerprint): SimHash is the CPU dial of the
-strategies benchmark, not part of the crawler's own overhead.
+The crawls run in this process with the crawl's default page analysis (parsing, links and the
+numpy near-duplicate fingerprint; no extra `--analysis-cost`). `benchmarks/defaults.py` measures
+the same as whole processes, as a user runs them, beside bare aiohttp.
 
 Run: `.venv/bin/python benchmarks/crawl_core.py [--repeat 5]`; writes results/crawl_core.{json,md}.
 """
@@ -46,7 +47,6 @@ def crawl_once(base_url: str, output: Path, **settings: Any) -> dict[str, float]
                 "seeds": [base_url],
                 "output": str(output),
                 "quiet": True,
-                "analysis_cost": 0,
                 **settings,
             }
         )
@@ -124,10 +124,7 @@ def breakdown(pages: int = 10_000) -> dict[str, float]:
     site = Site(load_settings(overrides={"pages": pages}).site)
     bodies = [(site.page_url(page), site.render_page(page)[0]) for page in range(pages)]
     started = time.process_time()
-    analyses = {
-        url: analyze_page(body, url, "text/html; charset=utf-8", analysis_cost=0)
-        for url, body in bodies
-    }
+    analyses = {url: analyze_page(body, url, "text/html; charset=utf-8") for url, body in bodies}
     analyze_us = (time.process_time() - started) / pages * 1e6
     core = CrawlCore(
         load_crawl_settings(
@@ -265,8 +262,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 At zero latency the crawl is CPU-bound on one core, so the CPU per page is the whole cost of a page:
 aiohttp's request and response handling (the bare-aiohttp row), parsing and link resolution
-({cpu["breakdown"]["analyze_page_us"]:.0f} us per page measured alone: lexbor parses a 4 KB page in about 13 us,
-the rest is reading ~14 anchors and resolving them with yarl through a memo), the core's bookkeeping
+({cpu["breakdown"]["analyze_page_us"]:.0f} us per page measured alone: lexbor's parse, one CSS pass, resolving
+~14 links, the numpy fingerprint; see `defaults.md` for each part), the core's bookkeeping
 ({cpu["breakdown"]["core_us"]:.0f} us per page alone: scope, dedup, scheduling, the record),
 encoding the record ({cpu["breakdown"]["record_json_us"]:.0f} us), and what is left: the driver's
 task per request, its wake-ups, and the writer thread. The 150 us goal is not met; the floor under any
