@@ -14,7 +14,7 @@ fingerprints differ in few bits have mostly the same text.
 
 The arithmetic is modulo 2**64 throughout (numpy's unsigned integers wrap; Python's are masked):
 a word's hash is the polynomial sum of byte * BASE**i over its UTF-8 bytes, a shingle's is an
-xorshift-multiply mix of its three word hashes weighed by powers of an odd constant. Words are runs
+multiply-xorshift mix of its three word hashes weighed by powers of an odd constant. Words are runs
 of ASCII letters, digits and `_`, and of any non-ASCII characters, in the lowercased text.
 """
 
@@ -69,9 +69,7 @@ def fingerprint(text: str) -> tuple[int | None, int]:
     word_hashes = (prefix[ends] - prefix[starts]) * inverse_powers[starts]
     if words < SHINGLE_WORDS:  # a short text is one shingle, padded with zero hashes
         word_hashes = np.concatenate([word_hashes, _ZERO_HASHES[: SHINGLE_WORDS - words]])
-    shingles = word_hashes[:-2] * _WEIGHT_FIRST
-    shingles += word_hashes[1:-1] * _WEIGHT_SECOND
-    shingles += word_hashes[2:]
+    shingles = np.correlate(word_hashes, _SHINGLE_WEIGHTS, mode="valid")  # h0*w0 + h1*w1 + h2
     count = len(shingles)
     # The vote: how many shingles set each bit. Unpacked, a hash is 64 bytes of 0 or 1, which read
     # as eight uint64 words hold 8 bits' counters each; 255 of them add up without a carry crossing
@@ -87,21 +85,20 @@ def fingerprint(text: str) -> tuple[int | None, int]:
     return int.from_bytes(majority.tobytes(), "little"), words
 
 
-_WEIGHT_FIRST, _WEIGHT_SECOND = np.uint64(_WEIGHTS[0]), np.uint64(_WEIGHTS[1])
+_SHINGLE_WEIGHTS = np.array(_WEIGHTS, dtype=np.uint64)
 _ZERO_HASHES = np.zeros(SHINGLE_WORDS, dtype=np.uint64)
 _BLOCK = 255  # the most 0-or-1 bytes that add up without overflowing a byte
 _ONES_PER_BLOCK = np.ones(_BLOCK, dtype=np.uint64)
 
 
 def _mix(values: NDArray[np.uint64]) -> None:
-    """Spread every bit of each value over all 64, in place: xorshift, multiply, xorshift (the
-    shape of MurmurHash3's finalizer, one round shorter)."""
-    values ^= values >> _MIX[0]
-    values *= _MIX[1]
-    values ^= values >> _MIX[2]
+    """Spread every bit of each value over all 64, in place: multiply by an odd constant (each
+    bit reaches those above it), then fold the high half onto the low one."""
+    values *= _MIX[0]
+    values ^= values >> _MIX[1]
 
 
-_MIX = tuple(np.uint64(constant) for constant in (32, 0xD6E8FEB86659FD93, 29))
+_MIX = (np.uint64(0xD6E8FEB86659FD93), np.uint64(32))
 
 
 _power_tables: tuple[NDArray[np.uint64], NDArray[np.uint64]] = (
@@ -165,6 +162,5 @@ def _word_hash(word: bytes) -> int:
 
 
 def _mix_int(value: int) -> int:
-    value ^= value >> 32
     value = value * 0xD6E8FEB86659FD93 & _MASK
-    return value ^ (value >> 29)
+    return value ^ (value >> 32)

@@ -34,7 +34,7 @@ from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
 from crawler.http.aiohttp_client import fetch, new_session
 from crawler.output import AsyncJsonlSink
-from crawler.settings import EventLoop
+from crawler.settings import CrawlSettings, EventLoop
 from crawler.strategies import RunContext
 
 Analyzer = Callable[[bytes, str, str | None], Awaitable[PageAnalysis]]
@@ -92,11 +92,15 @@ def _import_meanwhile(module: str) -> threading.Thread:
 
 def _inline_analyzer(core: CrawlCore) -> Analyzer:
     settings = core.settings
+    job: Callable[[CrawlSettings, bytes, str, str | None], Callable[[], PageAnalysis]] | None = None
 
     async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
-        from crawler.page import page_job  # imported meanwhile by crawl(): see _import_meanwhile
+        nonlocal job
+        if job is None:  # the first page: crawler.page is imported meanwhile, see crawl()
+            from crawler.page import page_job
 
-        return page_job(settings, body, url, content_type)()
+            job = page_job
+        return job(settings, body, url, content_type)()
 
     return analyze
 
