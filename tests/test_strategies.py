@@ -11,12 +11,14 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+import crawler.page
 from crawler.core.engine import CrawlCore
 from crawler.core.records import ErrorKind, Record
 from crawler.settings import load_crawl_settings
@@ -308,23 +310,31 @@ def processes_with_marker(marker: str) -> list[int]:
     return found
 
 
-async def test_analysis_cost_dials_the_fingerprint(
-    start_server: StartServer, tmp_path: Path
+async def test_analysis_cost_adds_work_and_never_changes_a_record(
+    start_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Cost 0 computes no fingerprint; more rounds change it; word counts do not depend on cost."""
+    """Every page gets its fingerprint at every cost; `--analysis-cost N` runs N rounds of the
+    plain-Python SimHash on top, and what is recorded stays the same."""
     server = await start_server(pages=30)
+    rounds: list[int] = []
+    slow_simhash = crawler.page.slow_simhash
+
+    def counted(words: Sequence[bytes], cost: int) -> int | None:
+        rounds.append(cost)
+        return slow_simhash(words, cost)
+
+    monkeypatch.setattr(crawler.page, "slow_simhash", counted)
     by_cost = {}
     for cost in (0, 1, 3):
+        rounds.clear()
         records, _ = await crawl_with(
             "async", server, tmp_path / f"{cost}.jsonl", analysis_cost=cost
         )
+        pages = [record for record in records if record.words is not None]
+        assert rounds == ([cost] * len(pages) if cost else [])
         by_cost[cost] = {record.url: (record.simhash, record.words) for record in records}
-    assert all(simhash is None for simhash, _ in by_cost[0].values())
-    assert all(simhash is not None and len(simhash) == 16 for simhash, _ in by_cost[1].values())
-    assert by_cost[1] != by_cost[3]
-    assert {url: words for url, (_, words) in by_cost[0].items()} == {
-        url: words for url, (_, words) in by_cost[3].items()
-    }
+    assert all(simhash is not None and len(simhash) == 16 for simhash, _ in by_cost[0].values())
+    assert by_cost[0] == by_cost[1] == by_cost[3]
 
 
 async def test_near_duplicate_groups_are_true_twins(
