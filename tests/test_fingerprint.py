@@ -11,7 +11,7 @@ from crawler.fingerprint import fingerprint, simhash, words_of
 
 texts = st.lists(
     st.sampled_from(["the", "crawler", "Été", "東京", "naïve", "x_1", "42", "—", "a-b", "\u00a0"]),
-    max_size=60,
+    max_size=700,  # past 127 and 255 shingles, where the vote's counters change shape
 ).map(" ".join) | st.text(max_size=200)
 
 
@@ -24,6 +24,17 @@ def test_the_vectorised_fingerprint_is_the_plain_python_simhash(text: str) -> No
     assert words == len(words_of(text))
     assert value == simhash(words_of(text), 1)
     assert (value is None) == (words == 0)
+
+
+def test_vote_counts_are_exact_at_every_block_boundary() -> None:
+    """The vote counts in bytes, 255 shingles to a block: around 127, 255 and 510 shingles (and
+    with every shingle setting the same bits, the worst case for a counter) it is still exact."""
+    rng = random.Random(11)
+    for words in [*range(1, 8), *range(124, 132), *range(252, 262), *range(506, 516)]:
+        varied = " ".join(rng.choice(["ab", "東京", "abcdefghijk", "x"]) for _ in range(words))
+        same = " ".join(["same"] * words)
+        for text in (varied, same):
+            assert fingerprint(text) == (simhash(words_of(text), 1), words)
 
 
 def _hamming(first: int | None, second: int | None) -> int:
