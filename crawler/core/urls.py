@@ -87,6 +87,10 @@ class LinkResolver:
 
     def resolve(self, href: str) -> str | None:
         """Return the normalized absolute URL `href` names, or None if it is not crawlable."""
+        if self.joins_as_strings and href.startswith(("http://", "https://")):
+            url = _plain_absolute(href)  # the commonest link of all, remembered as it is
+            if url is not None:
+                return url if len(url) <= self.max_length else None
         href = _cleaned(href)
         if not href or href.startswith("#"):
             return None
