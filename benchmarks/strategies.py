@@ -89,13 +89,16 @@ def pool_start_seconds(workers: int) -> float:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from crawler.strategies.async_procs import _ignore_stop_signals
+    from crawler.strategies.async_procs import _ready, _start_worker
 
     started = time.perf_counter()
     with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_stop_signals
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
     ) as pool:
-        for future in [pool.submit(_ignore_stop_signals) for _ in range(workers)]:
+        for future in [pool.submit(_ready) for _ in range(workers)]:
             future.result()
         ready = time.perf_counter() - started
     return ready
