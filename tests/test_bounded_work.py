@@ -51,15 +51,22 @@ def crawl_peak_rss(base: str, output: Path, strategy: str, concurrency: int) -> 
     return peak_mb
 
 
+@pytest.fixture(scope="module")
+def link_farms() -> dict[str, Page]:
+    """A home page linking to 32 link farms, and the farms (made once: a second's work)."""
+    farms = {f"/farm{index}": link_farm(index) for index in range(32)}
+    return {"/": html(*farms), **farms}
+
+
 @pytest.mark.parametrize("strategy", ALL)
-async def test_memory_does_not_grow_with_concurrency(tmp_path: Path, strategy: str) -> None:
+async def test_memory_does_not_grow_with_concurrency(
+    tmp_path: Path, link_farms: dict[str, Page], strategy: str
+) -> None:
     """32 pages of 2 MiB, each with 116,000 links, fetched 64 at a time: every strategy stays
     under 700 MB at its peak (threads, parsing all 64 side by side, once took 1.3 to 4.9 GB),
     and every page's record counts the 6,000 links it took."""
-    farms = {f"/farm{index}": link_farm(index) for index in range(32)}
-    pages = {"/": html(*farms), **farms}
     output = tmp_path / "out.jsonl"
-    async with serve(pages) as base:
+    async with serve(link_farms) as base:
         peak = await asyncio.to_thread(crawl_peak_rss, base, output, strategy, 64)
     records = read_records(output)
     check_output(output, len(records))

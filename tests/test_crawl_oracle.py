@@ -34,7 +34,11 @@ async def test_every_fault_kind_gets_its_error_record(
 ) -> None:
     """With every fault on, each record has the oracle's status, depth and error, and each URL is
     requested exactly as often as the oracle says (retries included), robots-excluded ones never."""
-    server = await start_server(pages=200, faults="all", hang_seconds="30s")
+    # The robots fault's Crawl-delay (10 ms by default) would space the crawl's 300 requests
+    # over three seconds; that it is obeyed is checked in test_crawl_limits.
+    server = await start_server(
+        pages=200, faults="all", hang_seconds="30s", robots_crawl_delay="2ms"
+    )
     assert server.site is not None
     records, core = await crawl_server(
         server,

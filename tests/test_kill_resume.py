@@ -18,12 +18,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crawler.strategies import STRATEGIES
 from mock_server import MockServerProcess, expected_crawl, load_settings
 from mock_server.site import Site
-from tests.crawling import check_output, expected_outcomes, outcomes, read_records
+from tests.crawling import Outcome, check_output, expected_outcomes, outcomes, read_records
 from tests.test_state import STEADY_FAULTS
 from tests.test_strategies import processes_with_marker
 
@@ -87,6 +88,27 @@ def committed_records(state: Path) -> int:
         db.close()
 
 
+def finish_and_check(
+    strategy: str, command: list[str], state: Path, output: Path, expected: set[Outcome]
+) -> None:
+    """Run the crawl to its end; its output must then be the model's records, each once."""
+    finished = subprocess.run(command, capture_output=True, timeout=180, check=False)
+    assert finished.returncode == 0, finished.stderr.decode()[-2000:]
+
+    records = read_records(output)  # every line must parse: no torn line is left
+    urls = [record.url for record in records]
+    assert len(urls) == len(set(urls)), f"{strategy}: a URL was recorded twice"
+    assert outcomes(records) == expected, strategy
+    exported = subprocess.run(
+        [sys.executable, "-m", "crawler", "export", str(state)],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    assert exported.stdout == output.read_bytes()
+    check_output(output, len(expected), state)
+
+
 def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
     tmp_path: Path,
 ) -> None:
@@ -101,6 +123,7 @@ def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
     with MockServerProcess(settings) as server:
         site = Site(settings.site, server.origins)
         expected = expected_outcomes(expected_crawl(site, max_depth=MAX_DEPTH, retries=1))
+        to_finish = {}
         for strategy in sorted(STRATEGIES):
             state, output = tmp_path / f"{strategy}.db", tmp_path / f"{strategy}.jsonl"
             command = crawl_command(strategy, server.base_url, state, output)
@@ -126,21 +149,16 @@ def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
                     sigkills += 1
                 done = committed_records(state)
                 mid_crawl_kills += 0 < done < len(expected)
-            finished = subprocess.run(command, capture_output=True, timeout=180, check=False)
-            assert finished.returncode == 0, finished.stderr.decode()[-2000:]
-
-            records = read_records(output)  # every line must parse: no torn line is left
-            urls = [record.url for record in records]
-            assert len(urls) == len(set(urls)), f"{strategy}: a URL was recorded twice"
-            assert outcomes(records) == expected, strategy
-            exported = subprocess.run(
-                [sys.executable, "-m", "crawler", "export", str(state)],
-                capture_output=True,
-                check=True,
-                timeout=60,
-            )
-            assert exported.stdout == output.read_bytes()
-            check_output(output, len(expected), state)
+            to_finish[strategy] = command, state, output
+        # The runs to the end, one per strategy, mostly wait on the server: they go side by
+        # side. (The runs cut short went one at a time: where a kill lands depends on timing.)
+        with ThreadPoolExecutor(len(to_finish)) as pool:
+            finishing = [
+                pool.submit(finish_and_check, strategy, *crawl, expected)
+                for strategy, crawl in to_finish.items()
+            ]
+            for finished in finishing:
+                finished.result()
 
         # Pages in flight at a kill were fetched again: some URL reached the server twice.
         with urllib.request.urlopen(server.origins[0] + "/_stats?urls=1", timeout=10) as reply:

@@ -26,6 +26,7 @@ from crawler.strategies import STRATEGIES
 from mock_server import MockServerProcess, expected_crawl, load_settings
 from mock_server.site import Site
 from tests.crawling import (
+    Outcome,
     check_output,
     expected_outcomes,
     outcomes,
@@ -123,15 +124,33 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
     disk.unmount()
 
 
-@pytest.fixture(scope="module")
-def site_server() -> Iterator[
-    tuple[MockServerProcess, set[tuple[str, int | None, int, ErrorKind | None]]]
-]:
-    """A 1,500-page mock site in its own process, and the records a crawl of it must write."""
-    settings = load_settings(overrides={"pages": 1500, "links": 8, "latency": "2ms"})
+# A mock site in its own process, and the records a crawl of it must write.
+SiteServer = tuple[MockServerProcess, set[Outcome]]
+
+
+@contextlib.contextmanager
+def serve_site(pages: int) -> Iterator[SiteServer]:
+    """Serve a mock site of `pages` pages in its own process."""
+    settings = load_settings(overrides={"pages": pages, "links": 8, "latency": "2ms"})
     with MockServerProcess(settings) as server:
         site = Site(settings.site, server.origins)
         yield server, expected_outcomes(expected_crawl(site, max_depth=10))
+
+
+@pytest.fixture(scope="module")
+def site_server() -> Iterator[SiteServer]:
+    """A 1,500-page site: its records (about 580 KB) are three times what the small disk holds,
+    and the crawl writes them in blocks of 256 lines, so a block or two fits before it fills."""
+    with serve_site(1500) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def small_site_server() -> Iterator[SiteServer]:
+    """A 150-page site, for crawls that run to their end (or stop at their first write)
+    whatever the site's size."""
+    with serve_site(150) as served:
+        yield served
 
 
 def requests_served(server: MockServerProcess) -> int:
@@ -168,7 +187,7 @@ def one_error_line(stderr: str) -> str:
 
 @pytest.mark.parametrize("strategy", ALL)
 def test_a_full_disk_for_the_output_stops_the_crawl_and_a_resume_recovers(
-    site_server: tuple[MockServerProcess, set[tuple[str, int | None, int, ErrorKind | None]]],
+    site_server: SiteServer,
     small_disk: SmallDisk,
     tmp_path: Path,
     strategy: str,
@@ -200,7 +219,7 @@ def test_a_full_disk_for_the_output_stops_the_crawl_and_a_resume_recovers(
 
 @pytest.mark.parametrize("strategy", ALL)
 def test_a_full_disk_without_state_stops_with_whole_lines(
-    site_server: tuple[MockServerProcess, set[tuple[str, int | None, int, ErrorKind | None]]],
+    site_server: SiteServer,
     small_disk: SmallDisk,
     strategy: str,
 ) -> None:
@@ -218,13 +237,13 @@ def test_a_full_disk_without_state_stops_with_whole_lines(
 
 @pytest.mark.parametrize("strategy", ALL)
 def test_special_files_as_output(
-    site_server: tuple[MockServerProcess, set[tuple[str, int | None, int, ErrorKind | None]]],
+    small_site_server: SiteServer,
     tmp_path: Path,
     strategy: str,
 ) -> None:
     """/dev/full is a full disk (one line, exit 1); /dev/null and /dev/stdout into a pipe are
     written without trying to fsync them."""
-    server, expected = site_server
+    server, expected = small_site_server
     full = run(crawl_command(server.base_url, Path("/dev/full"), "--strategy", strategy, "-q"))
     assert full.returncode == 1
     assert one_error_line(full.stderr) == (
@@ -244,11 +263,11 @@ def test_special_files_as_output(
 
 
 def test_stats_json_on_a_full_disk_is_one_line(
-    site_server: tuple[MockServerProcess, set[tuple[str, int | None, int, ErrorKind | None]]],
+    small_site_server: SiteServer,
     tmp_path: Path,
 ) -> None:
     """--stats-json /dev/full: the records are written, then one line names the stats file."""
-    server, expected = site_server
+    server, expected = small_site_server
     output = tmp_path / "out.jsonl"
     result = run(crawl_command(server.base_url, output, "--stats-json", "/dev/full", "-q"))
     assert result.returncode == 1
@@ -260,7 +279,7 @@ def test_stats_json_on_a_full_disk_is_one_line(
 
 @pytest.mark.parametrize("strategy", ALL)
 def test_a_refused_state_commit_stops_the_crawl_and_the_state_resumes(
-    site_server: tuple[MockServerProcess, set[tuple[str, int | None, int, ErrorKind | None]]],
+    site_server: SiteServer,
     small_disk: SmallDisk,
     tmp_path: Path,
     strategy: str,

@@ -115,7 +115,9 @@ async def test_a_crawl_cut_short_resumes_to_exactly_the_model_records(
 ) -> None:
     """A crawl stopped by --max-pages, resumed with a higher limit, then resumed to the end,
     writes one record per URL of the model: none lost, none twice."""
-    server = await start_server(pages=400, faults=STEADY_FAULTS)
+    # The robots fault's Crawl-delay (10 ms by default) would space the three crawls' 500
+    # requests over five seconds; that it is obeyed is checked in test_crawl_limits.
+    server = await start_server(pages=400, faults=STEADY_FAULTS, robots_crawl_delay="2ms")
     output, state = tmp_path / "out.jsonl", tmp_path / "crawl.db"
     first, _ = await run_durable(server, output, state, max_pages=120, retries=1)
     second, _ = await run_durable(server, output, state, max_pages=250, retries=1)

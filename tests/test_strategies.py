@@ -59,7 +59,11 @@ async def test_all_strategies_make_the_same_crawl_of_a_faulty_site(
 ) -> None:
     """With every fault on, the four strategies write the oracle's (url, status, depth, error)
     records, request every URL exactly as often, and compute identical fingerprints."""
-    server = await start_server(pages=150, faults="all", hang_seconds="30s", retry_after="1s")
+    # The robots fault's Crawl-delay (10 ms by default) would space each crawl's 200 requests
+    # over two seconds; that it is obeyed is checked in test_crawl_limits.
+    server = await start_server(
+        pages=150, faults="all", hang_seconds="30s", retry_after="1s", robots_crawl_delay="2ms"
+    )
     assert server.site is not None
     expectation = expected_crawl(server.site, max_depth=12, retries=1)
     fingerprints = {}
@@ -97,10 +101,15 @@ def test_concurrency_limit_holds_per_strategy(tmp_path: Path, strategy: str, lim
         pytest.skip(
             "sync makes one request at a time: limit 8 already shows --concurrency has no hold on it"
         )
-    # Enough pages to keep `limit` requests busy for several rounds, and no more.
-    pages = 40 if strategy == "sync" else max(40, limit * 6)
-    # 300 ms per request gives a busy machine time to start every worker before the first ends.
-    settings = load_settings(overrides={"pages": pages, "links": 30, "latency": "300ms"})
+    if strategy == "sync" or limit == 1:
+        # One request at a time: any overlap would last a whole request, and a dozen requests
+        # are a dozen chances for one.
+        pages, latency = 12, "100ms"
+    else:
+        # Enough pages to keep `limit` requests busy for several rounds, and no more; 300 ms
+        # per request gives a busy machine time to start every worker before the first ends.
+        pages, latency = max(40, limit * 6), "300ms"
+    settings = load_settings(overrides={"pages": pages, "links": 30, "latency": latency})
     with MockServerProcess(settings) as server:
         run_blocking(
             strategy, server.base_url, tmp_path / "out.jsonl", concurrency=limit, per_host=limit
@@ -140,7 +149,7 @@ def test_per_host_limit_and_delay_hold_per_strategy(tmp_path: Path, strategy: st
             concurrency=12,
             per_host=4,
             delay="100ms",
-            max_pages=30,
+            max_pages=20,
         )
         # The crawler spaces its sends by 100 ms. On a busy 2-core machine one request can leave
         # late (the loop or a worker was on the CPU) and the next on time, so the gap the server
@@ -198,11 +207,15 @@ def test_stop_signal_ends_cleanly_in_process(tmp_path: Path, strategy: str) -> N
         )
         signalled: list[float] = []
 
+        # The crawl is under way once the server has answered a few dozen requests; sync makes
+        # them one at a time, and eight (1.6 s of its crawl) say as much.
+        under_way = 8 if strategy == "sync" else 40
+
         def interrupt_once_crawling() -> None:
-            # The crawl is under way once the server has answered a few dozen requests (on a
-            # loaded machine a process pool may take seconds to start: wait for it, not a clock).
+            # On a loaded machine a process pool may take seconds to start: wait for it, not a
+            # clock.
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and _requests_served(server.base_url) < 40:
+            while time.monotonic() < deadline and _requests_served(server.base_url) < under_way:
                 time.sleep(0.05)
             signalled.append(time.monotonic())
             os.kill(os.getpid(), signal.SIGINT)

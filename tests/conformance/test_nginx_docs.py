@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,13 @@ class Crawls:
             self.done[key] = result
         return self.done[key]
 
+    def get_all(self, doc_set: str, gzip: bool = False) -> dict[str, CrawlResult]:
+        """Crawl `doc_set` with every strategy, side by side (each crawl is a process of its
+        own, and part of its time is start-up and waiting), or return the crawls already made."""
+        with ThreadPoolExecutor(len(STRATEGIES)) as pool:
+            results = pool.map(lambda strategy: self.get(doc_set, strategy, gzip), STRATEGIES)
+            return dict(zip(STRATEGIES, results, strict=True))
+
 
 @pytest.fixture(scope="module")
 def crawls(nginx: Nginx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawls]:
@@ -103,7 +111,7 @@ def wget_requests(
 @pytest.mark.parametrize("doc_set", DOC_SET_NAMES)
 def test_every_strategy_writes_the_same_records(crawls: Crawls, doc_set: str) -> None:
     """Real markup from a generator nobody here wrote is crawled alike by all four models."""
-    results = {strategy: crawls.get(doc_set, strategy) for strategy in STRATEGIES}
+    results = crawls.get_all(doc_set)
     expected = sorted(comparable(record) for record in results["sync"].records)
     for strategy, result in results.items():
         got = sorted(comparable(record) for record in result.records)
@@ -156,10 +164,8 @@ def test_the_crawler_requests_nothing_wget_does_not(
 def test_gzip_on_the_server_changes_no_record(crawls: Crawls, nginx: Nginx, doc_set: str) -> None:
     """nginx's gzip filter (chunked, compressed HTML) gives the records of plain responses."""
     plain = sorted(comparable(record) for record in crawls.get(doc_set, "sync").records)
-    for strategy in STRATEGIES:
-        compressed = sorted(
-            comparable(record) for record in crawls.get(doc_set, strategy, gzip=True).records
-        )
+    for strategy, result in crawls.get_all(doc_set, gzip=True).items():
+        compressed = sorted(comparable(record) for record in result.records)
         assert compressed == plain, f"{strategy}: {_difference(compressed, plain)}"
     html = [
         line
