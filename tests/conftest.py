@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -13,6 +14,16 @@ import pytest
 from mock_server import MockServer, load_settings
 
 StartServer = Callable[..., Awaitable[MockServer]]
+
+# Tests stop crawls with Ctrl-C, SIGTERM and SIGHUP, and a crawl keeps ignoring a stop signal it
+# was started ignoring (as `nohup` asks). A suite run in the background of a script inherits
+# SIGINT ignored (shells do that to background jobs), or SIGHUP under nohup, and would pass that
+# on to every crawl it starts: the suite hears them again, so its crawls do too.
+for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_signum) is signal.SIG_IGN:
+        signal.signal(
+            _signum, signal.default_int_handler if _signum == signal.SIGINT else signal.SIG_DFL
+        )
 
 
 @pytest.fixture
