@@ -97,8 +97,8 @@ class LinkResolver:
         scheme = _SCHEME.match(href)
         if scheme is not None and scheme.group().lower() not in ("http:", "https:"):
             return None
-        if self.joins_as_strings:
-            joined = self._joined_as_strings(href, absolute=scheme is not None)
+        if self.joins_as_strings and scheme is None:
+            joined = self._joined_as_strings(href)
             if joined is not None:
                 return joined if len(joined) <= self.max_length else None
         if scheme is not None:
@@ -111,10 +111,9 @@ class LinkResolver:
             context = self.directory
         return _resolve(context, href, self.max_length)
 
-    def _joined_as_strings(self, href: str, absolute: bool) -> str | None:
-        """Return the normal form of `href` when string operations alone make it, else None."""
-        if absolute:
-            return _plain_absolute(href)
+    def _joined_as_strings(self, href: str) -> str | None:
+        """Return the normal form of a relative `href` when string operations alone make it,
+        else None. (An absolute one in normal form was taken as it is, before cleaning.)"""
         if not self.plain_base:
             return None
         if href.startswith("//"):  # the base's scheme, and the rest as it is
