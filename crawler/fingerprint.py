@@ -90,7 +90,7 @@ def fingerprint(text: str) -> tuple[int | None, int]:
 
 _TAIL = bytes(8)
 _PREFIX_MASKS = np.array([(1 << 8 * size) - 1 for size in range(9)], dtype=np.uint64)
-_LENGTH_WEIGHT = np.uint64(0x9E3779B97F4A7C15)
+_LENGTH_WEIGHT = np.uint64(_FOLD)
 _SHINGLE_WEIGHTS = np.array(_WEIGHTS, dtype=np.uint64)
 _ZERO_HASHES = np.zeros(SHINGLE_WORDS, dtype=np.uint64)
 _BLOCK = 255  # the most 0-or-1 bytes that add up without overflowing a byte
@@ -105,7 +105,8 @@ def _mix(values: NDArray[np.uint64]) -> None:
     values ^= values >> _MIX[1]
 
 
-_MIX = (np.uint64(0xD6E8FEB86659FD93), np.uint64(32))
+_MIX_MULTIPLIER = 0xD6E8FEB86659FD93
+_MIX = (np.uint64(_MIX_MULTIPLIER), np.uint64(32))
 
 
 # The plain-Python SimHash: the `--analysis-cost` dial, one shingle and one bit at a time.
@@ -141,9 +142,9 @@ def simhash(words: Sequence[bytes], cost: int) -> int | None:
 
 
 def _word_hash(word: bytes) -> int:
-    return (int.from_bytes(word[:8], "little") + len(word) * 0x9E3779B97F4A7C15) & _MASK
+    return (int.from_bytes(word[:8], "little") + len(word) * _FOLD) & _MASK
 
 
 def _mix_int(value: int) -> int:
-    value = value * 0xD6E8FEB86659FD93 & _MASK
+    value = value * _MIX_MULTIPLIER & _MASK
     return value ^ (value >> 32)
