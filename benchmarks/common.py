@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -13,6 +14,12 @@ from typing import Any
 from crawler.compare.run import machine_facts
 
 RESULTS = Path(__file__).parent / "results"
+# What a measured child process runs with: this environment, but with bytecode cached, as after
+# the first run of any installed command (a shell that sets PYTHONDONTWRITEBYTECODE would make
+# every Python start-up compile its modules again).
+CHILD_ENVIRONMENT = {
+    name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"
+}
 
 
 def machine() -> dict[str, Any]:

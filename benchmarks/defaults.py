@@ -35,14 +35,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import command_line, git_revision, machine, spread, write_results
+from common import CHILD_ENVIRONMENT, command_line, git_revision, machine, spread, write_results
 
 from mock_server import MockServerProcess, Site, load_settings
 
 CRAWLER = str(Path(sys.executable).with_name("crawler"))
-# Children run as an installed package does: with its bytecode cached (a shell that sets
-# PYTHONDONTWRITEBYTECODE would make every start-up compile the crawler's modules again).
-CHILD_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 # Bare aiohttp: the floor under any aiohttp crawler. Reads URLs from argv[1], prints its loop's CPU.
 BARE_AIOHTTP = textwrap.dedent(
@@ -79,7 +76,7 @@ def wait_and_measure(
     """
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=CHILD_ENV
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=CHILD_ENVIRONMENT
     )
     samples: list[tuple[float, int, int]] = []
     while True:

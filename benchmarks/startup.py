@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import command_line, git_revision, machine, spread, write_results
+from common import CHILD_ENVIRONMENT, command_line, git_revision, machine, spread, write_results
 
 CRAWLER = str(Path(sys.executable).with_name("crawler"))
 COMMANDS = {
@@ -31,18 +31,17 @@ COMMANDS = {
 }
 GOAL_MS = 150.0  # `crawler --help`, median
 TOP_IMPORTS = 10
-# Bytecode is cached, as after the first run of any installed command: a shell that sets
-# PYTHONDONTWRITEBYTECODE would otherwise compile the crawler's own modules on every start.
-ENVIRONMENT = {
-    name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"
-}
 
 
 def wall_seconds(command: list[str]) -> float:
     """Run `command` once, its output discarded; return its wall time in seconds."""
     started = time.perf_counter()
     subprocess.run(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENVIRONMENT, check=True
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=CHILD_ENVIRONMENT,
+        check=True,
     )
     return time.perf_counter() - started
 
@@ -53,7 +52,7 @@ def import_times(command: list[str]) -> dict[str, float]:
         [sys.executable, "-X", "importtime", *command],
         capture_output=True,
         text=True,
-        env=ENVIRONMENT,
+        env=CHILD_ENVIRONMENT,
         check=True,
     )
     times = {}

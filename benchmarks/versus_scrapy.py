@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from common import command_line, git_revision, machine, spread, write_results
+from common import CHILD_ENVIRONMENT, command_line, git_revision, machine, spread, write_results
 
 from crawler.core.urls import normalize_url
 from mock_server import MockServerProcess, load_settings
@@ -70,11 +70,6 @@ TOOLS = ("crawler", "scrapy", "wget")
 # --- running a tool --------------------------------------------------------------------------
 
 
-# Tools run as installed software does: with bytecode cached (a shell that sets
-# PYTHONDONTWRITEBYTECODE would make every Python start-up compile its modules again).
-CHILD_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
-
-
 def measured(command: list[str], log: Path, ok: tuple[int, ...] = (0,)) -> dict[str, float]:
     """Run a command to its end; return its wall time from spawn to exit and its CPU seconds."""
     with log.open("wb") as sink:
@@ -85,7 +80,7 @@ def measured(command: list[str], log: Path, ok: tuple[int, ...] = (0,)) -> dict[
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=log.parent,
-            env=CHILD_ENV,
+            env=CHILD_ENVIRONMENT,
         )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
