@@ -16,9 +16,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 INSTALL_HINT = "run scripts/install-system-packages (as root) first"
 LOOPBACK = "127.0.0.1"
@@ -27,6 +28,7 @@ READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 # A port picked free may be taken by someone else before the server binds it: try a few times.
 START_ATTEMPTS = 3
+Served = TypeVar("Served")  # what a running server is known by: an origin, its ports
 
 
 class MissingTool(Exception):
@@ -245,22 +247,24 @@ http {{
 
 
 @contextlib.contextmanager
-def running_nginx(workdir: Path) -> Iterator[Nginx]:
-    """Run nginx over every documentation set for the life of the context."""
-    nginx = require_program("nginx")
-    for doc_set in DOC_SETS:
-        doc_set.require()
+def serving(
+    prepare: Callable[[], tuple[list[str], list[int], Path, Served]],
+    environment: dict[str, str] | None = None,
+) -> Iterator[Served]:
+    """Start the server `prepare` describes (its command, the ports it must listen on, its log,
+    and what to yield once it does) and stop it at the end of the context.
+
+    A free port is free only until someone binds it: when another process took one first, the
+    server is started again on ports `prepare` picks afresh, up to START_ATTEMPTS times.
+    """
     for attempt in range(START_ATTEMPTS):
-        ports = free_ports(2 * len(DOC_SETS))
-        names = [doc_set.name for doc_set in DOC_SETS]
-        plain = dict(zip(names, ports[: len(names)], strict=True))
-        gzip = dict(zip(names, ports[len(names) :], strict=True))
-        config = workdir / "nginx.conf"
-        config.write_text(nginx_config(workdir, plain, gzip, nginx))
-        log = workdir / "error.log"
-        command = [nginx, "-p", str(workdir), "-c", str(config), "-e", str(log)]
+        command, ports, log, served = prepare()
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=environment,
         )
         try:
             wait_until_listening(process, ports, log)
@@ -270,10 +274,32 @@ def running_nginx(workdir: Path) -> Iterator[Nginx]:
                 continue
             raise
         try:
-            yield Nginx(plain, gzip, workdir / "access.log")
+            yield served
         finally:
             stop(process)
         return
+
+
+@contextlib.contextmanager
+def running_nginx(workdir: Path) -> Iterator[Nginx]:
+    """Run nginx over every documentation set for the life of the context."""
+    nginx = require_program("nginx")
+    for doc_set in DOC_SETS:
+        doc_set.require()
+
+    def prepare() -> tuple[list[str], list[int], Path, Nginx]:
+        ports = free_ports(2 * len(DOC_SETS))
+        names = [doc_set.name for doc_set in DOC_SETS]
+        plain = dict(zip(names, ports[: len(names)], strict=True))
+        gzip = dict(zip(names, ports[len(names) :], strict=True))
+        config = workdir / "nginx.conf"
+        config.write_text(nginx_config(workdir, plain, gzip, nginx))
+        log = workdir / "error.log"
+        command = [nginx, "-p", str(workdir), "-c", str(config), "-e", str(log)]
+        return command, ports, log, Nginx(plain, gzip, workdir / "access.log")
+
+    with serving(prepare) as server:
+        yield server
 
 
 # --- httpbin --------------------------------------------------------------------------------
@@ -286,7 +312,8 @@ def running_httpbin(workdir: Path) -> Iterator[str]:
         if importlib.util.find_spec(module) is None:
             raise MissingTool(f"Python package {module} is not installed: install the dev extras")
     log = workdir / "gunicorn.log"
-    for attempt in range(START_ATTEMPTS):
+
+    def prepare() -> tuple[list[str], list[int], Path, str]:
         (port,) = free_ports(1)
         command = [
             sys.executable,
@@ -305,24 +332,8 @@ def running_httpbin(workdir: Path) -> Iterator[str]:
             str(log),
             "httpbin:app",
         ]
-        # HOME in the work directory: gunicorn puts its control socket under ~/.gunicorn.
-        environment = {**os.environ, "HOME": str(workdir)}
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=environment,
-        )
-        try:
-            wait_until_listening(process, [port], log)
-        except RuntimeError:
-            stop(process)
-            if attempt + 1 < START_ATTEMPTS and "in use" in _tail(log):
-                continue
-            raise
-        try:
-            yield f"http://{LOOPBACK}:{port}"
-        finally:
-            stop(process)
-        return
+        return command, [port], log, f"http://{LOOPBACK}:{port}"
+
+    # HOME in the work directory: gunicorn puts its control socket under ~/.gunicorn.
+    with serving(prepare, {**os.environ, "HOME": str(workdir)}) as origin:
+        yield origin
