@@ -67,6 +67,10 @@ class OneLineErrorGroup(click.Group):
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as done:
             sys.exit(done.exit_code)
+        except click.exceptions.NoArgsIsHelpError as asked:
+            # The bare command: a person wondering what it does, not a mistake.
+            click.echo(asked.ctx.get_help())
+            sys.exit(0)
         except click.ClickException as error:
             context = getattr(error, "ctx", None)
             where = context.command_path if context is not None else name

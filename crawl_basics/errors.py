@@ -18,7 +18,19 @@ class SetupError(Exception):
 
 
 class SettingsError(SetupError, ValueError):
-    """A setting has a value that is not allowed: malformed, out of range, or unknown."""
+    """A setting has a value that is not allowed: malformed, out of range, or unknown.
+
+    A problem may name other settings as `{name}` (listed in `mentions`): a front end rewrites
+    each as the user wrote it (`--concurrency`, or a config key), see `crawl_basics.declared`.
+    """
+
+    def __init__(self, setting: str, problem: str, mentions: tuple[str, ...] = ()) -> None:
+        shown = problem
+        for other in mentions:
+            shown = shown.replace("{" + other + "}", other)
+        super().__init__(setting, shown)
+        self.problem = problem
+        self.mentions = mentions
 
 
 class ResourceError(SetupError):

@@ -14,114 +14,36 @@ from typing import Any
 import click
 
 from crawl_basics.cli_errors import OneLineErrorGroup
+from crawl_basics.declared import options_from
 from crawl_basics.errors import SetupError
 from crawler.entry import StopSignalsNoted
-from crawler.settings import EventLoop, load_crawl_settings
-from crawler.strategies import STRATEGIES
+from crawler.settings import CrawlSettings, load_crawl_settings
 
 
 @click.group(
     cls=OneLineErrorGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+@click.version_option(package_name="crawler-lab", prog_name="crawler")
 def main() -> None:
     """A reference web crawler: sync, threads, async and processes, measured end to end."""
 
 
 @main.command()
-@click.argument("urls", nargs=-1)
+@click.argument("urls", nargs=-1, metavar="[URL]...")
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
     help="TOML file: [crawl] sets these options, [mock_server] the embedded site.",
 )
-@click.option(
-    "--strategy", type=click.Choice(sorted(STRATEGIES)), help="Concurrency model.  [default: async]"
-)
-@click.option(
-    "--loop",
-    type=click.Choice([loop.value for loop in EventLoop]),
-    help="Event loop of the async strategies.  [default: uvloop]",
-)
-@click.option("--concurrency", help="Requests in flight overall.  [default: 32]")
-@click.option("--per-host", help="Requests in flight per origin.  [default: 16]")
-@click.option(
-    "--delay",
-    help="Minimum gap between requests to one origin (a larger robots Crawl-delay wins)."
-    "  [default: 0s]",
-)
-@click.option("--max-depth", help="Links followed from a seed; bounds spider traps.  [default: 10]")
-@click.option("--max-pages", help="Records written, exactly at most.  [default: no limit]")
-@click.option(
-    "--allow-domain",
-    "allow_domains",
-    multiple=True,
-    help="Also crawl this host (any port) or host:port. Repeatable.",
-)
-@click.option("--include", multiple=True, help="Only crawl URLs matching this regex. Repeatable.")
-@click.option("--exclude", multiple=True, help="Never crawl URLs matching this regex. Repeatable.")
-@click.option(
-    "--ignore-robots", is_flag=True, default=None, help="Do not fetch or obey robots.txt."
-)
-@click.option(
-    "--respect-nofollow",
-    is_flag=True,
-    default=None,
-    help="Do not follow rel=nofollow links nor pages with meta robots nofollow.",
-)
-@click.option(
-    "--retries", help="Retries after a timeout, connection error, reset, 5xx or 429.  [default: 2]"
-)
-@click.option(
-    "--backoff", help="First retry delay; doubles each retry, with jitter.  [default: 250ms]"
-)
-@click.option("--timeout", help="Total time allowed for one request.  [default: 10s]")
-@click.option("--connect-timeout", help="Time allowed to connect.  [default: 5s]")
-@click.option("--max-redirects", help="Redirect hops followed per URL.  [default: 10]")
-@click.option(
-    "--max-bytes",
-    help="Largest body kept (decompressed); larger pages are recorded as too_large."
-    "  [default: 2MiB]",
-)
-@click.option("--max-url-length", help="Longer URLs are skipped.  [default: 2048]")
-@click.option(
-    "--max-outlinks",
-    help="Distinct links taken from one page; the rest are not followed.  [default: 6000]",
-)
-@click.option(
-    "-o",
-    "--output",
-    help="JSON Lines records file; '-' for stdout, '' for none.  [default: crawl.jsonl]",
-)
-@click.option("--stats-json", help="Also write the summary as JSON to this file.")
-@click.option("-q", "--quiet", is_flag=True, default=None, help="No status line, no summary.")
-@click.option(
-    "--user-agent", help="User-Agent header; its product token is matched against robots.txt."
-)
-@click.option("--grace", help="After Ctrl-C, time given to requests in flight.  [default: 2s]")
-@click.option(
-    "--analysis-cost",
-    help="Extra rounds of plain-Python SimHash per page: CPU work on purpose.  [default: 0]",
-)
-@click.option(
-    "--workers", help="Processes of async-procs' parsing pool; 0 is one per core.  [default: 0]"
-)
-@click.option(
-    "--state",
-    help="Keep the crawl's frontier and records in this SQLite file, so it can be resumed.",
-)
-@click.option(
-    "--resume",
-    is_flag=True,
-    default=None,
-    help="Continue the crawl kept in --state (or start it, if the file does not exist yet);"
-    " the output is appended to.",
-)
+@options_from(CrawlSettings)
 def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
-    """Crawl URLS, or with none, the bundled mock site (config/default.toml) served in-process.
+    """Crawl from each URL, or with none, the bundled mock site (config/default.toml) served
+    in-process.
 
-    Writes one JSON record per URL attempted and prints a summary. Durations take units
-    (500ms, 10s), sizes too (512KB, 2MiB).
+    Writes one JSON record per URL attempted and prints a summary. Durations need a unit
+    (500ms, 10s), sizes may have one (512KB, 2MiB). Ctrl-C once finishes the requests in flight
+    (--grace); twice stops at once. Every record written is whole either way.
     """
     overrides = {name: value for name, value in flags.items() if value not in (None, ())}
     if urls:

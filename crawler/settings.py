@@ -6,23 +6,47 @@ flag, a bad config key and a bad API argument all read the same.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crawl_basics.config import read_config_table
+from crawl_basics.declared import (
+    BOOLEAN,
+    DURATION,
+    FILE,
+    INTEGER,
+    SIZE,
+    TEXT,
+    choice_of,
+    declare,
+    optional,
+    repeatable_text,
+    settings_from,
+)
 from crawl_basics.errors import SettingsError
-from crawl_basics.units import parse_duration, parse_int, parse_size
+from crawl_basics.units import format_duration
 from crawler.core.urls import normalize_url
+from crawler.strategies import STRATEGIES
 
-__all__ = ["CrawlSettings", "EventLoop", "load_crawl_settings"]
+__all__ = ["CrawlSettings", "EventLoop", "LogLevel", "load_crawl_settings"]
 
 DEFAULT_USER_AGENT = "crawler-lab/0.1 (+https://github.com/crawler-lab)"
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_PER_HOST = 16
+
+
+class LogLevel(enum.StrEnum):
+    """How much the crawl logs: `debug` adds a line per request to `info`'s progress lines."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 class EventLoop(enum.StrEnum):
@@ -34,38 +58,210 @@ class EventLoop(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CrawlSettings:
-    """Everything a crawl is told: where to start, what to stay within, how hard to push."""
+    """Everything a crawl is told: where to start, what to stay within, how hard to push.
 
-    seeds: tuple[str, ...] = ()
-    strategy: str = "async"
-    loop: EventLoop = EventLoop.UVLOOP
-    concurrency: int = 32
-    per_host: int = 16
-    delay: float = 0.0
-    max_depth: int = 10
-    max_pages: int | None = None
-    allow_domains: tuple[str, ...] = ()
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    ignore_robots: bool = False
-    respect_nofollow: bool = False
-    retries: int = 2
-    backoff: float = 0.25
-    timeout: float = 10.0
-    connect_timeout: float | None = None  # None: DEFAULT_CONNECT_TIMEOUT, or timeout if shorter
-    max_redirects: int = 10
-    max_bytes: int = 2 * 1024 * 1024
-    max_url_length: int = 2048
-    max_outlinks: int = 6000  # Heritrix's default: a page's links past these are not followed
-    output: str = "crawl.jsonl"
-    stats_json: str | None = None
-    quiet: bool = False
-    user_agent: str = DEFAULT_USER_AGENT
-    grace: float = 2.0
-    analysis_cost: int = 0  # rounds of plain-Python SimHash on top of the fingerprint: the CPU dial
-    workers: int = 0
-    state: str | None = None
-    resume: bool = False
+    Each field is declared once, with its kind and help: `crawler crawl`'s options, the keys of a
+    config's `[crawl]` table and the README's option table all come from these lines.
+    """
+
+    seeds: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            repeatable_text("URL"),
+            "Seeds; each must be an http(s) URL.",
+            shown_default="the embedded site",
+            on_command_line=False,
+        ),
+    )
+    strategy: str = field(
+        default="async", metadata=declare(choice_of(sorted(STRATEGIES)), "Concurrency model.")
+    )
+    loop: EventLoop = field(
+        default=EventLoop.UVLOOP,
+        metadata=declare(
+            choice_of([loop.value for loop in EventLoop], EventLoop),
+            "Event loop of the async strategies.",
+        ),
+    )
+    concurrency: int = field(default=32, metadata=declare(INTEGER, "Requests in flight overall."))
+    per_host: int = field(
+        default=DEFAULT_PER_HOST,
+        metadata=declare(
+            INTEGER,
+            "Requests in flight per origin; a lower --concurrency lowers it too.",
+        ),
+    )
+    delay: float = field(
+        default=0.0,
+        metadata=declare(
+            DURATION,
+            "Minimum gap between requests to one origin; a larger robots Crawl-delay wins.",
+        ),
+    )
+    max_depth: int = field(
+        default=10, metadata=declare(INTEGER, "Links followed from a seed; bounds spider traps.")
+    )
+    max_pages: int | None = field(
+        default=None,
+        metadata=declare(
+            optional(INTEGER, ("", "none", 0)),
+            "Records written: never more than this.",
+            shown_default="no limit",
+        ),
+    )
+    time_limit: float | None = field(
+        default=None,
+        metadata=declare(
+            optional(DURATION),
+            "Stop scheduling after this long, then finish like a Ctrl-C (--grace applies).",
+            shown_default="no limit",
+        ),
+    )
+    allow_domains: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            repeatable_text("HOST"),
+            "Also crawl this host (any port), host:port, or *.example.com. Repeatable.",
+            option="--allow-domain",
+        ),
+    )
+    include: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(repeatable_text("REGEX"), "Only crawl URLs matching this. Repeatable."),
+    )
+    exclude: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(repeatable_text("REGEX"), "Never crawl URLs matching this. Repeatable."),
+    )
+    ignore_robots: bool = field(
+        default=False, metadata=declare(BOOLEAN, "Neither fetch nor obey robots.txt.")
+    )
+    respect_nofollow: bool = field(
+        default=False,
+        metadata=declare(
+            BOOLEAN, "Skip rel=nofollow links, and the links of meta robots nofollow pages."
+        ),
+    )
+    retries: int = field(
+        default=2,
+        metadata=declare(
+            INTEGER, "Retries after a timeout, connection error, reset, truncated body, 5xx or 429."
+        ),
+    )
+    backoff: float = field(
+        default=0.25,
+        metadata=declare(
+            DURATION, "First retry delay; doubles each retry, jittered, at least Retry-After."
+        ),
+    )
+    timeout: float = field(
+        default=10.0,
+        metadata=declare(DURATION, "Total time for one request, from connect to last byte."),
+    )
+    connect_timeout: float | None = field(
+        default=None,
+        metadata=declare(
+            optional(DURATION),
+            "Time to connect.",
+            shown_default=f"{DEFAULT_CONNECT_TIMEOUT:g}s, or --timeout if shorter",
+        ),
+    )
+    max_redirects: int = field(
+        default=10, metadata=declare(INTEGER, "Redirect hops followed per URL.")
+    )
+    max_bytes: int = field(
+        default=2 * 1024 * 1024,
+        metadata=declare(
+            SIZE, "Largest body kept (decompressed); a larger page is recorded as too_large."
+        ),
+    )
+    max_url_length: int = field(
+        default=2048, metadata=declare(INTEGER, "Longer links are skipped.")
+    )
+    max_outlinks: int = field(
+        default=6000,  # Heritrix's default: a page's links past these are not followed
+        metadata=declare(
+            INTEGER, "Distinct links taken from one page, in document order; the rest are not."
+        ),
+    )
+    record_links: bool = field(
+        default=False,
+        metadata=declare(
+            BOOLEAN, "Keep each page's outgoing links in its record (`links`), for the link graph."
+        ),
+    )
+    output: str = field(
+        default="crawl.jsonl",
+        metadata=declare(FILE, "JSON Lines records file; '-' is stdout, '' is none.", short="-o"),
+    )
+    stats_json: str | None = field(
+        default=None,
+        metadata=declare(
+            optional(FILE, ()), "Also write the summary as JSON to this file; '-' is stdout."
+        ),
+    )
+    quiet: bool = field(
+        default=False,
+        metadata=declare(BOOLEAN, "No status line, no summary, no report.", short="-q"),
+    )
+    log_level: LogLevel = field(
+        default=LogLevel.INFO,
+        metadata=declare(
+            choice_of([level.value for level in LogLevel], LogLevel),
+            "debug: one line per request; info: progress and warnings; warning: warnings only.",
+        ),
+    )
+    log_file: str | None = field(
+        default=None,
+        metadata=declare(
+            optional(FILE, ()),
+            "Write log lines to this file (appended) instead of stderr.",
+        ),
+    )
+    stats_interval: float = field(
+        default=10.0,
+        metadata=declare(
+            DURATION, "When stderr is not a terminal, log a stats line this often; 0 is never."
+        ),
+    )
+    user_agent: str = field(
+        default=DEFAULT_USER_AGENT,
+        metadata=declare(
+            TEXT,
+            "User-Agent header; its product token is matched against robots.txt.",
+            shown_default="crawler-lab/0.1",
+        ),
+    )
+    grace: float = field(
+        default=2.0,
+        metadata=declare(
+            DURATION, "After a first Ctrl-C (or SIGTERM, SIGHUP), time given to requests in flight."
+        ),
+    )
+    analysis_cost: int = field(
+        default=0,  # rounds of plain-Python SimHash on top of the fingerprint: the CPU dial
+        metadata=declare(INTEGER, "Extra rounds of plain-Python SimHash per page: CPU on purpose."),
+    )
+    workers: int = field(
+        default=0,
+        metadata=declare(INTEGER, "Processes of async-procs' analysis pool; 0 is one per core."),
+    )
+    state: str | None = field(
+        default=None,
+        metadata=declare(
+            optional(FILE),
+            "Keep the crawl's frontier and records in this SQLite file, so it can be resumed.",
+        ),
+    )
+    resume: bool = field(
+        default=False,
+        metadata=declare(
+            BOOLEAN,
+            "Continue the crawl kept in --state (or start it if the file does not exist yet).",
+        ),
+    )
+    # Which settings the user chose (a flag or a config key), and so which ones may conflict.
+    chosen: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         normalized = []
@@ -78,11 +274,16 @@ class CrawlSettings:
             self.concurrency >= 1, "concurrency", f"must be at least 1 (got {self.concurrency})"
         )
         _require(self.per_host >= 1, "per_host", f"must be at least 1 (got {self.per_host})")
-        _require(
-            self.per_host <= self.concurrency,
-            "per_host",
-            f"{self.per_host} exceeds concurrency {self.concurrency}: it could never be reached",
-        )
+        if self.per_host > self.concurrency:
+            if "per_host" not in self.chosen:  # the default follows a lower --concurrency down
+                object.__setattr__(self, "per_host", self.concurrency)
+            _require(
+                self.per_host <= self.concurrency,
+                "per_host",
+                f"{self.per_host} exceeds {{concurrency}} {self.concurrency}:"
+                " it could never be reached",
+                mentions=("concurrency",),
+            )
         _require(self.delay >= 0, "delay", "must not be negative")
         _require(0 <= self.max_depth <= 1000, "max_depth", "must be 0 to 1000")
         _require(self.max_pages is None or self.max_pages >= 1, "max_pages", "must be at least 1")
@@ -94,20 +295,25 @@ class CrawlSettings:
             _require(
                 self.connect_timeout <= self.timeout,
                 "connect_timeout",
-                f"{self.connect_timeout:g}s exceeds the total timeout {self.timeout:g}s",
+                f"{format_duration(self.connect_timeout)} exceeds {{timeout}}"
+                f" {format_duration(self.timeout)}",
+                mentions=("timeout",),
             )
         _require(self.max_redirects >= 0, "max_redirects", "must not be negative")
         _require(self.max_bytes >= 1024, "max_bytes", "must be at least 1KiB")
         _require(self.max_url_length >= 32, "max_url_length", "must be at least 32")
         _require(self.max_outlinks >= 1, "max_outlinks", "must be at least 1")
         _require(self.grace >= 0, "grace", "must not be negative")
+        _require(self.time_limit is None or self.time_limit > 0, "time_limit", "must be above 0")
+        _require(self.stats_interval >= 0, "stats_interval", "must not be negative")
         _require(0 <= self.analysis_cost <= 100, "analysis_cost", "must be 0 to 100")
         _require(0 <= self.workers <= 256, "workers", "must be 0 (one per core) to 256")
         _require(bool(self.user_agent.strip()), "user_agent", "must not be empty")
         _require(
             not self.resume or bool(self.state),
             "resume",
-            "needs --state: the file the crawl to resume was kept in",
+            "needs {state}: the file the crawl to resume was kept in",
+            mentions=("state",),
         )
         for name in ("include", "exclude"):
             for pattern in getattr(self, name):
@@ -143,81 +349,24 @@ class CrawlSettings:
         return self.user_agent.split("/", 1)[0].strip()
 
 
-DEFAULT_CONNECT_TIMEOUT = 5.0
-
-
-def _require(condition: bool, setting: str, problem: str) -> None:
+def _require(condition: bool, setting: str, problem: str, mentions: tuple[str, ...] = ()) -> None:
     if not condition:
-        raise SettingsError(setting, problem)
+        raise SettingsError(setting, problem, mentions)
 
 
-def _as_tuple(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple):
-        return tuple(str(item) for item in value)
-    raise ValueError("use a string or a list of strings")
+def crawl_settings_from_mapping(
+    values: Mapping[str, Any], config: Path | None = None, config_values: Mapping[str, Any] = {}
+) -> CrawlSettings:
+    """Build validated settings from a config table and user-facing names to raw values (flags
+    and API arguments win over the config)."""
 
+    def build(parsed: dict[str, Any], chosen: frozenset[str]) -> CrawlSettings:
+        return CrawlSettings(**parsed, chosen=chosen)
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
-        return value.lower() in ("true", "yes", "1")
-    raise ValueError(f"not true or false: {value!r}")
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value in (None, "", "none", 0) else parse_int(value)
-
-
-_PARSERS: dict[str, Any] = {
-    "seeds": _as_tuple,
-    "strategy": str,
-    "loop": EventLoop,
-    "concurrency": parse_int,
-    "per_host": parse_int,
-    "delay": parse_duration,
-    "max_depth": parse_int,
-    "max_pages": _optional_int,
-    "allow_domains": _as_tuple,
-    "include": _as_tuple,
-    "exclude": _as_tuple,
-    "ignore_robots": _as_bool,
-    "respect_nofollow": _as_bool,
-    "retries": parse_int,
-    "backoff": parse_duration,
-    "timeout": parse_duration,
-    "connect_timeout": parse_duration,
-    "max_redirects": parse_int,
-    "max_bytes": parse_size,
-    "max_url_length": parse_int,
-    "max_outlinks": parse_int,
-    "output": str,
-    "stats_json": str,
-    "quiet": _as_bool,
-    "user_agent": str,
-    "grace": parse_duration,
-    "analysis_cost": parse_int,
-    "workers": parse_int,
-    "state": str,
-    "resume": _as_bool,
-}
-assert set(_PARSERS) == {field.name for field in dataclasses.fields(CrawlSettings)}
-
-
-def crawl_settings_from_mapping(values: Mapping[str, Any]) -> CrawlSettings:
-    """Build validated settings from user-facing names to raw values."""
-    parsed: dict[str, Any] = {}
-    for name, raw in values.items():
-        key = name.replace("-", "_")
-        if key not in _PARSERS:
-            raise SettingsError(key, f"unknown setting (known: {', '.join(sorted(_PARSERS))})")
-        try:
-            parsed[key] = _PARSERS[key](raw)
-        except ValueError as error:
-            raise SettingsError(key, str(error)) from None
-    return CrawlSettings(**parsed)
+    built: CrawlSettings = settings_from(
+        (CrawlSettings,), "crawl", config, config_values, values, build
+    )
+    return built
 
 
 def load_crawl_settings(
@@ -225,5 +374,4 @@ def load_crawl_settings(
 ) -> CrawlSettings:
     """Merge a config file's `[crawl]` table with overrides (flags win) and validate."""
     values = read_config_table(config, "crawl") if config is not None else {}
-    values.update(overrides or {})
-    return crawl_settings_from_mapping(values)
+    return crawl_settings_from_mapping(overrides or {}, config, values)

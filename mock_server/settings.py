@@ -15,10 +15,37 @@ from pathlib import Path
 from typing import Any
 
 from crawl_basics.config import read_config_table
+from crawl_basics.declared import (
+    DURATION,
+    INTEGER,
+    NUMBER,
+    SIZE,
+    TEXT,
+    Kind,
+    choice_of,
+    declare,
+    optional,
+    settings_from,
+)
 from crawl_basics.errors import SettingsError
-from crawl_basics.units import parse_duration, parse_float, parse_int, parse_size
 from mock_server.faults import FaultKind, parse_fault_spec
 from mock_server.latency import LatencyDistribution, validate_latency
+
+
+def _parse_faults(value: Any) -> Mapping[FaultKind, float]:
+    if isinstance(value, str):
+        return parse_fault_spec(value)
+    if isinstance(value, list):
+        return parse_fault_spec(",".join(str(item) for item in value))
+    if isinstance(value, dict):
+        rates: dict[FaultKind, float] = {}
+        for name, rate in value.items():
+            rates.update(parse_fault_spec(f"{name}={rate}"))
+        return rates
+    raise ValueError("use a string like 'all' or 'http_500,reset', or a table of rates")
+
+
+_FAULT_HELP = ", ".join(kind.value for kind in FaultKind)
 
 
 class Overload(enum.StrEnum):
@@ -30,19 +57,52 @@ class Overload(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SiteSettings:
-    """What the generated site looks like: everything the pure site model needs."""
+    """What the generated site looks like: everything the pure site model needs.
 
-    seed: int = 0
-    pages: int = 1000
-    links: int = 10
-    page_size: int = 4096
-    hosts: int = 1
-    faults: Mapping[FaultKind, float] = field(default_factory=dict)
-    transient_failures: int = 1
-    retry_after: float = 1.0
-    robots_crawl_delay: float = 0.01
-    oversize_bytes: int = 4 * 1024 * 1024
-    near_duplicates: float = 0.05
+    Each field is declared once with its kind and help; `mock-server`'s options and the keys of a
+    config's `[mock_server]` table come from these lines (and `ServerSettings`' below).
+    """
+
+    seed: int = field(
+        default=0, metadata=declare(INTEGER, "Seed of the generated site: same seed, same bytes.")
+    )
+    pages: int = field(default=1000, metadata=declare(INTEGER, "Number of pages."))
+    links: int = field(default=10, metadata=declare(INTEGER, "In-site links per page."))
+    page_size: int = field(default=4096, metadata=declare(SIZE, "Approximate page size."))
+    hosts: int = field(
+        default=1,
+        metadata=declare(INTEGER, "Number of origins the site spans, each on its own port."),
+    )
+    faults: Mapping[FaultKind, float] = field(
+        default_factory=dict,
+        metadata=declare(
+            Kind("FAULTS", _parse_faults, lambda rates: ",".join(rates) or "none"),
+            "Faults to inject: all, hostile, none, or a comma list of KIND or KIND=RATE (all:"
+            f" every kind but the hostile ones). Kinds: {_FAULT_HELP}.",
+            shown_default="none",
+        ),
+    )
+    transient_failures: int = field(
+        default=1,
+        metadata=declare(
+            INTEGER, "Attempts a transient fault (503, 429, reset) fails before it succeeds."
+        ),
+    )
+    retry_after: float = field(
+        default=1.0, metadata=declare(DURATION, "Retry-After of 429 answers.")
+    )
+    robots_crawl_delay: float = field(
+        default=0.01, metadata=declare(DURATION, "Crawl-delay in robots.txt (robots fault).")
+    )
+    oversize_bytes: int = field(
+        default=4 * 1024 * 1024, metadata=declare(SIZE, "Size of oversize pages.")
+    )
+    near_duplicates: float = field(
+        default=0.05,
+        metadata=declare(
+            NUMBER, "Fraction of pages that copy another page's text with small changes."
+        ),
+    )
 
     def __post_init__(self) -> None:
         _require(self.pages >= 1, "pages", f"must be at least 1 (got {self.pages})")
@@ -69,16 +129,55 @@ class ServerSettings:
     """How the site is served: where, how fast, and how much load it takes."""
 
     site: SiteSettings = field(default_factory=SiteSettings)
-    host: str = "127.0.0.1"
-    port: int = 0
-    workers: int = 1
-    latency: float = 0.0
-    latency_distribution: LatencyDistribution = LatencyDistribution.CONSTANT
-    latency_p99: float | None = None
-    bandwidth: int = 0
-    capacity: int = 0
-    overload: Overload = Overload.QUEUE
-    hang_seconds: float = 120.0
+    host: str = field(default="127.0.0.1", metadata=declare(TEXT, "Address to bind."))
+    port: int = field(
+        default=0,
+        metadata=declare(
+            INTEGER,
+            "Port of the first host (later hosts take the next ports); 0 picks free ports.",
+        ),
+    )
+    workers: int = field(
+        default=1,
+        metadata=declare(INTEGER, "Server processes sharing each port (SO_REUSEPORT)."),
+    )
+    latency: float = field(default=0.0, metadata=declare(DURATION, "Median time to first byte."))
+    latency_distribution: LatencyDistribution = field(
+        default=LatencyDistribution.CONSTANT,
+        metadata=declare(
+            choice_of([shape.value for shape in LatencyDistribution], LatencyDistribution),
+            "Shape of the latency.",
+            option="--latency-dist",
+        ),
+    )
+    latency_p99: float | None = field(
+        default=None,
+        metadata=declare(
+            optional(DURATION),
+            "99th percentile of the latency (uniform and lognormal).",
+            shown_default="4x median for lognormal",
+        ),
+    )
+    bandwidth: int = field(
+        default=0,
+        metadata=declare(SIZE, "Per-response bandwidth in bytes/s; 0 is unlimited."),
+    )
+    capacity: int = field(
+        default=0, metadata=declare(INTEGER, "Requests served at once; 0 is unlimited.")
+    )
+    overload: Overload = field(
+        default=Overload.QUEUE,
+        metadata=declare(
+            choice_of([choice.value for choice in Overload], Overload),
+            "Past capacity: queue the request, or reject it with 503.",
+        ),
+    )
+    hang_seconds: float = field(
+        default=120.0,
+        metadata=declare(
+            DURATION, "How long a hanging URL holds the connection before dropping it."
+        ),
+    )
 
     def __post_init__(self) -> None:
         _require(0 <= self.port <= 65535, "port", f"must be 0 to 65535 (got {self.port})")
@@ -98,68 +197,23 @@ def _require(condition: bool, setting: str, problem: str) -> None:
         raise SettingsError(setting, problem)
 
 
-# How each user-facing setting is read from TOML or a flag: (object it belongs to, parser).
 _SITE_FIELDS = {f.name for f in dataclasses.fields(SiteSettings)}
-_SERVER_FIELDS = {f.name for f in dataclasses.fields(ServerSettings)} - {"site"}
 
 
-def _parse_faults(value: Any) -> Mapping[FaultKind, float]:
-    if isinstance(value, str):
-        return parse_fault_spec(value)
-    if isinstance(value, list):
-        return parse_fault_spec(",".join(str(item) for item in value))
-    if isinstance(value, dict):
-        rates: dict[FaultKind, float] = {}
-        for name, rate in value.items():
-            rates.update(parse_fault_spec(f"{name}={rate}"))
-        return rates
-    raise ValueError("use a string like 'all' or 'http_500,reset', or a table of rates")
-
-
-def _optional_duration(value: Any) -> float | None:
-    return None if value in (None, "", "none") else parse_duration(value)
-
-
-_PARSERS: dict[str, Any] = {
-    "seed": parse_int,
-    "pages": parse_int,
-    "links": parse_int,
-    "page_size": parse_size,
-    "hosts": parse_int,
-    "faults": _parse_faults,
-    "transient_failures": parse_int,
-    "retry_after": parse_duration,
-    "robots_crawl_delay": parse_duration,
-    "oversize_bytes": parse_size,
-    "near_duplicates": parse_float,
-    "host": str,
-    "port": parse_int,
-    "workers": parse_int,
-    "latency": parse_duration,
-    "latency_distribution": LatencyDistribution,
-    "latency_p99": _optional_duration,
-    "bandwidth": parse_size,
-    "capacity": parse_int,
-    "overload": Overload,
-    "hang_seconds": parse_duration,
-}
-
-
-def settings_from_mapping(values: Mapping[str, Any]) -> ServerSettings:
+def settings_from_mapping(
+    values: Mapping[str, Any], config: Path | None = None, config_values: Mapping[str, Any] = {}
+) -> ServerSettings:
     """Build validated settings from user-facing names (TOML keys, flag names) to raw values."""
-    site: dict[str, Any] = {}
-    server: dict[str, Any] = {}
-    for name, raw in values.items():
-        key = name.replace("-", "_")
-        if key not in _PARSERS:
-            known = ", ".join(sorted(_PARSERS))
-            raise SettingsError(key, f"unknown setting (known: {known})")
-        try:
-            parsed = _PARSERS[key](raw)
-        except ValueError as error:
-            raise SettingsError(key, str(error)) from None
-        (site if key in _SITE_FIELDS else server)[key] = parsed
-    return ServerSettings(site=SiteSettings(**site), **server)
+
+    def build(parsed: dict[str, Any], chosen: frozenset[str]) -> ServerSettings:
+        site = {name: value for name, value in parsed.items() if name in _SITE_FIELDS}
+        server = {name: value for name, value in parsed.items() if name not in _SITE_FIELDS}
+        return ServerSettings(site=SiteSettings(**site), **server)
+
+    built: ServerSettings = settings_from(
+        (SiteSettings, ServerSettings), "mock_server", config, config_values, values, build
+    )
+    return built
 
 
 def load_settings(
@@ -167,5 +221,4 @@ def load_settings(
 ) -> ServerSettings:
     """Merge a config file's `[mock_server]` table with overrides (flags win) and validate."""
     values = read_config_table(config, "mock_server") if config is not None else {}
-    values.update(overrides or {})
-    return settings_from_mapping(values)
+    return settings_from_mapping(overrides or {}, config, values)

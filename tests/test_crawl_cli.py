@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -141,12 +140,16 @@ def test_unreachable_seed_is_one_line(tmp_path: Path) -> None:
     [
         (["ftp://example.com/"], "seeds: 'ftp://example.com/' is not an http(s) URL"),
         (["not a url"], "seeds"),
-        (["--per-host", "10", "--concurrency", "5"], "per_host: 10 exceeds concurrency 5"),
-        (["--connect-timeout", "20s", "--timeout", "10s"], "connect_timeout"),
+        (["--per-host", "10", "--concurrency", "5"], "--per-host: 10 exceeds --concurrency 5"),
+        (["--delay", "5"], "--delay: '5' needs a unit: 5s or 5ms?"),
+        (
+            ["--connect-timeout", "20s", "--timeout", "10s"],
+            "--connect-timeout: 20s exceeds --timeout 10s",
+        ),
         (["--delay", "-1s"], "delay"),
-        (["--include", "(unclosed"], "include: bad regular expression"),
-        (["--max-pages", "-3"], "max_pages"),
-        (["--max-outlinks", "0"], "max_outlinks: must be at least 1"),
+        (["--include", "(unclosed"], "--include: bad regular expression"),
+        (["--max-pages", "-3"], "--max-pages"),
+        (["--max-outlinks", "0"], "--max-outlinks: must be at least 1"),
         (["--timeout", "soon"], "timeout"),
         (["--strategy", "telepathy"], "--strategy"),
         (["-o", "/nonexistent-dir/out.jsonl"], "output: cannot write /nonexistent-dir/out.jsonl"),
@@ -164,7 +167,9 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
 def test_bad_config_file_is_one_line(tmp_path: Path) -> None:
     """A config with an unknown key or broken TOML is named in one line, exit 2."""
     for content, needle in (
-        ("[crawl]\nspeed = 'ludicrous'\n", "speed: unknown setting"),
+        ("[crawl]\nspeed = 'ludicrous'\n", "speed in [crawl] of"),
+        ("[crawl]\nper_host = 0\n", "per_host in [crawl] of"),
+        ("[crawll]\nper_host = 2\n", "unknown table [crawll]"),
         ("[crawl\n", "not valid TOML"),
     ):
         config = tmp_path / "bad.toml"
@@ -178,12 +183,24 @@ def test_bad_config_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_help_lists_every_setting() -> None:
-    """`crawler crawl --help` documents every [crawl] key."""
-    from crawler.settings import _PARSERS
-
+    """`crawler crawl --help` documents every [crawl] key with its type and its default."""
     result = crawler("crawl", "--help")
-    flags = {name: "--" + name.replace("_", "-") for name in _PARSERS}
-    flags.update(seeds="URLS", allow_domains="--allow-domain")
-    for name, flag in flags.items():
-        assert flag in result.stdout, name
-    assert os.linesep in result.stdout
+    for flag in ("--per-host INTEGER", "--delay DURATION", "--max-bytes SIZE", "[URL]..."):
+        assert flag in result.stdout, flag
+    for default in ("[default: 32]", "[default: 2MiB]", "[default: 250ms]", "[default: no limit]"):
+        assert default in " ".join(result.stdout.split()), default
+
+
+def test_no_arguments_prints_help_and_version_is_known() -> None:
+    """`crawler` alone prints its help (exit 0); `--version` works on both commands."""
+    result = crawler()
+    assert result.returncode == 0 and "Commands:" in result.stdout and "crawl" in result.stdout
+    version = crawler("--version")
+    assert version.returncode == 0 and version.stdout.startswith("crawler, version ")
+    mock = subprocess.run(
+        [str(Path(sys.executable).parent / "mock-server"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert mock.returncode == 0 and mock.stdout.startswith("mock-server, version "), mock.stderr

@@ -97,14 +97,18 @@ def test_config_file_sets_and_flags_override(tmp_path: Path) -> None:
 
 
 def test_help_documents_every_setting() -> None:
-    """`mock-server --help` names every setting the config file accepts."""
-    from mock_server.settings import _PARSERS
+    """`mock-server --help` names every setting the config file accepts, with its type and
+    default."""
+    from crawl_basics.declared import option_rows
+    from mock_server.settings import ServerSettings, SiteSettings
 
     result = run_cli("--help")
-    flags = {name: f"--{name.replace('_', '-')}" for name in _PARSERS}
-    flags["latency_distribution"] = "--latency-dist"
-    for name, flag in flags.items():
-        assert flag in result.stdout, name
+    text = " ".join(result.stdout.split())
+    for flag, default in option_rows(SiteSettings, ServerSettings):
+        assert flag in result.stdout, flag
+        if default:
+            assert f"[default: {default}]" in text, flag
+    assert "--latency DURATION" in result.stdout and "--page-size SIZE" in result.stdout
 
 
 def test_port_zero_prints_the_bound_url_first() -> None:

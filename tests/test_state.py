@@ -188,7 +188,7 @@ def test_state_misuse_is_one_line_and_exit_2(tmp_path: Path) -> None:
     StateStore.open(state, settings, resume=True, extra={})[0].close()
     (tmp_path / "junk.db").write_text("not a database")
     cases = {
-        ("--resume",): "resume: needs --state",
+        ("--resume",): "--resume: needs --state",
         ("--state", str(state), "http://a.test/"): "add --resume to continue it",
         ("--state", str(state), "--resume", "http://b.test/"): "holds a crawl with seeds",
         (
