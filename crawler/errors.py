@@ -8,6 +8,7 @@ once when they meet it, and the CLI prints it and exits non-zero.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -16,8 +17,15 @@ class CrawlAborted(Exception):
     """The crawl cannot go on without losing records; the message is one line for the user."""
 
 
+class OutputClosed(CrawlAborted):
+    """The reader of the records went away (`crawler crawl -o - | head -1`): nothing is wrong,
+    nobody wants more. The crawl stops quietly, as `yes | head -1` does."""
+
+
 def cannot_write(path: str | Path, error: BaseException) -> CrawlAborted:
     """Return the error for a file that refused a write, naming the file and the cause."""
+    if isinstance(error, OSError) and error.errno == errno.EPIPE:
+        return OutputClosed(f"{path}: its reader has gone")
     if isinstance(error, OSError) and error.errno is not None:
         cause = os.strerror(error.errno)
     else:

@@ -1,4 +1,4 @@
-"""The live status line on stderr, and the summary printed when a crawl ends."""
+"""The live status line on stderr, and the summary and broken-link report printed at the end."""
 
 from __future__ import annotations
 
@@ -40,7 +40,15 @@ class StatusLine:
 
     def __enter__(self) -> StatusLine:
         if self.enabled:
-            self._live = Live(self, console=self.console, refresh_per_second=4, transient=True)
+            # Records may go to stdout (`-o - | jq`): the line must never take stdout over.
+            self._live = Live(
+                self,
+                console=self.console,
+                refresh_per_second=4,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
             self._live.__enter__()
         return self
 
@@ -49,16 +57,42 @@ class StatusLine:
             self._live.__exit__(None, None, None)
 
 
+# Broken links listed at the end of a crawl; the rest are counted (all are in --stats-json).
+BROKEN_SHOWN = 20
+_REASONS = {
+    "finished": "finished: nothing left to crawl",
+    "max_pages": "stopped at --max-pages",
+    "time_limit": "stopped at --time-limit",
+    "interrupted": "interrupted",
+    "seeds_failed": "no seed could be fetched",
+    "aborted": "aborted: a file refused a write",
+    "output_closed": "the output's reader went away",
+}
+
+
 def print_summary(summary: dict[str, Any], console: Console, output: str) -> None:
-    """Print the end-of-crawl summary as a small table."""
+    """Print the end-of-crawl summary as a small table, then the broken links."""
     table = Table(title="Crawl summary", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     latency = summary["latency_ms"]
+    reason = summary["finish_reason"]
+    left = summary["left"]
+    undone = [
+        f"{count:,} {what}"
+        for count, what in ((left["queued"], "URLs queued"), (left["retries"], "retries"))
+        if count
+    ]
+    table.add_row(
+        "finish",
+        _REASONS.get(reason, reason) + (f" ({', '.join(undone)} left)" if undone else ""),
+    )
     table.add_row("pages", f"{summary['pages']:,} ({summary['ok']:,} ok)")
     table.add_row("errors", _counts(summary["errors"]) or "none")
     table.add_row("statuses", _counts(summary["statuses"]))
-    table.add_row("requests", f"{summary['requests']:,}")
+    retries = f" ({summary['retries']:,} retries)" if summary["retries"] else ""
+    table.add_row("requests", f"{summary['requests']:,}{retries}")
+    table.add_row("depth", f"{summary['max_depth_reached']} reached")
     if latency["p50"] is not None:
         table.add_row(
             "fetch latency",
@@ -81,12 +115,35 @@ def print_summary(summary: dict[str, Any], console: Console, output: str) -> Non
         table.add_row("records", "stdout" if output == "-" else output)
     state = summary.get("state")
     if state:
-        left = f", {state['waiting']:,} URLs left for --resume" if state["waiting"] else ""
+        waiting = f", {state['waiting']:,} URLs left for --resume" if state["waiting"] else ""
         earlier = (
             f" ({state['records_before']:,} from earlier runs)" if state["records_before"] else ""
         )
-        table.add_row("state", f"{state['file']}: {state['records']:,} records{earlier}{left}")
+        table.add_row("state", f"{state['file']}: {state['records']:,} records{earlier}{waiting}")
     console.print(table)
+    print_broken(summary["broken"], console)
+
+
+def print_broken(broken: dict[str, Any], console: Console) -> None:
+    """List the links that led nowhere, each with the page that linked it (wget's spider list)."""
+    if not broken["total"]:
+        return
+    console.print(f"Broken links: {broken['total']:,}", style="bold", highlight=False)
+    for link in broken["links"][:BROKEN_SHOWN]:
+        what = f"{link['status']} " if link["status"] else ""
+        source = link["linked_from"] or "(a seed)"
+        console.print(
+            f"  {what}{link['error']}  {link['url']}\n    linked from {source}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if broken["total"] > BROKEN_SHOWN:
+        console.print(
+            f"  ... and {broken['total'] - BROKEN_SHOWN:,} more (every one is in --stats-json,"
+            " up to 1,000, and all in the records)",
+            highlight=False,
+        )
 
 
 def _counts(counts: dict[str, int]) -> str:

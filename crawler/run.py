@@ -5,23 +5,29 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
+import os
 import resource
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from crawl_basics.errors import ResourceError
 from crawler.core.engine import CrawlCore
-from crawler.errors import CrawlAborted, cannot_write
+from crawler.errors import CrawlAborted, OutputClosed, cannot_write
 from crawler.limits import fit_to_open_files
 from crawler.locks import exclusive
-from crawler.output import prepare_output
+from crawler.logs import PeriodicStats, crawl_log, log_each_request
+from crawler.output import STDOUT, prepare_output
 from crawler.progress import StatusLine, print_summary
 from crawler.settings import CrawlSettings
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
@@ -35,6 +41,8 @@ if TYPE_CHECKING:
 EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # Exit status of a crawl stopped because a file it must write refused (a full disk).
 EXIT_ABORTED = 1
+# Exit status when the reader of the records went away: a shell's status for death by SIGPIPE.
+EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
 EMBEDDED_PORT = "embedded_site_port"
 _NO_RESPONSE = {"connect", "timeout", "reset", "robots_unavailable"}
 
@@ -65,14 +73,14 @@ def run_crawl(
     """Crawl as `settings` say; with no seeds, serve the embedded mock site and crawl that."""
     console = console or Console(stderr=True)
     context = RunContext(settings.output, handle_signals)
+    started_at = datetime.now(UTC)
     with contextlib.ExitStack() as stack:
         # From here on a stop signal is a request the strategy honours, never a traceback.
-        stack.enter_context(_stop_requests_before_the_crawl(context))
+        stack.enter_context(_stop_requests_before_the_crawl(context, settings.grace))
+        log = stack.enter_context(_opened_log(settings, console))
         settings, warning = fit_to_open_files(settings, embedded=not settings.seeds)
         if warning:  # even with --quiet: the user asked for more than they get
-            console.print(
-                f"crawler: warning: {warning}", markup=False, highlight=False, soft_wrap=True
-            )
+            log.warning("%s", warning)
         if settings.state:
             stack.enter_context(exclusive(settings.state, "state"))
         stack.enter_context(exclusive(settings.output, "output"))
@@ -105,10 +113,16 @@ def run_crawl(
                 reconcile_output(settings.output, store)
             frontier = SqliteFrontier(store)
         core = CrawlCore(settings, frontier)
+        log_each_request(core)
         context.before_write = store.commit if store else None
         aborted: CrawlAborted | None = None
         started, cpu_before = time.monotonic(), cpu_seconds()
-        with StatusLine(core, console, enabled=not settings.quiet):
+        if settings.time_limit is not None:
+            context.stop_at = started + settings.time_limit
+        status_line = StatusLine(core, console, enabled=not settings.quiet)
+        # A stats line every --stats-interval where nobody sees the status line, and in a log file.
+        periodic = not status_line.enabled or bool(settings.log_file)
+        with status_line, PeriodicStats(core, settings.stats_interval, periodic):
             try:
                 strategy_for(settings).run(core, context)
                 if store is not None:
@@ -123,36 +137,105 @@ def run_crawl(
                 "records": store.records,
                 "waiting": store.waiting_total(),
             }
-    summary = {
-        "strategy": settings.strategy,
-        "seeds": list(settings.seeds),
-        **core.stats.summary(wall),
-        "cpu_s": round(cpu, 3),
-        "cores_used": round(cpu / wall, 3) if wall > 0 else None,
-    }
-    if store is not None:
-        summary["state"] = state_summary
-    if settings.stats_json:
-        try:
-            Path(settings.stats_json).write_text(
-                json.dumps(summary, indent=2) + "\n", encoding="utf-8"
-            )
-        except OSError as error:
-            aborted = aborted or cannot_write(settings.stats_json, error)
-    if not settings.quiet:
-        print_summary(summary, console, settings.output)
+        summary = {
+            "strategy": settings.strategy,
+            "seeds": list(settings.seeds),
+            "finish_reason": _finish_reason(core, context, aborted),
+            "started_at": started_at.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **core.stats.summary(wall),
+            "cpu_s": round(cpu, 3),
+            "cores_used": round(cpu / wall, 3) if wall > 0 else None,
+        }
+        if store is not None:
+            summary["state"] = state_summary
+        if isinstance(aborted, OutputClosed):
+            # Whoever read the records has gone (`| head`): finish quietly, as `yes | head` does.
+            _silence_stdout()
+        if settings.stats_json:
+            try:
+                _write_stats(settings.stats_json, summary)
+            except OSError as error:
+                aborted = aborted or cannot_write(_shown(settings.stats_json), error)
+        if not settings.quiet and not isinstance(aborted, OutputClosed):
+            print_summary(summary, console, settings.output)
+        if settings.log_file:  # the summary table went to the terminal; the log gets one line
+            log.info("%s after %.1fs: %s", summary["finish_reason"], wall, _one_line(summary))
+    if isinstance(aborted, OutputClosed):
+        return CrawlOutcome(summary, EXIT_OUTPUT_CLOSED)
     if aborted is not None:
         return CrawlOutcome(summary, EXIT_ABORTED, str(aborted))
     if context.stopped_by is not None:
         return CrawlOutcome(summary, EXIT_BY_SIGNAL.get(signal.Signals(context.stopped_by), 130))
-    if summary["ok"] == 0 and summary["errors"] and set(summary["errors"]) <= _NO_RESPONSE:
+    if summary["finish_reason"] == "seeds_failed":
         kinds = ", ".join(summary["errors"])
         return CrawlOutcome(summary, 1, f"could not fetch {', '.join(settings.seeds)} ({kinds})")
     return CrawlOutcome(summary, 0)
 
 
+def _finish_reason(core: CrawlCore, context: RunContext, aborted: CrawlAborted | None) -> str:
+    """Say why the crawl ended: the first of what stopped it, or "finished"."""
+    stats = core.stats
+    if isinstance(aborted, OutputClosed):
+        return "output_closed"
+    if aborted is not None:
+        return "aborted"
+    if context.stop_reason is not None:
+        return context.stop_reason
+    if core.limit_reached:
+        return "max_pages"
+    if stats.ok == 0 and stats.errors and set(stats.errors) <= _NO_RESPONSE:
+        return "seeds_failed"
+    return "finished"
+
+
+def _one_line(summary: dict[str, Any]) -> str:
+    return (
+        f"{summary['pages']:,} pages ({summary['ok']:,} ok), {summary['requests']:,} requests,"
+        f" {summary['pages_per_s'] or 0:,.1f} pages/s"
+    )
+
+
+def _shown(path: str) -> str:
+    return "stdout" if path == STDOUT else path
+
+
+def _write_stats(path: str, summary: dict[str, Any]) -> None:
+    text = json.dumps(summary, indent=2) + "\n"
+    if path == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit meets no closed pipe
+    (Python's own advice for SIGPIPE, in the `signal` module's documentation)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 @contextlib.contextmanager
-def _stop_requests_before_the_crawl(context: RunContext) -> Iterator[None]:
+def _opened_log(settings: CrawlSettings, console: Console) -> Iterator[logging.Logger]:
+    """Open the crawl's log; a `--log-file` that cannot be written is one line, exit 2."""
+    try:
+        log = crawl_log(settings, console)
+        logger = log.__enter__()
+    except OSError as error:
+        raise ResourceError(
+            "--log-file", f"cannot write {settings.log_file}: {error.strerror}"
+        ) from None
+    try:
+        yield logger
+    finally:
+        log.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def _stop_requests_before_the_crawl(context: RunContext, grace: float) -> Iterator[None]:
     """Turn a stop signal that comes while the crawl is being set up into a stop request.
 
     The strategies install their own handlers only once they run; a Ctrl-C before that (opening
@@ -164,8 +247,7 @@ def _stop_requests_before_the_crawl(context: RunContext) -> Iterator[None]:
         return
 
     def note(signum: int, frame: FrameType | None) -> None:
-        if context.stopped_by is None:
-            context.stopped_by = signum
+        context.request_stop(signum, 0, grace)
 
     previous = {signum: signal.signal(signum, note) for signum in context.stop_signals}
     try:

@@ -25,8 +25,25 @@ def test_status_line_names_the_live_counters() -> None:
 
 
 def test_summary_shows_errors_latency_and_near_duplicates() -> None:
-    """The summary table carries errors by kind, latency percentiles and near-duplicate groups."""
+    """The summary table carries why the crawl ended and what it left, errors by kind, latency
+    percentiles, near-duplicate groups, and the broken links with the pages that linked them."""
     summary = {
+        "finish_reason": "interrupted",
+        "left": {"queued": 1234, "retries": 3},
+        "retries": 4,
+        "max_depth_reached": 2,
+        "broken": {
+            "total": 2,
+            "links": [
+                {
+                    "url": "http://a/x",
+                    "error": "http_5xx",
+                    "status": 500,
+                    "linked_from": "http://a/",
+                },
+                {"url": "http://a/", "error": "timeout", "status": None, "linked_from": None},
+            ],
+        },
         "pages": 10,
         "ok": 8,
         "errors": {"http_5xx": 2},
@@ -47,5 +64,11 @@ def test_summary_shows_errors_latency_and_near_duplicates() -> None:
         "p99 80 ms",
         "1 groups of 2 pages",
         "crawl.jsonl",
+        "interrupted (1,234 URLs queued, 3 retries left)",
+        "14 (4 retries)",
+        "2 reached",
+        "Broken links: 2",
+        "500 http_5xx  http://a/x\n    linked from http://a/\n",
+        "timeout  http://a/\n    linked from (a seed)",
     ):
         assert part in text, part

@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier
@@ -37,6 +38,9 @@ from crawler.core.urls import origin_of, resolve_link
 from crawler.settings import CrawlSettings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Told of each finished request: the request, what came of it, and its URL's depth (None for
+# robots.txt). The strategies' logs use it; the core only calls it.
+RequestObserver = Callable[[FetchRequest, FetchResponse | FetchFailure, int | None], None]
 ROBOTS_JOB = -1
 MAX_ROBOTS_REDIRECTS = 5  # RFC 9309 §2.3.1.2: at least five
 
@@ -102,12 +106,17 @@ class CrawlCore:
         self._in_flight = 0
         self._started_jobs = 0
         self._stopping = False
+        # Why scheduling ended early, if it did: set by the core for --max-pages, by stop().
+        self.limit_reached = False
+        # Told of every finished request (the DEBUG log's line per request); must not call back.
+        self.on_request: RequestObserver | None = None
         # A resumed crawl starts with URLs waiting and records written by earlier runs.
         self._unfinished.update(self.frontier.waiting_by_depth())
         self._started_jobs = self.frontier.finished_count()
         for seed in settings.seeds:
             self._enqueue(FrontierEntry(seed, 0, None))
         if settings.max_pages is not None and self._started_jobs >= settings.max_pages:
+            self.limit_reached = True
             self._drop_frontier()
 
     def __repr__(self) -> str:
@@ -146,8 +155,13 @@ class CrawlCore:
             return
         self._stopping = True
         self._drop_frontier()
+        waiting_retry = {job_id for _, _, job_id in self._delayed}
         for job in list(self._jobs.values()):
             if not self._is_in_flight(job):
+                if job.id in waiting_retry:
+                    self.stats.left_retries += 1
+                else:
+                    self.stats.left_queued += 1  # a redirect hop not yet sent
                 self._finish(job, ErrorKind.INTERRUPTED)
         self._delayed.clear()
         for origin in self._origins.values():
@@ -277,12 +291,14 @@ class CrawlCore:
         self._jobs[job.id] = job
         self._started_jobs += 1
         if self.settings.max_pages is not None and self._started_jobs >= self.settings.max_pages:
+            self.limit_reached = True
             self._drop_frontier()
         return job
 
     def _drop_frontier(self) -> None:
         for depth, dropped in self.frontier.drain().items():
             self._unfinished[depth] -= dropped
+            self.stats.left_queued += dropped
 
     def _release_due_retries(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
@@ -314,6 +330,9 @@ class CrawlCore:
         self._in_flight -= 1
         error = outcome.error.value if isinstance(outcome, FetchFailure) else None
         self.stats.request_done(outcome.elapsed, error)
+        if self.on_request is not None:
+            job_of = self._jobs.get(request.job)
+            self.on_request(request, outcome, job_of.depth if job_of is not None else None)
         if request.kind is RequestKind.ROBOTS:
             self._robots_done(state, request, outcome, now)
             return
@@ -401,6 +420,7 @@ class CrawlCore:
             self._finish(job, error)
             return
         wait = self.retry.backoff(job.hop_failures, retry_after)
+        self.stats.retries += 1
         heapq.heappush(self._delayed, (now + wait, job.id, job.id))
 
     def _finish(self, job: _Job, error: ErrorKind | None, page: PageAnalysis | None = None) -> None:
@@ -427,6 +447,9 @@ class CrawlCore:
             if page is not None and page.simhash is not None
             else None,
             words=page.words if page is not None else None,
+            outlinks=tuple(url for url, _ in page.links)
+            if page is not None and self.settings.record_links
+            else None,
         )
         self._records.append(record)
         self.frontier.finish(record, job.chain[1:])
@@ -502,6 +525,7 @@ class CrawlCore:
                 state.robots = RobotsState.UNKNOWN
                 retry_after = outcome.retry_after if isinstance(outcome, FetchResponse) else None
                 state.robots_retry_at = now + self.retry.backoff(state.robots_failures, retry_after)
+                self.stats.retries += 1
                 return
             if isinstance(outcome, FetchFailure):
                 cause = outcome.error

@@ -64,11 +64,15 @@ class Record:
     content_type: str | None = None
     simhash: str | None = None  # 16 hex digits, see crawler/fingerprint.py
     words: int | None = None
+    # The page's outgoing links (resolved, in document order), kept only with --record-links.
+    outlinks: tuple[str, ...] | None = None
 
     def to_json(self) -> str:
-        """Return the record as one line of JSON."""
+        """Return the record as one line of JSON (`outlinks` only when kept)."""
         # Built by hand: dataclasses.asdict deep-copies every field, a third of this call's cost.
         fields = {name: getattr(self, name) for name in _FIELD_NAMES}
+        if self.outlinks is not None:
+            fields["outlinks"] = self.outlinks
         return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -77,7 +81,27 @@ class Record:
         data: dict[str, Any] = json.loads(line)
         error = data.get("error")
         data["error"] = ErrorKind(error) if error else None
+        if data.get("outlinks") is not None:
+            data["outlinks"] = tuple(data["outlinks"])
         return cls(**data)
 
 
-_FIELD_NAMES = tuple(field.name for field in fields(Record))
+_FIELD_NAMES = tuple(field.name for field in fields(Record) if field.name != "outlinks")
+
+# What a crawl reports as broken at its end, as wget's spider does: links that lead nowhere a
+# reader could follow. Refusals the crawl chose (robots, scope) and local trouble are not.
+BROKEN: frozenset[ErrorKind] = frozenset(
+    {
+        ErrorKind.HTTP_4XX,
+        ErrorKind.HTTP_429,
+        ErrorKind.HTTP_5XX,
+        ErrorKind.TIMEOUT,
+        ErrorKind.CONNECT,
+        ErrorKind.RESET,
+        ErrorKind.TRUNCATED,
+        ErrorKind.PROTOCOL,
+        ErrorKind.BAD_REDIRECT,
+        ErrorKind.REDIRECT_LOOP,
+        ErrorKind.TOO_MANY_REDIRECTS,
+    }
+)

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crawler.core.near_duplicates import NearDuplicates
-from crawler.core.records import Record
+from crawler.core.records import BROKEN, Record
+
+# Broken links kept for the end-of-crawl report; past this many, only counted.
+MAX_BROKEN_KEPT = 1000
 
 
 @dataclass(slots=True)
@@ -28,6 +31,13 @@ class CrawlStats:
     near_duplicates: NearDuplicates = field(default_factory=NearDuplicates)
     # Origins a seed redirected to, which the crawl took into its scope.
     scope_added: list[str] = field(default_factory=list)
+    retries: int = 0  # attempts scheduled again after a failure (robots.txt included)
+    max_depth_reached: int = 0
+    broken: list[dict[str, Any]] = field(default_factory=list)
+    broken_total: int = 0
+    # What a crawl that ended early left undone: URLs it had queued, retries it was waiting for.
+    left_queued: int = 0
+    left_retries: int = 0
 
     def request_done(self, elapsed: float, error: str | None) -> None:
         """Count one finished HTTP request."""
@@ -41,10 +51,22 @@ class CrawlStats:
         self.records += 1
         self.bytes += record.bytes
         self.statuses[str(record.status) if record.status is not None else "none"] += 1
+        self.max_depth_reached = max(self.max_depth_reached, record.depth)
         if record.error is None:
             self.ok += 1
         else:
             self.errors[record.error.value] += 1
+            if record.error in BROKEN:
+                self.broken_total += 1
+                if len(self.broken) < MAX_BROKEN_KEPT:
+                    self.broken.append(
+                        {
+                            "url": record.url,
+                            "error": record.error.value,
+                            "status": record.status,
+                            "linked_from": record.parent,
+                        }
+                    )
 
     def summary(self, wall_seconds: float) -> dict[str, Any]:
         """Return the end-of-crawl summary (what `--stats-json` writes)."""
@@ -54,6 +76,7 @@ class CrawlStats:
             "errors": dict(sorted(self.errors.items())),
             "statuses": dict(sorted(self.statuses.items())),
             "requests": self.requests,
+            "retries": self.retries,
             "request_errors": dict(sorted(self.request_errors.items())),
             "bytes": self.bytes,
             "deferred": self.deferred,
@@ -62,6 +85,9 @@ class CrawlStats:
             "pages_per_s": round(self.records / wall_seconds, 2) if wall_seconds > 0 else None,
             "near_duplicates": self.near_duplicates.summary(),
             "scope_added": list(self.scope_added),
+            "max_depth_reached": self.max_depth_reached,
+            "left": {"queued": self.left_queued, "retries": self.left_retries},
+            "broken": {"total": self.broken_total, "links": list(self.broken)},
         }
 
 

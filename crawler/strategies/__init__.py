@@ -6,14 +6,21 @@ Adding a strategy is adding a module with a class that has `run(core, context)` 
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from crawl_basics.units import format_duration
+
 if TYPE_CHECKING:  # only annotations: `crawler --help` need not load the core
     from crawler.core.engine import CrawlCore
     from crawler.settings import CrawlSettings
+
+
+def _warn(message: str) -> None:
+    logging.getLogger("crawler").warning(message)
 
 
 @dataclass(slots=True)
@@ -28,10 +35,55 @@ class RunContext:
     before_write: Callable[[], None] | None = None
     # The signals that stop the crawl cleanly (see `stop_signals`); none without handle_signals.
     stop_signals: tuple[int, ...] = ()
+    # When --time-limit ends scheduling (time.monotonic()), if it does.
+    stop_at: float | None = None
+    # Why the crawl is stopping, once it is: "interrupted" (a signal) or "time_limit".
+    stop_reason: str | None = None
+    # A second Ctrl-C: requests still out are given up at once, without waiting out the grace.
+    stop_now: bool = False
+    # Where the one-line notices of a stop go (the crawl's log).
+    announce: Callable[[str], None] = _warn
 
     def __post_init__(self) -> None:
         if self.handle_signals and not self.stop_signals:
             self.stop_signals = stop_signals()
+
+    @property
+    def stopping(self) -> bool:
+        """Say whether a stop was asked for (a signal, or the time limit)."""
+        return self.stop_reason is not None
+
+    def time_is_up(self, now: float) -> bool:
+        """Say whether the time limit has passed and the crawl is not stopping yet."""
+        return self.stop_at is not None and now >= self.stop_at and self.stop_reason is None
+
+    def request_stop(self, signum: int | None, in_flight: int, grace: float) -> None:
+        """Note a stop: a signal, or None for the time limit.
+
+        The first starts the grace period and says so in one line, with what it will cost; a
+        second signal asks to stop now. Called from signal handlers: it only sets fields and
+        logs.
+        """
+        if self.stop_reason is None:
+            self.stop_reason = "interrupted" if signum is not None else "time_limit"
+            self.stopped_by = signum
+            cause = _signal_name(signum) if signum is not None else "time limit reached"
+            if in_flight:
+                plural = "s" if in_flight != 1 else ""
+                wait = f"; {in_flight} request{plural} in flight get up to {format_duration(grace)}"
+            else:
+                wait = ""
+            again = ", Ctrl-C again to stop now" if in_flight and self.stop_signals else ""
+            self.announce(f"{cause}: stopping{wait}{again}")
+        elif signum is not None and not self.stop_now:
+            self.stop_now = True
+            if self.stopped_by is None:
+                self.stopped_by = signum
+            self.announce(f"{_signal_name(signum)} again: stopping now")
+
+
+def _signal_name(signum: int) -> str:
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
 # What stops a crawl cleanly: Ctrl-C, a polite kill, and the terminal going away (a closed ssh

@@ -132,10 +132,13 @@ class AsyncDriver:
         """Crawl until the core says it is done, a stop's grace period runs out, or the output
         (or the state file behind it) refuses a write."""
         with self._signals_handled():
-            if self.context.stopped_by is not None:
-                self._stop(self.context.stopped_by)  # asked before the loop was listening
+            if self.context.stopping:
+                self._apply_stop()  # asked before the loop was listening
             while self.failure is None:
-                step = self.core.next_request(time.monotonic())
+                now = time.monotonic()
+                if self.context.time_is_up(now):
+                    self._stop(None)
+                step = self.core.next_request(now)
                 if isinstance(step, FetchRequest):
                     task = self.loop.create_task(self._perform(step))
                     self.tasks.add(task)
@@ -154,13 +157,16 @@ class AsyncDriver:
         await self.sink.flush()
 
     async def _sleep(self, seconds: float) -> None:
-        """Wait until a task completes, `seconds` pass, or the stop grace period ends."""
+        """Wait until a task completes, `seconds` pass, the time limit, or the stop grace period
+        ends."""
         if self.stop_deadline is not None:
             remaining = self.stop_deadline - time.monotonic()
             if remaining <= 0:
                 await self._cancel_in_flight()
                 return
             seconds = min(seconds, remaining)
+        elif self.context.stop_at is not None:
+            seconds = min(seconds, max(self.context.stop_at - time.monotonic(), 0.0))
         self.wake.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(None if math.isinf(seconds) else seconds):
@@ -213,12 +219,17 @@ class AsyncDriver:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    def _stop(self, signum: int) -> None:
-        """Stop scheduling; in-flight requests get the grace period to finish."""
-        if self.context.stopped_by is None:
-            self.context.stopped_by = signum
+    def _stop(self, signum: int | None) -> None:
+        """Stop scheduling (a signal, or None: the time limit); in-flight requests get the grace
+        period to finish, unless this is a second Ctrl-C."""
+        self.context.request_stop(signum, self.core.in_flight, self.core.settings.grace)
+        self._apply_stop()
+
+    def _apply_stop(self) -> None:
         if self.stop_deadline is None:
             self.stop_deadline = time.monotonic() + self.core.settings.grace
+        if self.context.stop_now:
+            self.stop_deadline = time.monotonic()
         self.core.stop()
         self.sink.add(self.core.take_records())
         self.wake.set()

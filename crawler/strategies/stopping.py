@@ -1,9 +1,11 @@
-"""Ctrl-C, SIGTERM and SIGHUP for the blocking strategies: a stop request to poll, and a grace
-deadline.
+"""Ctrl-C, SIGTERM, SIGHUP and --time-limit for the blocking strategies: a stop request to poll,
+and a grace deadline.
 
 A signal only records the request (the loops poll it); the core is never touched from a handler.
 When the grace period runs out while the main thread is blocked in a request, SIGALRM raises
-`GraceExpired` there, and only there: the exception can interrupt I/O, not bookkeeping.
+`GraceExpired` there, and only there: the exception can interrupt I/O, not bookkeeping. A second
+Ctrl-C ends the grace period at once. The time limit arms the same alarm, so a sync crawl blocked
+in a slow request still stops on time; the loops also poll it, for a crawl without signals.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -27,17 +29,25 @@ class GraceExpired(BaseException):
 class StopRequests:
     """Records a stop signal for a blocking strategy and arms the grace alarm."""
 
-    def __init__(self, context: RunContext, grace: float) -> None:
+    def __init__(
+        self, context: RunContext, grace: float, in_flight: Callable[[], int] = lambda: 1
+    ) -> None:
         self.context = context
         self.grace = grace
+        self.in_flight = in_flight
         self.deadline: float | None = None
         self._in_io = False
         self._previous: dict[int, Any] = {}
 
     @property
     def requested(self) -> bool:
-        """Say whether a stop was asked for."""
-        return self.context.stopped_by is not None
+        """Say whether a stop was asked for (a signal, or the time limit once polled)."""
+        return self.context.stopping
+
+    def poll(self, now: float, in_flight: int) -> None:
+        """Start the stop of a time limit that has passed (the alarm may not have fired yet)."""
+        if self.context.time_is_up(now):
+            self._start_stop(None, in_flight)
 
     @property
     def grace_over(self) -> bool:
@@ -49,6 +59,10 @@ class StopRequests:
             for signum in self.context.stop_signals:
                 self._previous[signum] = signal.signal(signum, self._on_stop)
             self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+            if self.context.stop_at is not None:
+                signal.setitimer(
+                    signal.ITIMER_REAL, max(self.context.stop_at - time.monotonic(), 0.001)
+                )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -58,12 +72,28 @@ class StopRequests:
             signal.signal(signum, handler)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        if self.context.stopped_by is None:
-            self.context.stopped_by = signum
+        self._start_stop(signum, self.in_flight())
+
+    def _start_stop(self, signum: int | None, in_flight: int) -> None:
+        first = not self.context.stopping
+        self.context.request_stop(signum, in_flight, self.grace)
+        if first:
             self.deadline = time.monotonic() + self.grace
-            signal.setitimer(signal.ITIMER_REAL, max(self.grace, 0.001))
+            self._arm(self.grace)
+        elif self.context.stop_now and self.deadline is not None:
+            self.deadline = time.monotonic()
+            self._arm(0)
+
+    def _arm(self, seconds: float) -> None:
+        if signal.SIGALRM in self._previous:
+            signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if not self.context.stopping:  # the time limit's alarm: the stop starts now
+            self._start_stop(None, self.in_flight())
+            return
+        # The grace alarm (the itimer's clock may run a hair ahead of time.monotonic()).
+        self.deadline = min(self.deadline or 0.0, time.monotonic())
         if self._in_io:
             raise GraceExpired
 

@@ -38,10 +38,11 @@ class SyncStrategy:
         try:
             with (
                 WATCHDOG.in_use(),
-                StopRequests(context, settings.grace) as stop,
+                StopRequests(context, settings.grace, lambda: core.in_flight) as stop,
                 new_session(settings) as session,
             ):
                 while True:
+                    stop.poll(time.monotonic(), core.in_flight)
                     if stop.requested:
                         core.stop()
                     step = core.next_request(time.monotonic())

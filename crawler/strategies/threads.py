@@ -66,13 +66,14 @@ class _ThreadsDriver:
     def run(self) -> None:
         with (
             WATCHDOG.in_use(),  # outlives the pool, whose workers it may have to cut
-            StopRequests(self.context, self.settings.grace) as stop,
+            StopRequests(self.context, self.settings.grace, lambda: len(self.out)) as stop,
             ThreadPoolExecutor(
                 max_workers=self.settings.concurrency, thread_name_prefix="crawler-worker"
             ) as pool,
         ):
             while True:
                 with self.lock:
+                    stop.poll(time.monotonic(), len(self.out))
                     if stop.requested or self.failure is not None:
                         self.core.stop()
                     if (stop.grace_over or self.failure is not None) and self.out:
