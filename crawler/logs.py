@@ -35,7 +35,8 @@ class _ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            level = f"{record.levelname.lower()}: " if record.levelno >= logging.WARNING else ""
+            problem = record.levelno >= logging.WARNING and not getattr(record, "notice", False)
+            level = f"{record.levelname.lower()}: " if problem else ""
             self.console.print(
                 f"crawler: {level}{record.getMessage()}",
                 markup=False,

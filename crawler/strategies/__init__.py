@@ -19,8 +19,9 @@ if TYPE_CHECKING:  # only annotations: `crawler --help` need not load the core
     from crawler.settings import CrawlSettings
 
 
-def _warn(message: str) -> None:
-    logging.getLogger("crawler").warning(message)
+def _notice(message: str) -> None:
+    # A warning, so --quiet still shows it; a notice, so it is not worded as a problem.
+    logging.getLogger("crawler").warning(message, extra={"notice": True})
 
 
 @dataclass(slots=True)
@@ -42,7 +43,7 @@ class RunContext:
     # A second Ctrl-C: requests still out are given up at once, without waiting out the grace.
     stop_now: bool = False
     # Where the one-line notices of a stop go (the crawl's log).
-    announce: Callable[[str], None] = _warn
+    announce: Callable[[str], None] = _notice
 
     def __post_init__(self) -> None:
         if self.handle_signals and not self.stop_signals:
@@ -69,8 +70,12 @@ class RunContext:
             self.stopped_by = signum
             cause = _signal_name(signum) if signum is not None else "time limit reached"
             if in_flight:
-                plural = "s" if in_flight != 1 else ""
-                wait = f"; {in_flight} request{plural} in flight get up to {format_duration(grace)}"
+                requests = (
+                    "1 request in flight gets"
+                    if in_flight == 1
+                    else f"{in_flight} requests in flight get"
+                )
+                wait = f"; {requests} up to {format_duration(grace)}"
             else:
                 wait = ""
             again = ", Ctrl-C again to stop now" if in_flight and self.stop_signals else ""
