@@ -49,33 +49,36 @@ class _ConsoleHandler(logging.Handler):
 
 @contextlib.contextmanager
 def crawl_log(settings: CrawlSettings, console: Console) -> Iterator[logging.Logger]:
-    """Route the `crawler` logger for one crawl: to `--log-file` with timestamps, or to stderr.
+    """Route the `crawler` logger for one crawl: to stderr, and to `--log-file` with timestamps.
 
-    `--quiet` keeps stderr to warnings; a log file gets what `--log-level` asks either way.
+    With a log file, stderr keeps only warnings and notices (a person who pressed Ctrl-C must see
+    the answer); `--quiet` keeps stderr to those too. The file gets what `--log-level` asks.
     """
     level = _LEVELS.get(settings.log_level.value, logging.ERROR)
-    handler: logging.Handler
+    handlers: list[logging.Handler] = []
     if settings.log_file:
-        handler = logging.FileHandler(settings.log_file, encoding="utf-8", delay=False)
-        handler.setFormatter(
+        to_file = logging.FileHandler(settings.log_file, encoding="utf-8")
+        to_file.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
         )
-    else:
-        handler = _ConsoleHandler(console)
-        if settings.quiet:
-            level = max(level, logging.WARNING)
-    handler.setLevel(level)
+        to_file.setLevel(level)
+        handlers.append(to_file)
+    to_stderr = _ConsoleHandler(console)
+    to_stderr.setLevel(max(level, logging.WARNING) if settings.quiet or handlers else level)
+    handlers.append(to_stderr)
     previous = (LOGGER.level, LOGGER.propagate)
     LOGGER.setLevel(level)
     LOGGER.propagate = False
-    LOGGER.addHandler(handler)
+    for handler in handlers:
+        LOGGER.addHandler(handler)
     try:
         yield LOGGER
     finally:
-        LOGGER.removeHandler(handler)
+        for handler in handlers:
+            LOGGER.removeHandler(handler)
+            handler.close()
         LOGGER.setLevel(previous[0])
         LOGGER.propagate = previous[1]
-        handler.close()
 
 
 def log_each_request(core: CrawlCore) -> None:
