@@ -41,19 +41,13 @@ from mock_server import MockServerProcess, Site, load_settings
 
 def crawl_once(base_url: str, output: Path, **settings: Any) -> dict[str, float]:
     """Crawl with the async strategy; return wall and CPU seconds, pages, and mean fetch latency."""
-    core = CrawlCore(
-        load_crawl_settings(
-            overrides={
-                "seeds": [base_url],
-                "output": str(output),
-                "quiet": True,
-                **settings,
-            }
-        )
+    crawl_settings = load_crawl_settings(
+        overrides={"seeds": [base_url], "output": str(output), "quiet": True, **settings}
     )
+    core = CrawlCore(crawl_settings.policy)
     gc.collect()
     cpu_before, wall_before = time.process_time(), time.perf_counter()
-    AsyncStrategy().run(core, RunContext(str(output), handle_signals=False))
+    AsyncStrategy().run(core, crawl_settings, RunContext(str(output), handle_signals=False))
     latencies = core.stats.latencies
     return {
         "wall_s": time.perf_counter() - wall_before,
@@ -129,7 +123,7 @@ def breakdown(pages: int = 10_000) -> dict[str, float]:
     core = CrawlCore(
         load_crawl_settings(
             overrides={"seeds": [site.page_url(0)], "ignore_robots": True, "output": ""}
-        )
+        ).policy
     )
     started = time.process_time()
     records = []

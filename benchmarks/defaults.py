@@ -276,7 +276,7 @@ def breakdown(pages: int = 5_000, repeat: int = 3) -> dict[str, float]:
         core = CrawlCore(
             load_crawl_settings(
                 overrides={"seeds": [site.page_url(0)], "ignore_robots": True, "output": ""}
-            )
+            ).policy
         )
         while (step := core.next_request(0.0)) is not None:
             if isinstance(step, FetchRequest):
@@ -358,7 +358,9 @@ def profile_shares(scratch: Path) -> dict[str, Any]:
         )
         profiler = cProfile.Profile()
         profiler.enable()
-        AsyncStrategy().run(CrawlCore(settings), RunContext(settings.output, handle_signals=False))
+        AsyncStrategy().run(
+            CrawlCore(settings.policy), settings, RunContext(settings.output, handle_signals=False)
+        )
         profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     shares: dict[str, float] = defaultdict(float)

@@ -112,7 +112,7 @@ def run_crawl(
                 resumed_from = store.records
                 reconcile_output(settings.output, store)
             frontier = SqliteFrontier(store)
-        core = CrawlCore(settings, frontier)
+        core = CrawlCore(settings.policy, frontier)
         log_each_request(core)
         context.before_write = store.commit if store else None
         aborted: CrawlAborted | None = None
@@ -124,7 +124,7 @@ def run_crawl(
         periodic = not status_line.enabled or bool(settings.log_file)
         with status_line, PeriodicStats(core, settings.stats_interval, periodic):
             try:
-                strategy_for(settings).run(core, context)
+                strategy_for(settings).run(core, settings, context)
                 if store is not None:
                     store.commit()
             except CrawlAborted as error:

@@ -30,6 +30,7 @@ from crawl_basics.declared import (
 )
 from crawl_basics.errors import SettingsError
 from crawl_basics.units import format_duration
+from crawler.core.policy import CrawlPolicy
 from crawler.core.urls import normalize_url
 from crawler.strategies import STRATEGIES
 
@@ -337,6 +338,30 @@ class CrawlSettings:
         if self.connect_timeout is not None:
             return self.connect_timeout
         return min(DEFAULT_CONNECT_TIMEOUT, self.timeout)
+
+    @property
+    def policy(self) -> CrawlPolicy:
+        """Return what the crawl core decides with (see `crawler.core.policy`)."""
+        return CrawlPolicy(
+            seeds=self.seeds,
+            concurrency=self.concurrency,
+            per_host=self.per_host,
+            delay=self.delay,
+            max_depth=self.max_depth,
+            max_pages=self.max_pages,
+            allow_domains=self.allow_domains,
+            include=self.include,
+            exclude=self.exclude,
+            ignore_robots=self.ignore_robots,
+            respect_nofollow=self.respect_nofollow,
+            robots_agent=self.robots_agent,
+            retries=self.retries,
+            backoff=self.backoff,
+            max_redirects=self.max_redirects,
+            max_bytes=self.max_bytes,
+            max_url_length=self.max_url_length,
+            record_links=self.record_links,
+        )
 
     @property
     def process_workers(self) -> int:

@@ -61,8 +61,9 @@ async def crawl_server(
     settings.setdefault("seeds", [server.base_url])
     settings.setdefault("quiet", True)
     settings.setdefault("analysis_cost", 0)  # fingerprints have tests of their own
-    core = CrawlCore(load_crawl_settings(overrides={"output": str(output), **settings}))
-    await crawl(core, RunContext(str(output), handle_signals=False))
+    crawl_settings = load_crawl_settings(overrides={"output": str(output), **settings})
+    core = CrawlCore(crawl_settings.policy)
+    await crawl(core, crawl_settings, RunContext(str(output), handle_signals=False))
     check_output(output, core.stats.records)
     return read_records(output), core
 

@@ -16,16 +16,17 @@ from crawler.core.messages import (
     PageAnalysis,
     RequestKind,
 )
+from crawler.core.policy import CrawlPolicy
 from crawler.core.records import ErrorKind
 from crawler.core.retry import RetryPolicy, parse_retry_after
-from crawler.settings import load_crawl_settings
 
 SEED = "http://site.test/"
 
 
-def make_core(**settings: Any) -> CrawlCore:
-    settings.setdefault("seeds", [SEED])
-    return CrawlCore(load_crawl_settings(overrides=settings))
+def make_core(**policy: Any) -> CrawlCore:
+    """Build a core directly from its policy (durations in seconds), seeded with SEED."""
+    policy.setdefault("seeds", (SEED,))
+    return CrawlCore(CrawlPolicy(**policy))
 
 
 def page(*links: str, nofollow: bool = False) -> FetchResponse:
@@ -54,7 +55,7 @@ def test_robots_txt_comes_first_and_its_404_allows_everything() -> None:
 def test_robots_5xx_is_retried_then_denies_the_origin() -> None:
     """A failing robots.txt is retried with backoff; when retries run out, every page is refused,
     and the seed's record names the failure itself (here the last one, a timeout)."""
-    core = make_core(retries=1, backoff="100ms")
+    core = make_core(retries=1, backoff=0.1)
     robots = take(core, 0.0)
     core.complete(robots, FetchResponse(503, 0.01), 0.0)
     wait = core.next_request(0.0)
@@ -68,7 +69,7 @@ def test_robots_5xx_is_retried_then_denies_the_origin() -> None:
 
 def test_delay_is_kept_between_requests_to_one_origin() -> None:
     """With --delay 1s the core hands out one request per second per origin, telling how long to wait."""
-    core = make_core(delay="1s", ignore_robots=True, concurrency=4, per_host=4)
+    core = make_core(delay=1.0, ignore_robots=True, concurrency=4, per_host=4)
     first = take(core, 0.0)
     core.sent(first, 0.0)
     core.complete(first, page("http://site.test/a", "http://site.test/b"), 0.2)
@@ -83,7 +84,7 @@ def test_delay_is_kept_between_requests_to_one_origin() -> None:
 def test_delay_counts_from_when_a_request_really_left() -> None:
     """A request handed out at 0 s but sent at 0.3 s pushes the next one to 1.3 s, not 1 s; and the
     next one waits for the send to be reported at all."""
-    core = make_core(delay="1s", ignore_robots=True, concurrency=4, per_host=4)
+    core = make_core(delay=1.0, ignore_robots=True, concurrency=4, per_host=4)
     core.complete(take(core, 0.0), page("http://site.test/a", "http://site.test/b"), 0.0)
     late = take(core, 1.0)
     assert core.next_request(5.0) == math.inf  # not sent yet: nothing else may go to this origin

@@ -210,6 +210,9 @@ async def test_plain_asyncio_loop_makes_the_same_crawl(
     )
     assert settings.loop is EventLoop.ASYNCIO
     await asyncio.to_thread(
-        AsyncStrategy().run, CrawlCore(settings), RunContext(str(output), handle_signals=False)
+        AsyncStrategy().run,
+        CrawlCore(settings.policy),
+        settings,
+        RunContext(str(output), handle_signals=False),
     )
     assert outcomes(read_records(output)) == expected_outcomes(expected_crawl(server.site))

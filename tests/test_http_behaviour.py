@@ -114,9 +114,13 @@ async def crawl_awkward(strategy: str, base: str, output: Path, **overrides: Any
         "max_depth": 1,
         **overrides,
     }
-    core = CrawlCore(load_crawl_settings(overrides=settings))
+    crawl_settings = load_crawl_settings(overrides=settings)
+    core = CrawlCore(crawl_settings.policy)
     await asyncio.to_thread(
-        STRATEGIES[strategy]().run, core, RunContext(str(output), handle_signals=False)
+        STRATEGIES[strategy]().run,
+        core,
+        crawl_settings,
+        RunContext(str(output), handle_signals=False),
     )
     check_output(output, core.stats.records)
     return read_records(output)

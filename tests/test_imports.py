@@ -95,6 +95,8 @@ def test_the_core_imports_no_http_client_or_server() -> None:
     modules = modules_loaded_by("import crawler.core.engine")
     assert "crawler.core.engine" in modules
     assert within(modules, "aiohttp", "requests", "mock_server", "asyncio") == []
+    # It takes its own policy: no settings machinery (click, TOML, the CLI's settings) either.
+    assert within(modules, "click", "crawler.settings", "crawl_basics") == []
 
 
 def test_the_mock_server_imports_nothing_from_the_crawler() -> None:
@@ -104,7 +106,9 @@ def test_the_mock_server_imports_nothing_from_the_crawler() -> None:
     assert within(modules, "crawler") == []
 
 
-@pytest.mark.parametrize("module", ["errors", "units", "config", "cli_errors", "limits"])
+@pytest.mark.parametrize(
+    "module", ["errors", "units", "config", "cli_errors", "limits", "declared"]
+)
 def test_the_shared_basics_import_neither_package(module: str) -> None:
     """Every module of `crawl_basics` loads neither `crawler` nor `mock_server`."""
     modules = modules_loaded_by(f"import crawl_basics.{module}")

@@ -13,7 +13,7 @@ from crawler.settings import load_crawl_settings
 
 def test_status_line_names_the_live_counters() -> None:
     """The status line shows pages, rate, in flight, queued and errors, and only on a terminal."""
-    core = CrawlCore(load_crawl_settings(overrides={"seeds": ["http://site.test/"]}))
+    core = CrawlCore(load_crawl_settings(overrides={"seeds": ["http://site.test/"]}).policy)
     terminal = Console(file=io.StringIO(), force_terminal=True)
     text = str(StatusLine(core, terminal, enabled=True).__rich__())
     for part in ("pages 0", "/s", "in flight 0", "queued 1", "errors 0"):

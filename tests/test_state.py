@@ -103,8 +103,9 @@ async def run_durable(
     store, resumed = StateStore.open(state, crawl_settings, resume=True, extra={})
     if resumed:
         reconcile_output(str(output), store)
-    core = CrawlCore(crawl_settings, SqliteFrontier(store))
-    await crawl(core, RunContext(str(output), handle_signals=False, before_write=store.commit))
+    core = CrawlCore(crawl_settings.policy, SqliteFrontier(store))
+    context = RunContext(str(output), handle_signals=False, before_write=store.commit)
+    await crawl(core, crawl_settings, context)
     store.close()
     check_output(output, store.records, state)
     return core, store
@@ -135,7 +136,7 @@ def test_urls_cut_off_by_a_stop_are_left_waiting_not_recorded(tmp_path: Path) ->
     waiting in the file for the resumed crawl (without one, it is recorded as interrupted)."""
     settings = load_crawl_settings(overrides={"seeds": ["http://a.test/"], "ignore_robots": True})
     store = StateStore.open(tmp_path / "s.db", settings, resume=True, extra={})[0]
-    core = CrawlCore(settings, SqliteFrontier(store))
+    core = CrawlCore(settings.policy, SqliteFrontier(store))
     request = core.next_request(0.0)
     assert isinstance(request, FetchRequest)
     core.stop()
@@ -145,7 +146,7 @@ def test_urls_cut_off_by_a_stop_are_left_waiting_not_recorded(tmp_path: Path) ->
     resumed = SqliteFrontier(new_store(tmp_path / "s.db", ignore_robots=True))
     assert resumed.pop("http://a.test") == FrontierEntry("http://a.test/", 0, None)
 
-    plain = CrawlCore(settings)
+    plain = CrawlCore(settings.policy)
     request = plain.next_request(0.0)
     assert isinstance(request, FetchRequest)
     plain.stop()

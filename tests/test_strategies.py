@@ -41,9 +41,13 @@ async def crawl_with(
         "strategy": strategy,
         "workers": 2,
     }
-    core = CrawlCore(load_crawl_settings(overrides={**overrides, **settings}))
+    crawl_settings = load_crawl_settings(overrides={**overrides, **settings})
+    core = CrawlCore(crawl_settings.policy)
     await asyncio.to_thread(
-        STRATEGIES[strategy]().run, core, RunContext(str(output), handle_signals=False)
+        STRATEGIES[strategy]().run,
+        core,
+        crawl_settings,
+        RunContext(str(output), handle_signals=False),
     )
     check_output(output, core.stats.records)
     return read_records(output), core
@@ -167,8 +171,9 @@ def run_blocking(strategy: str, seed: str, output: Path, **settings: Any) -> Cra
         "workers": 2,
         "analysis_cost": 0,
     }
-    core = CrawlCore(load_crawl_settings(overrides={**overrides, **settings}))
-    STRATEGIES[strategy]().run(core, RunContext(str(output), handle_signals=False))
+    crawl_settings = load_crawl_settings(overrides={**overrides, **settings})
+    core = CrawlCore(crawl_settings.policy)
+    STRATEGIES[strategy]().run(core, crawl_settings, RunContext(str(output), handle_signals=False))
     return core
 
 
@@ -192,19 +197,18 @@ def test_stop_signal_ends_cleanly_in_process(tmp_path: Path, strategy: str) -> N
     with MockServerProcess(settings) as server:
         threads_before = set(threading.enumerate())
         children_before = set(_children_of(os.getpid()))
-        core = CrawlCore(
-            load_crawl_settings(
-                overrides={
-                    "seeds": [server.base_url],
-                    "output": str(output),
-                    "strategy": strategy,
-                    "concurrency": 16,
-                    "grace": "500ms",
-                    "workers": 2,
-                    "quiet": True,
-                }
-            )
+        crawl_settings = load_crawl_settings(
+            overrides={
+                "seeds": [server.base_url],
+                "output": str(output),
+                "strategy": strategy,
+                "concurrency": 16,
+                "grace": "500ms",
+                "workers": 2,
+                "quiet": True,
+            }
         )
+        core = CrawlCore(crawl_settings.policy)
         signalled: list[float] = []
 
         # The crawl is under way once the server has answered a few dozen requests; sync makes
@@ -223,7 +227,7 @@ def test_stop_signal_ends_cleanly_in_process(tmp_path: Path, strategy: str) -> N
         interrupter = threading.Thread(target=interrupt_once_crawling)
         interrupter.start()
         context = RunContext(str(output), handle_signals=True)
-        STRATEGIES[strategy]().run(core, context)
+        STRATEGIES[strategy]().run(core, crawl_settings, context)
         elapsed = time.monotonic() - signalled[0]
         interrupter.join()
         # Checked while the server still runs: it is the one child this test itself started.

@@ -29,13 +29,13 @@ from crawler.core.messages import (
     RequestKind,
     is_html,
 )
+from crawler.core.policy import CrawlPolicy
 from crawler.core.records import RETRYABLE, ErrorKind, Record
 from crawler.core.retry import RetryPolicy
 from crawler.core.robots import MAX_ROBOTS_BYTES, RobotsRules, RobotsState
 from crawler.core.scope import Scope
 from crawler.core.stats import CrawlStats
 from crawler.core.urls import origin_of, resolve_link
-from crawler.settings import CrawlSettings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Told of each finished request: the request, what came of it, and its URL's depth (None for
@@ -84,10 +84,11 @@ class _Origin:
 class CrawlCore:
     """The crawl policy. Not thread-safe: a threaded strategy holds one lock around every call."""
 
-    def __init__(self, settings: CrawlSettings, frontier: Frontier | None = None) -> None:
-        if not settings.seeds:
+    def __init__(self, policy: CrawlPolicy, frontier: Frontier | None = None) -> None:
+        if not policy.seeds:
             raise ValueError("a crawl needs at least one seed URL")
-        self.settings = settings
+        self.policy = policy
+        settings = policy
         self.scope = Scope.build(
             settings.seeds, settings.allow_domains, settings.include, settings.exclude
         )
@@ -173,7 +174,7 @@ class CrawlCore:
         """Return a request to perform now, seconds to wait before asking again, or None: done."""
         if self.finished:
             return None
-        if self._stopping or self._in_flight >= self.settings.concurrency:
+        if self._stopping or self._in_flight >= self.policy.concurrency:
             return math.inf
         self._release_due_retries(now)
         while True:
@@ -199,14 +200,14 @@ class CrawlCore:
         candidates.update((origin, None) for origin, state in self._origins.items() if state.ready)
         for origin in candidates:
             state = self._origin(origin)
-            if state.in_flight >= self.settings.per_host:
+            if state.in_flight >= self.policy.per_host:
                 continue
             if state.unsent:
                 continue  # the previous request has not left yet: the delay counts from then
             if now < state.next_allowed:
                 wake_at = min(wake_at, state.next_allowed)
                 continue
-            if not self.settings.ignore_robots and state.robots is not RobotsState.READY:
+            if not self.policy.ignore_robots and state.robots is not RobotsState.READY:
                 if state.robots is RobotsState.UNKNOWN:
                     if now >= state.robots_retry_at:
                         return origin, wake_at
@@ -229,7 +230,7 @@ class CrawlCore:
 
     def _dispatch_from(self, origin: str, now: float) -> FetchRequest | None:
         state = self._origin(origin)
-        if not self.settings.ignore_robots and state.robots is RobotsState.UNKNOWN:
+        if not self.policy.ignore_robots and state.robots is RobotsState.UNKNOWN:
             state.robots = RobotsState.FETCHING
             robots = FetchRequest(
                 state.robots_url or f"{origin}/robots.txt",
@@ -247,7 +248,7 @@ class CrawlCore:
             assert entry is not None, "an origin without work was chosen"
             job = self._start_job(entry)
         rules = state.rules
-        if rules is not None and not rules.allows(job.current, self.settings.robots_agent):
+        if rules is not None and not rules.allows(job.current, self.policy.robots_agent):
             if not rules.unavailable:
                 self._finish(job, ErrorKind.ROBOTS)
             elif job.depth == 0 and rules.cause is not None:
@@ -257,7 +258,7 @@ class CrawlCore:
                 self._finish(job, ErrorKind.ROBOTS_UNAVAILABLE)
             return None
         request = FetchRequest(
-            job.current, RequestKind.PAGE, job.id, job.attempts + 1, self.settings.max_bytes
+            job.current, RequestKind.PAGE, job.id, job.attempts + 1, self.policy.max_bytes
         )
         self._out.add(job.id)
         return self._send(state, now, request)
@@ -290,7 +291,7 @@ class CrawlCore:
         self._next_job += 1
         self._jobs[job.id] = job
         self._started_jobs += 1
-        if self.settings.max_pages is not None and self._started_jobs >= self.settings.max_pages:
+        if self.policy.max_pages is not None and self._started_jobs >= self.policy.max_pages:
             self.limit_reached = True
             self._drop_frontier()
         return job
@@ -310,7 +311,7 @@ class CrawlCore:
     def _origin(self, origin: str) -> _Origin:
         state = self._origins.get(origin)
         if state is None:
-            state = self._origins[origin] = _Origin(delay=self.settings.delay)
+            state = self._origins[origin] = _Origin(delay=self.policy.delay)
         return state
 
     def _is_in_flight(self, job: _Job) -> bool:
@@ -375,12 +376,12 @@ class CrawlCore:
             self._finish(job, response.page.error, response.page)
 
     def _redirect(self, job: _Job, location: str) -> None:
-        target = resolve_link(location, job.current, self.settings.max_url_length)
+        target = resolve_link(location, job.current, self.policy.max_url_length)
         if target is None:
             self._finish(job, ErrorKind.BAD_REDIRECT)
         elif target in job.chain:
             self._finish(job, ErrorKind.REDIRECT_LOOP)
-        elif len(job.chain) > self.settings.max_redirects:
+        elif len(job.chain) > self.policy.max_redirects:
             self._finish(job, ErrorKind.TOO_MANY_REDIRECTS)
         elif not self.scope.allows(target) and not self._seed_moved(job, target):
             self._finish(job, ErrorKind.OUT_OF_SCOPE_REDIRECT)
@@ -448,7 +449,7 @@ class CrawlCore:
             else None,
             words=page.words if page is not None else None,
             outlinks=tuple(url for url, _ in page.links)
-            if page is not None and self.settings.record_links
+            if page is not None and self.policy.record_links
             else None,
         )
         self._records.append(record)
@@ -462,7 +463,7 @@ class CrawlCore:
         self._unfinished[job.depth] -= 1
 
     def _follow_links(self, job: _Job, page: PageAnalysis) -> None:
-        settings = self.settings
+        settings = self.policy
         if job.depth >= settings.max_depth:
             return
         if settings.respect_nofollow and page.meta_nofollow:
@@ -501,11 +502,11 @@ class CrawlCore:
     ) -> None:
         status = outcome.status
         if isinstance(outcome, FetchResponse) and status == 200:
-            state.rules = RobotsRules.parse(outcome.body, self.settings.robots_agent)
+            state.rules = RobotsRules.parse(outcome.body, self.policy.robots_agent)
         elif isinstance(outcome, FetchResponse) and status in REDIRECTS and outcome.location:
             # RFC 9309 §2.3.1.2: follow at least five redirects, to any host; the rules found
             # apply to the origin that was asked. Past five, robots.txt is "unavailable".
-            target = resolve_link(outcome.location, request.url, self.settings.max_url_length)
+            target = resolve_link(outcome.location, request.url, self.policy.max_url_length)
             if target is not None and state.robots_hops < MAX_ROBOTS_REDIRECTS:
                 state.robots_hops += 1
                 state.robots_url = target
@@ -533,7 +534,7 @@ class CrawlCore:
                 cause = ErrorKind.HTTP_429 if status == 429 else ErrorKind.HTTP_5XX
             state.rules = RobotsRules.deny_all(cause)
         state.robots = RobotsState.READY
-        state.delay = max(self.settings.delay, state.rules.crawl_delay)
+        state.delay = max(self.policy.delay, state.rules.crawl_delay)
         # The robots.txt request itself counts: the first page waits the Crawl-delay after it.
         # (Spacing starts only now, so the robots request counts as sent before the new delay.)
         state.next_allowed = max(state.next_allowed, state.last_sent + state.delay)

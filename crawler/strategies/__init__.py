@@ -110,7 +110,7 @@ def stop_signals() -> tuple[int, ...]:
 class Strategy(Protocol):
     """**Protocol**: a concurrency model that drives a crawl core to the end."""
 
-    def run(self, core: CrawlCore, context: RunContext) -> None:
+    def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
         """Perform every request the core asks for and write every record it finishes."""
         ...
 

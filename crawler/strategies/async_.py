@@ -54,18 +54,24 @@ def run_on_loop(main: Awaitable[None], loop_kind: EventLoop) -> None:
 class AsyncStrategy:
     """Coroutines on one event loop, parsing inline."""
 
-    def run(self, core: CrawlCore, context: RunContext) -> None:
-        run_on_loop(crawl(core, context), core.settings.loop)
+    def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
+        run_on_loop(crawl(core, settings, context), settings.loop)
 
 
-async def crawl(core: CrawlCore, context: RunContext, analyzer: Analyzer | None = None) -> None:
+async def crawl(
+    core: CrawlCore,
+    settings: CrawlSettings,
+    context: RunContext,
+    analyzer: Analyzer | None = None,
+) -> None:
     """Drive `core` to the end on the running loop, writing records to `context.output`."""
     importing = None if analyzer else _import_meanwhile("crawler.page")
     sink = AsyncJsonlSink(context.output, context.before_write)
     await sink.open()
     try:
-        async with new_session(core.settings) as session:
-            driver = AsyncDriver(core, session, sink, context, analyzer or _inline_analyzer(core))
+        async with new_session(settings) as session:
+            analyze = analyzer or _inline_analyzer(settings)
+            driver = AsyncDriver(core, settings.grace, session, sink, context, analyze)
             await driver.run()
     finally:
         await sink.close()
@@ -90,8 +96,7 @@ def _import_meanwhile(module: str) -> threading.Thread:
     return thread
 
 
-def _inline_analyzer(core: CrawlCore) -> Analyzer:
-    settings = core.settings
+def _inline_analyzer(settings: CrawlSettings) -> Analyzer:
     job: Callable[[CrawlSettings, bytes, str, str | None], Callable[[], PageAnalysis]] | None = None
 
     async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
@@ -111,12 +116,14 @@ class AsyncDriver:
     def __init__(
         self,
         core: CrawlCore,
+        grace: float,
         session: aiohttp.ClientSession,
         sink: AsyncJsonlSink,
         context: RunContext,
         analyze: Analyzer,
     ) -> None:
         self.core = core
+        self.grace = grace
         self.session = session
         self.sink = sink
         self.context = context
@@ -222,12 +229,12 @@ class AsyncDriver:
     def _stop(self, signum: int | None) -> None:
         """Stop scheduling (a signal, or None: the time limit); in-flight requests get the grace
         period to finish, unless this is a second Ctrl-C."""
-        self.context.request_stop(signum, self.core.in_flight, self.core.settings.grace)
+        self.context.request_stop(signum, self.core.in_flight, self.grace)
         self._apply_stop()
 
     def _apply_stop(self) -> None:
         if self.stop_deadline is None:
-            self.stop_deadline = time.monotonic() + self.core.settings.grace
+            self.stop_deadline = time.monotonic() + self.grace
         if self.context.stop_now:
             self.stop_deadline = time.monotonic()
         self.core.stop()

@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import PageAnalysis
 from crawler.page import page_job
+from crawler.settings import CrawlSettings
 from crawler.strategies import RunContext
 from crawler.strategies.async_ import Analyzer, crawl, run_on_loop
 
@@ -49,8 +50,8 @@ def _ready() -> None:
 class AsyncProcsStrategy:
     """Coroutines for I/O, processes for CPU."""
 
-    def run(self, core: CrawlCore, context: RunContext) -> None:
-        workers = core.settings.process_workers
+    def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
+        workers = settings.process_workers
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -61,13 +62,14 @@ class AsyncProcsStrategy:
             # Start every worker now, so the crawl does not pay for process start-up mid-way.
             for future in [pool.submit(_ready) for _ in range(workers)]:
                 future.result()
-            run_on_loop(crawl(core, context, _pool_analyzer(core, pool)), core.settings.loop)
+            run_on_loop(
+                crawl(core, settings, context, _pool_analyzer(settings, pool)), settings.loop
+            )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _pool_analyzer(core: CrawlCore, pool: ProcessPoolExecutor) -> Analyzer:
-    settings = core.settings
+def _pool_analyzer(settings: CrawlSettings, pool: ProcessPoolExecutor) -> Analyzer:
 
     async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
         job = page_job(settings, body, url, content_type)

@@ -32,8 +32,7 @@ POLL_SECONDS = 0.05
 class SyncStrategy:
     """One request at a time."""
 
-    def run(self, core: CrawlCore, context: RunContext) -> None:
-        settings = core.settings
+    def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
         sink = JsonlSink(context.output, context.before_write)
         try:
             with (

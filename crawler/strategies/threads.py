@@ -25,6 +25,7 @@ from crawler.errors import CrawlAborted
 from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
 from crawler.http.requests_client import new_session
 from crawler.output import JsonlSink
+from crawler.settings import CrawlSettings
 from crawler.strategies import RunContext
 from crawler.strategies.stopping import StopRequests
 from crawler.strategies.sync import POLL_SECONDS, fetch_and_analyze
@@ -33,8 +34,8 @@ from crawler.strategies.sync import POLL_SECONDS, fetch_and_analyze
 class ThreadsStrategy:
     """A pool of threads, one request each."""
 
-    def run(self, core: CrawlCore, context: RunContext) -> None:
-        driver = _ThreadsDriver(core, context)
+    def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
+        driver = _ThreadsDriver(core, settings, context)
         try:
             driver.run()
         finally:
@@ -42,10 +43,10 @@ class ThreadsStrategy:
 
 
 class _ThreadsDriver:
-    def __init__(self, core: CrawlCore, context: RunContext) -> None:
+    def __init__(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
         self.core = core
         self.context = context
-        self.settings = core.settings
+        self.settings = settings
         self.sink = JsonlSink(context.output, context.before_write)
         self.lock = threading.Lock()
         self.completed = threading.Condition(self.lock)
