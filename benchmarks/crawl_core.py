@@ -31,7 +31,7 @@ from common import command_line, git_revision, machine, spread, write_results
 
 from crawler.core.engine import CrawlCore
 from crawler.core.frontier import FrontierEntry, MemoryFrontier
-from crawler.core.messages import FetchRequest, FetchResponse
+from crawler.core.messages import Done, FetchRequest, FetchResponse
 from crawler.page import analyze_page
 from crawler.settings import load_crawl_settings
 from crawler.strategies import RunContext
@@ -127,7 +127,7 @@ def breakdown(pages: int = 10_000) -> dict[str, float]:
     )
     started = time.process_time()
     records = []
-    while (step := core.next_request(0.0)) is not None:
+    while not isinstance(step := core.next_request(0.0), Done):
         if isinstance(step, FetchRequest):
             core.complete(
                 step,

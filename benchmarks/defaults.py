@@ -250,7 +250,7 @@ def breakdown(pages: int = 5_000, repeat: int = 3) -> dict[str, float]:
     from selectolax.lexbor import LexborHTMLParser
 
     from crawler.core.engine import CrawlCore
-    from crawler.core.messages import FetchRequest, FetchResponse
+    from crawler.core.messages import Done, FetchRequest, FetchResponse
     from crawler.fingerprint import fingerprint
     from crawler.page import analyze_page
     from crawler.settings import load_crawl_settings
@@ -278,7 +278,7 @@ def breakdown(pages: int = 5_000, repeat: int = 3) -> dict[str, float]:
                 overrides={"seeds": [site.page_url(0)], "ignore_robots": True, "output": ""}
             ).policy
         )
-        while (step := core.next_request(0.0)) is not None:
+        while not isinstance(step := core.next_request(0.0), Done):
             if isinstance(step, FetchRequest):
                 page = analyses[step.url]
                 response = FetchResponse(200, 0.001, "text/html", body_bytes=4096, page=page)

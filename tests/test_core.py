@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -10,11 +9,14 @@ import pytest
 from crawler.core.engine import CrawlCore
 from crawler.core.frontier import FrontierEntry, MemoryFrontier
 from crawler.core.messages import (
+    DONE,
+    WAIT_FOR_COMPLETION,
     FetchFailure,
     FetchRequest,
     FetchResponse,
     PageAnalysis,
     RequestKind,
+    Wait,
 )
 from crawler.core.policy import CrawlPolicy
 from crawler.core.records import ErrorKind
@@ -47,7 +49,7 @@ def test_robots_txt_comes_first_and_its_404_allows_everything() -> None:
     core = make_core()
     robots = take(core, 0.0)
     assert robots.kind is RequestKind.ROBOTS and robots.url == "http://site.test/robots.txt"
-    assert core.next_request(0.0) == math.inf  # pages wait for robots
+    assert core.next_request(0.0) == WAIT_FOR_COMPLETION  # pages wait for robots
     core.complete(robots, FetchResponse(404, 0.01), 0.1)
     assert take(core, 0.1).url == SEED
 
@@ -59,10 +61,10 @@ def test_robots_5xx_is_retried_then_denies_the_origin() -> None:
     robots = take(core, 0.0)
     core.complete(robots, FetchResponse(503, 0.01), 0.0)
     wait = core.next_request(0.0)
-    assert isinstance(wait, float) and 0.05 <= wait <= 0.1
+    assert isinstance(wait, Wait) and 0.05 <= wait.seconds <= 0.1
     robots = take(core, 1.0)
     core.complete(robots, FetchFailure(ErrorKind.TIMEOUT, 5.0), 1.0)
-    assert core.next_request(1.0) is None
+    assert core.next_request(1.0) == DONE
     [record] = core.take_records()
     assert record.error is ErrorKind.TIMEOUT and record.attempts == 0
 
@@ -73,11 +75,11 @@ def test_delay_is_kept_between_requests_to_one_origin() -> None:
     first = take(core, 0.0)
     core.sent(first, 0.0)
     core.complete(first, page("http://site.test/a", "http://site.test/b"), 0.2)
-    assert core.next_request(0.2) == pytest.approx(0.8)
+    assert core.next_request(0.2) == Wait(pytest.approx(0.8))
     second = take(core, 1.0)
     assert second.url == "http://site.test/a"
     core.sent(second, 1.0)
-    assert core.next_request(1.5) == pytest.approx(0.5)
+    assert core.next_request(1.5) == Wait(pytest.approx(0.5))
     assert take(core, 2.0).url == "http://site.test/b"
 
 
@@ -87,9 +89,11 @@ def test_delay_counts_from_when_a_request_really_left() -> None:
     core = make_core(delay=1.0, ignore_robots=True, concurrency=4, per_host=4)
     core.complete(take(core, 0.0), page("http://site.test/a", "http://site.test/b"), 0.0)
     late = take(core, 1.0)
-    assert core.next_request(5.0) == math.inf  # not sent yet: nothing else may go to this origin
+    assert (
+        core.next_request(5.0) == WAIT_FOR_COMPLETION
+    )  # not sent yet: nothing else may go to this origin
     core.sent(late, 1.3)
-    assert core.next_request(2.0) == pytest.approx(0.3)
+    assert core.next_request(2.0) == Wait(pytest.approx(0.3))
     assert take(core, 2.3).url == "http://site.test/b"
 
 
@@ -107,7 +111,7 @@ def test_per_host_and_global_limits_gate_dispatch() -> None:
         ["a.test", "a.test", "b.test"],
         ["a.test", "b.test", "b.test"],
     )
-    assert core.next_request(0) == math.inf
+    assert core.next_request(0) == WAIT_FOR_COMPLETION
     core.complete(out[0], page(), 0)
     assert isinstance(core.next_request(0), FetchRequest)
 
@@ -118,7 +122,7 @@ def test_retry_waits_for_retry_after_and_counts_attempts() -> None:
     first = take(core, 0.0)
     core.complete(first, FetchResponse(429, 0.01, retry_after=2.0), 0.0)
     wait = core.next_request(0.0)
-    assert isinstance(wait, float) and wait >= 2.0
+    assert isinstance(wait, Wait) and wait.seconds >= 2.0
     second = take(core, 2.5)
     assert second.attempt == 2
     core.complete(second, page(), 2.6)
@@ -154,7 +158,7 @@ def test_depth_stays_shortest_when_deeper_pages_answer_first() -> None:
     core.complete(a, page("http://site.test/c"), 0)  # c at depth 2
     c = take(core, 0)
     core.complete(c, page("http://site.test/x"), 0)  # x found at depth 3, while b is still out
-    assert core.next_request(0) == math.inf  # depth 3 must wait for depth 1 to finish
+    assert core.next_request(0) == WAIT_FOR_COMPLETION  # depth 3 must wait for depth 1 to finish
     core.complete(b, page("http://site.test/x"), 0)  # x is also at depth 2
     x = take(core, 0)
     core.complete(x, page(), 0)
@@ -167,11 +171,11 @@ def test_max_pages_is_exact_and_stop_interrupts_waiting_work() -> None:
     core = make_core(ignore_robots=True, max_pages=3)
     core.complete(take(core, 0), page(*[f"http://site.test/{index}" for index in range(10)]), 0)
     one, two = take(core, 0), take(core, 0)
-    assert core.next_request(0) == math.inf
+    assert core.next_request(0) == WAIT_FOR_COMPLETION
     core.complete(one, FetchResponse(503, 0.01), 0)
     core.stop()
     core.complete(two, page("http://site.test/more"), 0)
-    assert core.next_request(0) is None
+    assert core.next_request(0) == DONE
     records = core.take_records()
     assert len(records) == 3
     assert {record.error for record in records} == {None, ErrorKind.INTERRUPTED}

@@ -1,48 +1,56 @@
 """`CrawlCore`: the whole crawl policy as a state machine driven by its caller.
 
-A strategy loops: `next_request(now)` returns a `FetchRequest` to perform, a number of seconds to
-wait (`math.inf`: until some request completes), or None when the crawl is over; the strategy
-performs each request and reports `complete(request, outcome, now)`; `take_records()` hands over
-the finished records. Redirect hops, retries and robots.txt are requests like any other, so every
-limit (concurrency, per host, delay) holds for them too.
+A strategy loops: `next_request(now)` returns a `FetchRequest` to perform, `Wait(seconds)` (a
+delay or a retry's backoff), `WaitForCompletion` (until some request completes) or `Done`; the
+strategy performs each request and reports `complete(request, outcome, now)`; `take_records()`
+hands over the finished records. Redirect hops, retries and robots.txt are requests like any
+other, so every limit (concurrency, per host, delay) holds for them too.
 
-Depth is the shortest link distance from a seed, whatever order responses arrive in: a URL found
-at depth t is only dispatched once every URL of depth t-2 or less has finished, for by then any
-shorter path to it would have been found. This lag of one level costs little concurrency, and makes
-every strategy write the same records.
+The core drives four small machines, each in its own module and tested on its own:
+- `politeness.Slot`, one per origin: requests in flight and the spacing between them;
+- `robots.RobotsGate`, one per origin: robots.txt fetched, retried, followed, then its rules;
+- `depth.DepthBarrier`: which depths may be dispatched, so that depth is the shortest link
+  distance from a seed whatever order responses arrive in;
+- `dispatch.ReadyOrigins`: which origin sends next, without scanning every origin.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from crawler.core.depth import DepthBarrier
+from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
 from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier
 from crawler.core.messages import (
+    DONE,
+    WAIT_FOR_COMPLETION,
     FetchFailure,
     FetchRequest,
     FetchResponse,
     PageAnalysis,
     RequestKind,
+    Step,
+    Wait,
     is_html,
 )
 from crawler.core.policy import CrawlPolicy
+from crawler.core.politeness import Slot
 from crawler.core.records import RETRYABLE, ErrorKind, Record
 from crawler.core.retry import RetryPolicy
-from crawler.core.robots import MAX_ROBOTS_BYTES, RobotsRules, RobotsState
+from crawler.core.robots import MAX_ROBOTS_BYTES, RobotsGate
 from crawler.core.scope import Scope
 from crawler.core.stats import CrawlStats
 from crawler.core.urls import origin_of, resolve_link
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ROBOTS_JOB = -1
 # Told of each finished request: the request, what came of it, and its URL's depth (None for
 # robots.txt). The strategies' logs use it; the core only calls it.
 RequestObserver = Callable[[FetchRequest, FetchResponse | FetchFailure, int | None], None]
-ROBOTS_JOB = -1
-MAX_ROBOTS_REDIRECTS = 5  # RFC 9309 §2.3.1.2: at least five
 
 
 @dataclass(slots=True)
@@ -65,19 +73,11 @@ class _Job:
 
 @dataclass(slots=True)
 class _Origin:
-    """Politeness and robots bookkeeping for one scheme://host:port."""
+    """One scheme://host:port: its politeness slot, its robots gate, and the started URLs
+    (retries, redirect hops) waiting to be sent to it, which go before new ones."""
 
-    delay: float
-    in_flight: int = 0
-    unsent: int = 0  # handed out, not yet reported sent (counted only while a delay applies)
-    last_sent: float = -math.inf
-    next_allowed: float = 0.0
-    robots: RobotsState = RobotsState.UNKNOWN
-    rules: RobotsRules | None = None
-    robots_failures: int = 0
-    robots_retry_at: float = 0.0
-    robots_url: str | None = None  # where robots.txt redirected to, if it did
-    robots_hops: int = 0
+    slot: Slot
+    robots: RobotsGate = field(default_factory=RobotsGate)
     ready: deque[int] = field(default_factory=deque)
 
 
@@ -88,20 +88,19 @@ class CrawlCore:
         if not policy.seeds:
             raise ValueError("a crawl needs at least one seed URL")
         self.policy = policy
-        settings = policy
-        self.scope = Scope.build(
-            settings.seeds, settings.allow_domains, settings.include, settings.exclude
-        )
+        self.scope = Scope.build(policy.seeds, policy.allow_domains, policy.include, policy.exclude)
         self.frontier: Frontier = frontier if frontier is not None else MemoryFrontier()
-        self.retry = RetryPolicy(settings.retries, base=settings.backoff)
+        self.retry = RetryPolicy(policy.retries, base=policy.backoff)
         self.stats = CrawlStats()
+        self.depths = DepthBarrier()
+        self._ready = ReadyOrigins()
+        self._released_to = -math.inf  # the deepest level the barrier has let through so far
         self._jobs: dict[int, _Job] = {}
         self._origins: dict[str, _Origin] = {}
         self._delayed: list[tuple[float, int, int]] = []
-        self._unfinished: Counter[int] = Counter()
         self._records: list[Record] = []
         self._out: set[int] = set()
-        self._unsent: dict[FetchRequest, _Origin] = {}
+        self._unsent: dict[FetchRequest, str] = {}  # handed out, not reported sent -> origin
         self._robots_of: dict[FetchRequest, str] = {}  # robots.txt requests out -> their origin
         self._next_job = 0
         self._in_flight = 0
@@ -112,11 +111,14 @@ class CrawlCore:
         # Told of every finished request (the DEBUG log's line per request); must not call back.
         self.on_request: RequestObserver | None = None
         # A resumed crawl starts with URLs waiting and records written by earlier runs.
-        self._unfinished.update(self.frontier.waiting_by_depth())
+        for depth, count in self.frontier.waiting_by_depth().items():
+            self.depths.add(depth, count)
+        for origin in self.frontier.origins():
+            self._offer(origin)
         self._started_jobs = self.frontier.finished_count()
-        for seed in settings.seeds:
+        for seed in policy.seeds:
             self._enqueue(FrontierEntry(seed, 0, None))
-        if settings.max_pages is not None and self._started_jobs >= settings.max_pages:
+        if policy.max_pages is not None and self._started_jobs >= policy.max_pages:
             self.limit_reached = True
             self._drop_frontier()
 
@@ -167,87 +169,117 @@ class CrawlCore:
         self._delayed.clear()
         for origin in self._origins.values():
             origin.ready.clear()
+        self._ready.clear()
 
     # -- Scheduling --------------------------------------------------------------------------
 
-    def next_request(self, now: float) -> FetchRequest | float | None:
-        """Return a request to perform now, seconds to wait before asking again, or None: done."""
+    def next_request(self, now: float) -> Step:
+        """Return a request to perform now, or say how long to wait, or that the crawl is done."""
         if self.finished:
-            return None
+            return DONE
         if self._stopping or self._in_flight >= self.policy.concurrency:
-            return math.inf
-        self._release_due_retries(now)
-        while True:
-            chosen, wake_at = self._choose_origin(now)
-            if chosen is None:
-                if self.finished:
-                    return None
-                if self._delayed:
-                    wake_at = min(wake_at, self._delayed[0][0])
-                return max(0.0, wake_at - now)
-            request = self._dispatch_from(chosen, now)
+            return WAIT_FOR_COMPLETION
+        self._release_due(now)
+        while (popped := self._ready.pop()) is not None:
+            priority, origin = popped
+            actual = self._priority(origin)
+            if actual is None:
+                continue  # nothing left to send: offered again when work arrives
+            if actual > priority:
+                self._ready.push(origin, actual)  # its work got deeper: back in its place
+                continue
+            if not self._may_send(origin, actual, now):
+                continue
+            request = self._dispatch_from(origin, now)
+            self._offer(origin)  # it may have more to send: checked on its next turn
             if request is not None:
                 return request
-            # The candidate was excluded by robots.txt and recorded; look again.
+            # The URL was excluded by robots.txt and recorded; look again.
+        if self.finished:
+            return DONE
+        wake_at = self._ready.next_timer()
+        if self._delayed:
+            wake_at = min(wake_at, self._delayed[0][0])
+        if math.isinf(wake_at):
+            return WAIT_FOR_COMPLETION
+        return Wait(max(0.0, wake_at - now))
 
-    def _choose_origin(self, now: float) -> tuple[str | None, float]:
-        """Pick the ready origin with the shallowest work, or say when one may become ready."""
-        allowed_depth = self._dispatchable_depth()
-        best: str | None = None
-        best_depth = math.inf
-        wake_at = math.inf
-        candidates = dict.fromkeys(self.frontier.origins())
-        candidates.update((origin, None) for origin, state in self._origins.items() if state.ready)
-        for origin in candidates:
-            state = self._origin(origin)
-            if state.in_flight >= self.policy.per_host:
-                continue
-            if state.unsent:
-                continue  # the previous request has not left yet: the delay counts from then
-            if now < state.next_allowed:
-                wake_at = min(wake_at, state.next_allowed)
-                continue
-            if not self.policy.ignore_robots and state.robots is not RobotsState.READY:
-                if state.robots is RobotsState.UNKNOWN:
-                    if now >= state.robots_retry_at:
-                        return origin, wake_at
-                    wake_at = min(wake_at, state.robots_retry_at)
-                continue
-            if state.ready:
-                depth = self._jobs[state.ready[0]].depth
-            else:
-                head = self.frontier.head_depth(origin)
-                if head is None or head > allowed_depth:
-                    continue
-                depth = head
-            if depth < best_depth:
-                best, best_depth = origin, depth
-        return best, wake_at
+    def _priority(self, origin: str) -> int | None:
+        """Return what `origin` would send next, as a priority: robots.txt first (if due), then
+        the depth of its next URL; None if it has nothing to send."""
+        state = self._origin(origin)
+        if not self.policy.ignore_robots and not state.robots.ready:
+            return ROBOTS_FIRST
+        if state.ready:
+            return self._jobs[state.ready[0]].depth
+        return self.frontier.head_depth(origin)
 
-    def _dispatchable_depth(self) -> float:
-        live = [depth for depth, count in self._unfinished.items() if count > 0]
-        return min(live) + 1 if live else math.inf
+    def _may_send(self, origin: str, priority: int, now: float) -> bool:
+        """Say whether `origin` may send now; if not, put it where it waits: a timer (spacing, a
+        robots.txt retry), the barrier (its next URL is too deep), or nowhere, to be offered
+        again when a request of it completes, leaves, or robots.txt is read."""
+        state = self._origin(origin)
+        if state.slot.is_full(self.policy.per_host):
+            return False
+        if now < state.slot.may_send_at():
+            self._ready.wake_at(origin, state.slot.may_send_at())
+            return False
+        if priority == ROBOTS_FIRST:
+            if state.robots.due(now):
+                return True
+            if not state.robots.ready and state.robots.retry_at > now:
+                self._ready.wake_at(origin, state.robots.retry_at)
+            return False  # being fetched: offered again when it is read
+        if not state.ready and priority > self.depths.dispatchable_depth():
+            self._ready.park(origin, priority)
+            return False
+        return True
+
+    def _release_due(self, now: float) -> None:
+        """Offer the origins something let through: a retry's backoff or an origin's delay ended,
+        or the depth barrier moved."""
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, job_id = heapq.heappop(self._delayed)
+            job = self._jobs.get(job_id)
+            if job is not None:
+                origin = origin_of(job.current)
+                self._origin(origin).ready.append(job_id)
+                self._offer(origin)
+        for origin in self._ready.due(now):
+            self._offer(origin)
+        allowed = self.depths.dispatchable_depth()
+        if allowed > self._released_to:
+            for origin in self._ready.unpark(allowed):
+                self._offer(origin)
+        self._released_to = allowed
+
+    def _offer(self, origin: str) -> None:
+        """Put `origin` in line to send, if it has something to send."""
+        if self._stopping:
+            return
+        priority = self._priority(origin)
+        if priority is not None:
+            self._ready.push(origin, priority)
 
     def _dispatch_from(self, origin: str, now: float) -> FetchRequest | None:
         state = self._origin(origin)
-        if not self.policy.ignore_robots and state.robots is RobotsState.UNKNOWN:
-            state.robots = RobotsState.FETCHING
+        if not self.policy.ignore_robots and not state.robots.ready:
             robots = FetchRequest(
-                state.robots_url or f"{origin}/robots.txt",
+                state.robots.fetching(origin),
                 RequestKind.ROBOTS,
                 ROBOTS_JOB,
-                state.robots_failures + 1,
+                state.robots.failures + 1,
                 MAX_ROBOTS_BYTES,
             )
             self._robots_of[robots] = origin  # a redirect may take it to another origin
-            return self._send(state, now, robots)
+            return self._send(origin, now, robots)
         if state.ready:
             job = self._jobs[state.ready.popleft()]
         else:
             entry = self.frontier.pop(origin)
             assert entry is not None, "an origin without work was chosen"
             job = self._start_job(entry)
-        rules = state.rules
+        rules = state.robots.rules
         if rules is not None and not rules.allows(job.current, self.policy.robots_agent):
             if not rules.unavailable:
                 self._finish(job, ErrorKind.ROBOTS)
@@ -261,16 +293,12 @@ class CrawlCore:
             job.current, RequestKind.PAGE, job.id, job.attempts + 1, self.policy.max_bytes
         )
         self._out.add(job.id)
-        return self._send(state, now, request)
+        return self._send(origin, now, request)
 
-    def _send(self, state: _Origin, now: float, request: FetchRequest) -> FetchRequest:
-        state.in_flight += 1
-        state.last_sent = now
-        state.next_allowed = now + state.delay
+    def _send(self, origin: str, now: float, request: FetchRequest) -> FetchRequest:
         self._in_flight += 1
-        if state.delay > 0:
-            self._unsent[request] = state
-            state.unsent += 1
+        if self._origin(origin).slot.send(now):
+            self._unsent[request] = origin
         return request
 
     def sent(self, request: FetchRequest, now: float) -> None:
@@ -280,11 +308,10 @@ class CrawlCore:
         a task scheduled). With a delay in force, an origin's next request waits for this call,
         and the delay counts from here, so the server sees the spacing it was promised.
         """
-        state = self._unsent.pop(request, None)
-        if state is not None:
-            state.unsent -= 1
-            state.last_sent = now
-            state.next_allowed = now + state.delay
+        origin = self._unsent.pop(request, None)
+        if origin is not None:
+            self._origin(origin).slot.left(now)
+            self._offer(origin)
 
     def _start_job(self, entry: FrontierEntry) -> _Job:
         job = _Job(self._next_job, entry.url, entry.depth, entry.parent, entry.url, [entry.url])
@@ -298,20 +325,13 @@ class CrawlCore:
 
     def _drop_frontier(self) -> None:
         for depth, dropped in self.frontier.drain().items():
-            self._unfinished[depth] -= dropped
+            self.depths.finish(depth, dropped)
             self.stats.left_queued += dropped
-
-    def _release_due_retries(self, now: float) -> None:
-        while self._delayed and self._delayed[0][0] <= now:
-            _, _, job_id = heapq.heappop(self._delayed)
-            job = self._jobs.get(job_id)
-            if job is not None:
-                self._origin(origin_of(job.current)).ready.append(job_id)
 
     def _origin(self, origin: str) -> _Origin:
         state = self._origins.get(origin)
         if state is None:
-            state = self._origins[origin] = _Origin(delay=self.policy.delay)
+            state = self._origins[origin] = _Origin(Slot(delay=self.policy.delay))
         return state
 
     def _is_in_flight(self, job: _Job) -> bool:
@@ -323,11 +343,13 @@ class CrawlCore:
         self, request: FetchRequest, outcome: FetchResponse | FetchFailure, now: float
     ) -> None:
         """Take in what came of a request."""
-        origin = self._robots_of.pop(request, None) if request.kind is RequestKind.ROBOTS else None
-        state = self._origin(origin or origin_of(request.url))
-        if self._unsent.pop(request, None) is not None:
-            state.unsent -= 1  # a strategy that never calls sent(): counted as sent at dispatch
-        state.in_flight -= 1
+        robots_origin = (
+            self._robots_of.pop(request, None) if request.kind is RequestKind.ROBOTS else None
+        )
+        origin = robots_origin or origin_of(request.url)
+        state = self._origin(origin)
+        # A strategy that never calls sent(): the request counts as sent at dispatch.
+        state.slot.finished(never_left=self._unsent.pop(request, None) is not None)
         self._in_flight -= 1
         error = outcome.error.value if isinstance(outcome, FetchFailure) else None
         self.stats.request_done(outcome.elapsed, error)
@@ -336,7 +358,13 @@ class CrawlCore:
             self.on_request(request, outcome, job_of.depth if job_of is not None else None)
         if request.kind is RequestKind.ROBOTS:
             self._robots_done(state, request, outcome, now)
-            return
+        else:
+            self._page_done(request, outcome, now)
+        self._offer(origin)
+
+    def _page_done(
+        self, request: FetchRequest, outcome: FetchResponse | FetchFailure, now: float
+    ) -> None:
         self._out.discard(request.job)
         job = self._jobs[request.job]
         job.attempts += 1
@@ -396,6 +424,7 @@ class CrawlCore:
             job.current = target
             job.hop_failures = 0
             self._origin(origin_of(target)).ready.append(job.id)
+            self._offer(origin_of(target))
 
     def _seed_moved(self, job: _Job, target: str) -> bool:
         """Take a seed's redirect target's origin into scope (http to https, apex to www): the
@@ -429,7 +458,7 @@ class CrawlCore:
             # Not an outcome: the URL stays waiting in the store, and a resumed crawl fetches it.
             self.stats.deferred += 1
             del self._jobs[job.id]
-            self._unfinished[job.depth] -= 1
+            self.depths.finish(job.depth)
             return
         record = Record(
             url=job.url,
@@ -460,7 +489,7 @@ class CrawlCore:
         del self._jobs[job.id]
         if page is not None and error is None:
             self._follow_links(job, page)
-        self._unfinished[job.depth] -= 1
+        self.depths.finish(job.depth)
 
     def _follow_links(self, job: _Job, page: PageAnalysis) -> None:
         settings = self.policy
@@ -488,10 +517,12 @@ class CrawlCore:
 
     def _enqueue(self, entry: FrontierEntry) -> None:
         added, moved_from = self.frontier.add(entry)
-        if added or moved_from is not None:
-            self._unfinished[entry.depth] += 1
         if moved_from is not None:
-            self._unfinished[moved_from] -= 1
+            self.depths.move(moved_from, entry.depth)
+        elif added:
+            self.depths.add(entry.depth)
+        if added or moved_from is not None:
+            self._ready.push(origin_of(entry.url), entry.depth)
 
     def _robots_done(
         self,
@@ -500,41 +531,31 @@ class CrawlCore:
         outcome: FetchResponse | FetchFailure,
         now: float,
     ) -> None:
-        status = outcome.status
-        if isinstance(outcome, FetchResponse) and status == 200:
-            state.rules = RobotsRules.parse(outcome.body, self.policy.robots_agent)
-        elif isinstance(outcome, FetchResponse) and status in REDIRECTS and outcome.location:
-            # RFC 9309 §2.3.1.2: follow at least five redirects, to any host; the rules found
-            # apply to the origin that was asked. Past five, robots.txt is "unavailable".
-            target = resolve_link(outcome.location, request.url, self.policy.max_url_length)
-            if target is not None and state.robots_hops < MAX_ROBOTS_REDIRECTS:
-                state.robots_hops += 1
-                state.robots_url = target
-                state.robots = RobotsState.UNKNOWN
+        gate = state.robots
+        if isinstance(outcome, FetchResponse):
+            location = None
+            if outcome.location:
+                location = resolve_link(outcome.location, request.url, self.policy.max_url_length)
+            decided = gate.answered(
+                outcome.status, outcome.body, location, self.policy.robots_agent
+            )
+            if decided:
+                if gate.ready:
+                    # The robots.txt request itself counts: the first page waits the Crawl-delay
+                    # after it.
+                    assert gate.rules is not None
+                    state.slot.set_delay(max(self.policy.delay, gate.rules.crawl_delay))
                 return
-            state.rules = RobotsRules()
-        elif (
-            isinstance(outcome, FetchResponse)
-            and status is not None
-            and (300 <= status < 500)
-            and status != 429
-        ):
-            state.rules = RobotsRules()  # no robots.txt: everything is allowed
+            cause = ErrorKind.HTTP_429 if outcome.status == 429 else ErrorKind.HTTP_5XX
+            retry_after = outcome.retry_after
         else:
-            state.robots_failures += 1
-            if self.retry.may_retry(state.robots_failures) and not self._stopping:
-                state.robots = RobotsState.UNKNOWN
-                retry_after = outcome.retry_after if isinstance(outcome, FetchResponse) else None
-                state.robots_retry_at = now + self.retry.backoff(state.robots_failures, retry_after)
-                self.stats.retries += 1
-                return
-            if isinstance(outcome, FetchFailure):
-                cause = outcome.error
-            else:
-                cause = ErrorKind.HTTP_429 if status == 429 else ErrorKind.HTTP_5XX
-            state.rules = RobotsRules.deny_all(cause)
-        state.robots = RobotsState.READY
-        state.delay = max(self.policy.delay, state.rules.crawl_delay)
-        # The robots.txt request itself counts: the first page waits the Crawl-delay after it.
-        # (Spacing starts only now, so the robots request counts as sent before the new delay.)
-        state.next_allowed = max(state.next_allowed, state.last_sent + state.delay)
+            cause, retry_after = outcome.error, None
+        gate.failures += 1
+        may_retry = self.retry.may_retry(gate.failures) and not self._stopping
+        retry_at = now + self.retry.backoff(gate.failures, retry_after) if may_retry else now
+        if may_retry:
+            self.stats.retries += 1
+        gate.failed(may_retry, retry_at, cause)
+        if gate.ready:
+            assert gate.rules is not None
+            state.slot.set_delay(max(self.policy.delay, gate.rules.crawl_delay))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 
 from crawler.core.records import ErrorKind
@@ -24,6 +25,35 @@ class FetchRequest:
     job: int
     attempt: int
     max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Nothing to send now: ask again after `seconds` (a delay or a retry's backoff ends), or
+    sooner if a request completes."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForCompletion:
+    """Nothing to send until a request in flight completes."""
+
+    @property
+    def seconds(self) -> float:
+        """Return how long to wait if no request completes: for ever."""
+        return math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The crawl is over: nothing is in flight, nothing is left to send."""
+
+
+WAIT_FOR_COMPLETION = WaitForCompletion()
+DONE = Done()
+# What `CrawlCore.next_request` returns.
+Step = FetchRequest | Wait | WaitForCompletion | Done
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,3 +61,72 @@ class RobotsRules:
         if self.parser is None:
             return self.allow_all
         return bool(self.parser.can_fetch(url, user_agent))
+
+
+# RFC 9309 §2.3.1.2: follow at least five redirects.
+MAX_ROBOTS_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(slots=True)
+class RobotsGate:
+    """One origin's robots.txt, as a small state machine: UNKNOWN → FETCHING → READY.
+
+    No page of the origin is dispatched before the gate is READY. A fetch that fails in a way
+    worth retrying (5xx, 429, network) puts the gate back to UNKNOWN until `retry_at`; a redirect
+    puts it back at once, pointing at the new location.
+    """
+
+    state: RobotsState = RobotsState.UNKNOWN
+    rules: RobotsRules | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+    url: str | None = None  # where robots.txt redirected to, if it did
+    hops: int = 0
+
+    def __repr__(self) -> str:
+        return f"<RobotsGate {self.state.value} | {self.failures} failures | {self.url or '-'}>"
+
+    @property
+    def ready(self) -> bool:
+        """Say whether the origin's rules are known (pages may be dispatched)."""
+        return self.state is RobotsState.READY
+
+    def due(self, now: float) -> bool:
+        """Say whether robots.txt should be requested now."""
+        return self.state is RobotsState.UNKNOWN and now >= self.retry_at
+
+    def fetching(self, origin: str) -> str:
+        """Mark the fetch as started; return the URL to request."""
+        self.state = RobotsState.FETCHING
+        return self.url or f"{origin}/robots.txt"
+
+    def answered(self, status: int, body: bytes, location: str | None, agent: str) -> bool:
+        """Take a response (`location` already resolved against the request, or None); return
+        False if it is a failure to retry (a 5xx or 429), True once the gate has decided."""
+        if status == 200:
+            self.rules = RobotsRules.parse(body, agent)
+        elif status in _REDIRECTS and location is not None:
+            # The rules found at the target apply to the origin that asked. Past five hops,
+            # robots.txt is "unavailable": no rules.
+            if self.hops < MAX_ROBOTS_REDIRECTS:
+                self.hops += 1
+                self.url = location
+                self.state = RobotsState.UNKNOWN
+                return True
+            self.rules = RobotsRules()
+        elif status in _REDIRECTS or (300 <= status < 500 and status != 429):
+            self.rules = RobotsRules()  # no robots.txt: everything is allowed
+        else:
+            return False
+        self.state = RobotsState.READY
+        return True
+
+    def failed(self, may_retry: bool, retry_at: float, cause: ErrorKind) -> None:
+        """Take a failure (network, 5xx or 429): retry at `retry_at`, or deny all for `cause`."""
+        if may_retry:
+            self.state = RobotsState.UNKNOWN
+            self.retry_at = retry_at
+            return
+        self.rules = RobotsRules.deny_all(cause)
+        self.state = RobotsState.READY

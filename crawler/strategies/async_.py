@@ -24,6 +24,7 @@ import aiohttp
 
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import (
+    Done,
     FetchFailure,
     FetchRequest,
     FetchResponse,
@@ -153,9 +154,9 @@ class AsyncDriver:
                     continue
                 # Deciding may have finished records without a request (URLs robots.txt excludes).
                 self._collect()
-                if step is None:
+                if isinstance(step, Done):
                     break
-                await self._sleep(step)
+                await self._sleep(step.seconds)
             if self.flushing is not None:
                 await self.flushing
         if self.failure is not None:

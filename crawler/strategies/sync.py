@@ -15,7 +15,13 @@ from concurrent.futures import Executor
 import requests
 
 from crawler.core.engine import CrawlCore
-from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_analyze
+from crawler.core.messages import (
+    Done,
+    FetchFailure,
+    FetchRequest,
+    FetchResponse,
+    should_analyze,
+)
 from crawler.core.records import ErrorKind
 from crawler.http.deadlines import WATCHDOG, InFlight
 from crawler.http.requests_client import fetch, new_session
@@ -57,9 +63,9 @@ class SyncStrategy:
                         continue
                     # Deciding may have finished records without a request (robots exclusions).
                     sink.add(core.take_records())
-                    if step is None:
+                    if isinstance(step, Done):
                         break
-                    time.sleep(min(step, POLL_SECONDS))
+                    time.sleep(min(step.seconds, POLL_SECONDS))
         finally:
             sink.close()
 

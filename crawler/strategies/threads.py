@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from crawler.core.engine import CrawlCore
-from crawler.core.messages import FetchFailure, FetchRequest
+from crawler.core.messages import Done, FetchFailure, FetchRequest
 from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
 from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
@@ -84,10 +84,10 @@ class _ThreadsDriver:
                         self.out[step] = None
                         pool.submit(self._work, step)
                         step = self.core.next_request(time.monotonic())
-                    if step is None:
+                    if isinstance(step, Done):
                         break
                     self._collect()
-                    self.completed.wait(min(step, POLL_SECONDS))
+                    self.completed.wait(min(step.seconds, POLL_SECONDS))
             with self.lock:
                 self._collect()
         if self.failure is not None:

@@ -1,0 +1,142 @@
+"""The core's small machines on their own: politeness slot, robots gate, depth barrier, dispatch.
+
+No network and no clock: time is passed in, as for the core itself (tests/test_core.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+from crawler.core.depth import DepthBarrier
+from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
+from crawler.core.politeness import Slot
+from crawler.core.records import ErrorKind
+from crawler.core.robots import RobotsGate, RobotsState
+
+
+def test_a_slot_caps_requests_in_flight_per_origin() -> None:
+    """A slot is full at the per-host limit and frees up as requests finish."""
+    slot = Slot(delay=0.0)
+    assert not slot.send(0.0) and not slot.send(0.0)  # no delay: nothing to report back
+    assert slot.is_full(per_host=2) and not slot.is_full(per_host=3)
+    slot.finished(never_left=False)
+    assert not slot.is_full(per_host=2) and slot.in_flight == 1
+
+
+def test_a_slot_spaces_requests_from_when_they_left() -> None:
+    """With a delay, the next request may go `delay` after the previous one actually left, and
+    not before it has left."""
+    slot = Slot(delay=1.0)
+    assert slot.send(0.0)  # must report when it leaves
+    assert slot.is_full(per_host=8)  # not left yet: the gap cannot be counted
+    slot.left(0.4)
+    assert not slot.is_full(per_host=8) and slot.may_send_at() == 1.4
+    slot.finished(never_left=False)
+    assert slot.in_flight == 0
+
+
+def test_a_slot_takes_a_larger_crawl_delay_counting_the_robots_request() -> None:
+    """A Crawl-delay set after robots.txt arrives spaces the first page from the robots request."""
+    slot = Slot(delay=0.0)
+    slot.send(5.0)
+    slot.finished(never_left=False)
+    slot.set_delay(2.0)
+    assert slot.may_send_at() == 7.0 and "delay 2s" in repr(slot)
+
+
+def test_the_robots_gate_goes_unknown_fetching_ready() -> None:
+    """The gate is due at first, fetching once asked, and ready with the rules of a 200."""
+    gate = RobotsGate()
+    assert gate.due(0.0) and not gate.ready
+    assert gate.fetching("http://a.test") == "http://a.test/robots.txt"
+    assert gate.state is RobotsState.FETCHING and not gate.due(0.0)
+    assert gate.answered(200, b"User-agent: *\nDisallow: /private\n", None, "crawler")
+    assert gate.ready and gate.rules is not None
+    assert not gate.rules.allows("http://a.test/private/x", "crawler")
+    assert gate.rules.allows("http://a.test/public", "crawler")
+
+
+def test_the_robots_gate_follows_five_redirects_then_allows_all() -> None:
+    """A redirect points the next fetch at the target, up to five hops; a sixth means no rules."""
+    gate = RobotsGate()
+    for hop in range(5):
+        gate.fetching("http://a.test")
+        target = f"http://b.test/robots-{hop}.txt"
+        assert gate.answered(301, b"", target, "crawler") and not gate.ready
+        assert gate.url == target
+    gate.fetching("http://a.test")
+    assert gate.answered(301, b"", "http://b.test/again", "crawler") and gate.ready
+    assert gate.rules is not None and gate.rules.allows("http://a.test/x", "crawler")
+
+
+def test_the_robots_gate_retries_failures_then_denies_naming_the_cause() -> None:
+    """A 5xx is not a decision: the gate waits for its retry time, then denies all, naming why."""
+    gate = RobotsGate()
+    gate.fetching("http://a.test")
+    assert not gate.answered(503, b"", None, "crawler")
+    gate.failed(may_retry=True, retry_at=2.0, cause=ErrorKind.HTTP_5XX)
+    assert not gate.due(1.0) and gate.due(2.0)
+    gate.fetching("http://a.test")
+    gate.failed(may_retry=False, retry_at=0.0, cause=ErrorKind.CONNECT)
+    assert gate.ready and gate.rules is not None and gate.rules.cause is ErrorKind.CONNECT
+    assert not gate.rules.allows("http://a.test/", "crawler")
+
+
+def test_a_4xx_robots_txt_allows_everything() -> None:
+    """404, 403 and other 4xx but 429 mean no rules."""
+    for status in (404, 403, 410):
+        gate = RobotsGate()
+        gate.fetching("http://a.test")
+        assert gate.answered(status, b"", None, "crawler") and gate.ready
+        assert gate.rules is not None and gate.rules.allows("http://a.test/x", "crawler")
+
+
+def test_the_depth_barrier_lets_through_one_level_below_the_shallowest_unfinished() -> None:
+    """While depth 1 is unfinished, depth 2 may go but depth 3 waits; moving a URL shallower
+    counts it at its new depth."""
+    barrier = DepthBarrier()
+    assert barrier.dispatchable_depth() == math.inf
+    barrier.add(0)
+    assert barrier.dispatchable_depth() == 1
+    barrier.add(1, count=2)
+    barrier.finish(0)
+    assert barrier.dispatchable_depth() == 2
+    barrier.add(3)
+    barrier.move(3, 2)
+    barrier.finish(1, count=2)
+    assert barrier.dispatchable_depth() == 3 and "2: 1" in repr(barrier)
+
+
+def test_ready_origins_pop_shallowest_first_then_first_come() -> None:
+    """Origins come out by priority (robots.txt first), then in the order they were offered;
+    an origin offered twice is taken once, at its best priority."""
+    ready = ReadyOrigins()
+    ready.push("http://deep", 3)
+    ready.push("http://one", 1)
+    ready.push("http://two", 1)
+    ready.push("http://deep", 2)
+    ready.push("http://robots", ROBOTS_FIRST)
+    taken = [ready.pop() for _ in range(5)]
+    assert taken == [
+        (ROBOTS_FIRST, "http://robots"),
+        (1, "http://one"),
+        (1, "http://two"),
+        (2, "http://deep"),
+        None,
+    ]
+
+
+def test_ready_origins_hold_timers_and_parked_origins_until_their_moment() -> None:
+    """A timed origin comes back once its time has passed (the earliest timer of it wins); a
+    parked one once the barrier lets its depth through."""
+    ready = ReadyOrigins()
+    ready.wake_at("http://a", 5.0)
+    ready.wake_at("http://a", 3.0)
+    ready.wake_at("http://b", 4.0)
+    assert ready.next_timer() == 3.0 and ready.due(2.9) == []
+    assert ready.due(3.0) == ["http://a"] and ready.next_timer() == 4.0
+    assert ready.due(10.0) == ["http://b"] and ready.next_timer() == math.inf
+    ready.park("http://c", 3)
+    ready.park("http://d", 5)
+    assert ready.unpark(2) == [] and ready.unpark(4) == ["http://c"]
+    assert ready.unpark(math.inf) == ["http://d"]
