@@ -339,9 +339,9 @@ def profile_shares(scratch: Path) -> dict[str, Any]:
     Built-in functions (C code: lexbor's, numpy's, the socket calls) are counted with the
     component of the Python function that called them, in proportion to its calls.
     """
+    from crawler.context import RunContext
     from crawler.core.engine import CrawlCore
     from crawler.settings import load_crawl_settings
-    from crawler.strategies import RunContext
     from crawler.strategies.async_ import AsyncStrategy
 
     pages = 5_000

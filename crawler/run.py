@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from crawl_basics.errors import ResourceError
+from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.errors import CrawlAborted, OutputClosed, cannot_write
 from crawler.limits import fit_to_open_files
@@ -32,7 +33,7 @@ from crawler.progress import StatusLine, print_summary
 from crawler.settings import CrawlSettings
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
 from crawler.state.store import already_holds_a_crawl
-from crawler.strategies import RunContext, strategy_for
+from crawler.strategies import strategy_for
 
 if TYPE_CHECKING:
     from mock_server import ServerSettings

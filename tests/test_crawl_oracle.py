@@ -191,9 +191,9 @@ async def test_plain_asyncio_loop_makes_the_same_crawl(
     """--loop asyncio (instead of uvloop) crawls the same records."""
     import asyncio
 
+    from crawler.context import RunContext
     from crawler.core.engine import CrawlCore
     from crawler.settings import EventLoop, load_crawl_settings
-    from crawler.strategies import RunContext
     from crawler.strategies.async_ import AsyncStrategy
     from tests.crawling import read_records
 

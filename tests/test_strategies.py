@@ -19,10 +19,11 @@ import aiohttp
 import pytest
 
 import crawler.page
+from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.records import ErrorKind, Record
 from crawler.settings import load_crawl_settings
-from crawler.strategies import STRATEGIES, RunContext
+from crawler.strategies import STRATEGIES
 from mock_server import MockServer, MockServerProcess, expected_crawl, load_settings
 from tests.conftest import StartServer, get_stats
 from tests.crawling import check_output, expected_outcomes, outcomes, read_records

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import importlib
 import math
 import signal
@@ -22,6 +21,8 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import aiohttp
 
+from crawler.analysis import PageJob, page_job_for, with_page
+from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import (
     Done,
@@ -29,16 +30,15 @@ from crawler.core.messages import (
     FetchRequest,
     FetchResponse,
     PageAnalysis,
-    should_analyze,
 )
 from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
 from crawler.http.aiohttp_client import fetch, new_session
 from crawler.output import AsyncJsonlSink
 from crawler.settings import CrawlSettings, EventLoop
-from crawler.strategies import RunContext
 
-Analyzer = Callable[[bytes, str, str | None], Awaitable[PageAnalysis]]
+# Runs a page's parse somewhere (inline on the loop, or in a process pool) and gives its result.
+Analyzer = Callable[[PageJob], Awaitable[PageAnalysis]]
 
 
 def run_on_loop(main: Awaitable[None], loop_kind: EventLoop) -> None:
@@ -71,8 +71,7 @@ async def crawl(
     await sink.open()
     try:
         async with new_session(settings) as session:
-            analyze = analyzer or _inline_analyzer(settings)
-            driver = AsyncDriver(core, settings.grace, session, sink, context, analyze)
+            driver = AsyncDriver(core, settings, session, sink, context, analyzer or _inline)
             await driver.run()
     finally:
         await sink.close()
@@ -97,18 +96,9 @@ def _import_meanwhile(module: str) -> threading.Thread:
     return thread
 
 
-def _inline_analyzer(settings: CrawlSettings) -> Analyzer:
-    job: Callable[[CrawlSettings, bytes, str, str | None], Callable[[], PageAnalysis]] | None = None
-
-    async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
-        nonlocal job
-        if job is None:  # the first page: crawler.page is imported meanwhile, see crawl()
-            from crawler.page import page_job
-
-            job = page_job
-        return job(settings, body, url, content_type)()
-
-    return analyze
+async def _inline(job: PageJob) -> PageAnalysis:
+    """Parse on the loop's thread: CPU work holds up the loop while it runs."""
+    return job()
 
 
 class AsyncDriver:
@@ -117,14 +107,15 @@ class AsyncDriver:
     def __init__(
         self,
         core: CrawlCore,
-        grace: float,
+        settings: CrawlSettings,
         session: aiohttp.ClientSession,
         sink: AsyncJsonlSink,
         context: RunContext,
         analyze: Analyzer,
     ) -> None:
         self.core = core
-        self.grace = grace
+        self.settings = settings
+        self.grace = settings.grace
         self.session = session
         self.sink = sink
         self.context = context
@@ -186,9 +177,10 @@ class AsyncDriver:
         self.wake.set()
         try:
             outcome = await fetch(self.session, request)
-            if isinstance(outcome, FetchResponse) and should_analyze(request, outcome):
-                page = await self.analyze(outcome.body, request.url, outcome.content_type)
-                outcome = dataclasses.replace(outcome, body=b"", page=page)
+            job = page_job_for(self.settings, request, outcome)
+            if job is not None:
+                assert isinstance(outcome, FetchResponse)
+                outcome = with_page(outcome, await self.analyze(job))
         except Exception as error:
             # A bug or a broken process pool must cost one record, never a crawl that waits forever.
             outcome = FetchFailure(

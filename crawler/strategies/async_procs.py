@@ -18,11 +18,11 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from crawler.analysis import PageJob
+from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import PageAnalysis
-from crawler.page import page_job
 from crawler.settings import CrawlSettings
-from crawler.strategies import RunContext
 from crawler.strategies.async_ import Analyzer, crawl, run_on_loop
 
 PARENT_CHECK_SECONDS = 0.5
@@ -62,17 +62,15 @@ class AsyncProcsStrategy:
             # Start every worker now, so the crawl does not pay for process start-up mid-way.
             for future in [pool.submit(_ready) for _ in range(workers)]:
                 future.result()
-            run_on_loop(
-                crawl(core, settings, context, _pool_analyzer(settings, pool)), settings.loop
-            )
+            run_on_loop(crawl(core, settings, context, _pool_analyzer(pool)), settings.loop)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _pool_analyzer(settings: CrawlSettings, pool: ProcessPoolExecutor) -> Analyzer:
+def _pool_analyzer(pool: ProcessPoolExecutor) -> Analyzer:
+    """Parse in one of the pool's processes: the loop only waits for the result."""
 
-    async def analyze(body: bytes, url: str, content_type: str | None) -> PageAnalysis:
-        job = page_job(settings, body, url, content_type)
+    async def analyze(job: PageJob) -> PageAnalysis:
         return await asyncio.get_running_loop().run_in_executor(pool, job)
 
     return analyze

@@ -7,32 +7,22 @@ ever one request in flight.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Callable
-from concurrent.futures import Executor
 
-import requests
-
+from crawler.analysis import analysed
+from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import (
     Done,
     FetchFailure,
     FetchRequest,
-    FetchResponse,
-    should_analyze,
 )
 from crawler.core.records import ErrorKind
-from crawler.http.deadlines import WATCHDOG, InFlight
+from crawler.http.deadlines import WATCHDOG
 from crawler.http.requests_client import fetch, new_session
 from crawler.output import JsonlSink
-from crawler.page import page_job
 from crawler.settings import CrawlSettings
-from crawler.strategies import RunContext
-from crawler.strategies.stopping import GraceExpired, StopRequests
-
-# Longest single sleep, so a stop request is noticed promptly.
-POLL_SECONDS = 0.05
+from crawler.stopping import POLL_SECONDS, GraceExpired, StopRequests
 
 
 class SyncStrategy:
@@ -55,7 +45,7 @@ class SyncStrategy:
                         core.sent(step, time.monotonic())
                         try:
                             with stop.interruptible():
-                                outcome = fetch_and_analyze(session, step, settings)
+                                outcome = analysed(settings, step, fetch(session, step, settings))
                         except GraceExpired:
                             outcome = FetchFailure(ErrorKind.INTERRUPTED, 0.0)
                         core.complete(step, outcome, time.monotonic())
@@ -68,20 +58,3 @@ class SyncStrategy:
                     time.sleep(min(step.seconds, POLL_SECONDS))
         finally:
             sink.close()
-
-
-def fetch_and_analyze(
-    session: requests.Session,
-    request: FetchRequest,
-    settings: CrawlSettings,
-    on_start: Callable[[InFlight], None] | None = None,
-    parsers: Executor | None = None,
-) -> FetchResponse | FetchFailure:
-    """Fetch with requests and, if it is a page, parse it: right here (under the GIL), or on
-    one of `parsers`, waiting for it."""
-    outcome = fetch(session, request, settings, on_start)
-    if isinstance(outcome, FetchResponse) and should_analyze(request, outcome):
-        parse = page_job(settings, outcome.body, request.url, outcome.content_type)
-        page = parse() if parsers is None else parsers.submit(parse).result()
-        outcome = dataclasses.replace(outcome, body=b"", page=page)
-    return outcome

@@ -18,17 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from crawler.analysis import PageJob, analysed
+from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
-from crawler.core.messages import Done, FetchFailure, FetchRequest
+from crawler.core.messages import Done, FetchFailure, FetchRequest, PageAnalysis
 from crawler.core.records import ErrorKind
 from crawler.errors import CrawlAborted
 from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
-from crawler.http.requests_client import new_session
+from crawler.http.requests_client import fetch, new_session
 from crawler.output import JsonlSink
 from crawler.settings import CrawlSettings
-from crawler.strategies import RunContext
-from crawler.strategies.stopping import StopRequests
-from crawler.strategies.sync import POLL_SECONDS, fetch_and_analyze
+from crawler.stopping import POLL_SECONDS, StopRequests
 
 
 class ThreadsStrategy:
@@ -111,9 +111,8 @@ class _ThreadsDriver:
                 return  # given up on before a worker was free for it
             self.core.sent(request, time.monotonic())
             self.completed.notify()
-        outcome = fetch_and_analyze(
-            session, request, self.settings, self._on_start(request), self.parsers
-        )
+        fetched = fetch(session, request, self.settings, self._on_start(request))
+        outcome = analysed(self.settings, request, fetched, self._parse_on_a_parser_thread)
         with self.lock:
             if request not in self.out:
                 return  # given up on at the end of a stop's grace period
@@ -121,6 +120,9 @@ class _ThreadsDriver:
             self.core.complete(request, outcome, time.monotonic())
             self._collect()
             self.completed.notify()
+
+    def _parse_on_a_parser_thread(self, job: PageJob) -> PageAnalysis:
+        return self.parsers.submit(job).result()
 
     def _on_start(self, request: FetchRequest) -> Callable[[InFlight], None]:
         def remember(in_flight: InFlight) -> None:

@@ -18,7 +18,10 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-from crawler.strategies import RunContext
+from crawler.context import RunContext
+
+# Longest single sleep of a blocking strategy's loop, so a stop request is noticed promptly.
+POLL_SECONDS = 0.05
 
 
 class GraceExpired(BaseException):

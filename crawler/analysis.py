@@ -1,0 +1,62 @@
+"""The one "analyse this outcome" step every strategy takes: which responses are pages to parse,
+the parse as a call that can run anywhere, and the outcome that carries its result.
+
+A strategy differs only in *where* the call runs: inline (`sync`, `async`), on a parser thread
+(`threads`), or in a worker process (`async-procs`). The call is a `functools.partial` of a
+module-level function, so it pickles to a process pool as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, PageAnalysis
+from crawler.core.messages import should_analyze as _is_page
+
+if TYPE_CHECKING:
+    from crawler.settings import CrawlSettings
+
+PageJob = Callable[[], PageAnalysis]
+
+
+@functools.cache
+def _page_job() -> Callable[..., PageJob]:
+    # Imported on first use, not with this module: the page analysis loads numpy and lexbor,
+    # which the async strategy imports on a thread while its first requests are out.
+    from crawler.page import page_job
+
+    return page_job
+
+
+def page_job_for(
+    settings: CrawlSettings, request: FetchRequest, outcome: FetchResponse | FetchFailure
+) -> PageJob | None:
+    """Return the parse `outcome` needs, as a call to run here or elsewhere, or None (not a
+    page: a failure, a redirect, robots.txt, a body too large, something not HTML)."""
+    if not isinstance(outcome, FetchResponse) or not _is_page(request, outcome):
+        return None
+    return _page_job()(settings, outcome.body, request.url, outcome.content_type)
+
+
+def with_page(outcome: FetchResponse, page: PageAnalysis) -> FetchResponse:
+    """Return the outcome carrying its page's analysis instead of its body (the body is done
+    with, and a process pool need not send it back)."""
+    return dataclasses.replace(outcome, body=b"", page=page)
+
+
+def analysed(
+    settings: CrawlSettings,
+    request: FetchRequest,
+    outcome: FetchResponse | FetchFailure,
+    run: Callable[[PageJob], PageAnalysis] = lambda job: job(),
+) -> FetchResponse | FetchFailure:
+    """Return `outcome`, analysed by `run` (inline by default) if it is a page: the step for
+    strategies that block while the parse runs."""
+    job = page_job_for(settings, request, outcome)
+    if job is None:
+        return outcome
+    assert isinstance(outcome, FetchResponse)
+    return with_page(outcome, run(job))
