@@ -96,7 +96,9 @@ def export(state: Path, output: str) -> None:
 @main.command()
 @click.option(
     "--scenario",
-    help="A scenario in config/: quick, io-bound, cpu-bound, mixed, memory.  [default: quick]",
+    help="A scenario in config/: quick, io-bound, cpu-bound, mixed, memory.  [default: quick;"
+    " with --strategies, --concurrency, --latency or --analysis-cost and no scenario: a custom"
+    " grid of just those]",
 )
 @click.option(
     "--config",
@@ -108,7 +110,11 @@ def export(state: Path, output: str) -> None:
 @click.option("--latency", help="Comma list of latencies, e.g. 0ms,50ms,200ms.")
 @click.option("--analysis-cost", help="Comma list of analysis costs, e.g. 0,4.")
 @click.option("--pages", help="Pages per run.")
-@click.option("--repeat", help="Runs of each configuration; the median is reported.")
+@click.option(
+    "--repeat",
+    help="Runs of each configuration; a winner must be faster on every repeat."
+    "  [default: 3, or the scenario's]",
+)
 @click.option(
     "--out",
     default="compare-out",
@@ -120,7 +126,8 @@ def compare(scenario: str | None, config: Path | None, out: Path, **grid: Any) -
     """Measure the strategies against each other on the mock site, and say who wins and why.
 
     Each run is a fresh `crawler crawl` process against a mock server in its own process. Writes
-    results.json, results.csv, PNG charts and report.md to --out, and prints a table.
+    results.json and results.csv as runs finish, then PNG charts, report.md and report.html to
+    --out, and prints a table. Ctrl-C keeps the finished runs and reports them.
     """
     from rich.console import Console
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,15 @@ from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import RunSpec, load_plan
 from crawler.compare.report import FIELDS
 from crawler.compare.runner import Measurement
-from crawler.compare.verdict import binding_limit, medians, verdicts
+from crawler.compare.verdict import binding_limit, explain, medians, shares, verdicts
+
+
+def noisy(strategy: str, rate: float, cores: float, **kwargs: Any) -> list[RunResult]:
+    """Three made-up repeats within 2% of `rate`."""
+    return [
+        row(strategy, rate * factor, cores, repeat=n, **kwargs)
+        for n, factor in enumerate((0.98, 1.0, 1.02), start=1)
+    ]
 
 
 def row(
@@ -27,7 +37,7 @@ def row(
     concurrency: int = 100,
     repeat: int = 1,
 ) -> RunResult:
-    """A made-up result row."""
+    """A made-up result row: 1,000 pages at `rate` pages/s using `cores` cores."""
     wall = 1000 / rate
     ideal = max(1000 * latency_ms / 1000 / concurrency, cores * wall / 2)
     return RunResult(
@@ -43,6 +53,8 @@ def row(
         pages_per_s=rate,
         cpu_s=cores * wall,
         cores_used=cores,
+        server_cpu_s=0.0,
+        machine_busy=None,
         peak_rss_mb=60,
         latency_p50_ms=latency_ms,
         latency_p95_ms=latency_ms,
@@ -53,56 +65,175 @@ def row(
 
 
 def test_io_bound_verdict_names_async_and_io_wait() -> None:
-    """At high latency, async beating threads and sync with little CPU is an I/O-wait verdict."""
-    rows = [row("async", 900, 0.4), row("threads", 500, 0.9), row("sync", 9.5, 0.02, concurrency=1)]
+    """At high latency, async near Little's law's rate with little CPU wins, bound by I/O wait."""
+    rows = [
+        *noisy("async", 900, 0.4),
+        *noisy("threads", 500, 0.9),
+        *noisy("sync", 9.5, 0.02, concurrency=1),
+    ]
     [verdict] = verdicts(rows, cores=2)
     assert verdict.winner == "async" and verdict.runner_up == "threads"
     assert verdict.ratio == pytest.approx(1.8)
-    assert verdict.binding == "I/O wait"
-    assert verdict.threads_vs_sync == pytest.approx(500 / 9.5)
-    assert "`threads` ran at 52.63x `sync`" in verdict.sentence()
-    assert (
-        "async wins" not in verdict.sentence()
-        and "`async` wins at 900 pages/s, 1.80x `threads`" in verdict.sentence()
-    )
+    assert verdict.binding == "I/O wait" and verdict.shares["I/O wait"] == pytest.approx(0.9)
+    assert verdict.threads_vs_sync == pytest.approx(500 / 9.5, rel=1e-3)
+    sentence = verdict.sentence()
+    assert "`async` wins, bound by I/O wait; `async` at 900 pages/s, 1.80x `threads`" in sentence
+    assert "reached 90% of the 1,000 pages/s Little's law allows" in sentence
 
 
 def test_cpu_bound_verdicts_name_the_cores() -> None:
     """At zero latency with heavy analysis, async-procs on both cores wins; async alone is one core."""
     rows = [
-        row("async-procs", 210, 1.85, latency_ms=0, cost=4),
-        row("async", 140, 1.0, latency_ms=0, cost=4),
+        *noisy("async-procs", 210, 1.85, latency_ms=0, cost=4),
+        *noisy("async", 140, 1.0, latency_ms=0, cost=4),
     ]
     [verdict] = verdicts(rows, cores=2)
     assert verdict.winner == "async-procs" and verdict.binding == "all cores"
-    assert binding_limit(rows[1], cores=2)[0] == "one core"
-    assert "latency allowed" in binding_limit(row("async", 500, 0.95, latency_ms=50), cores=2)[1]
+    assert binding_limit(shares(rows[3], cores=2)) == "one core"
+    assert "latency allowed" in explain(row("async", 500, 0.95, latency_ms=50), cores=2)[2]
+
+
+def test_a_winner_needs_its_slowest_repeat_to_beat_the_runner_ups_fastest() -> None:
+    """Overlapping repeats are no clear winner, whatever the medians say; apart by 10% they win."""
+    overlapping = [
+        *(row("async", rate, 0.5, repeat=n) for n, rate in enumerate((700, 720, 780))),
+        *(row("threads", rate, 0.9, repeat=n) for n, rate in enumerate((650, 690, 760))),
+    ]
+    [verdict] = verdicts(overlapping, cores=2)
+    assert verdict.outcome == "no clear winner" and verdict.winner is None
+    assert verdict.tied == ("async", "threads") and verdict.leader == "async"
+    assert verdict.headline() == "no clear winner (within noise) between `async` and `threads`"
+    assert "does not beat the fastest of `threads`, 760, by 10%" in verdict.sentence()
+    apart = [
+        *(row("async", rate, 0.5, repeat=n) for n, rate in enumerate((850, 900, 950))),
+        *(row("threads", rate, 0.9, repeat=n) for n, rate in enumerate((650, 690, 760))),
+    ]
+    [verdict] = verdicts(apart, cores=2)
+    assert verdict.outcome == "wins" and verdict.winner == "async"
+    assert (
+        "the slowest of 3 repeats of `async`, 850 pages/s, beats the fastest" in verdict.sentence()
+    )
+
+
+def test_a_failed_or_missing_strategy_means_no_verdict() -> None:
+    """A regime where a strategy failed (or was not run) names no winner over it."""
+    failed = RunResult(
+        **{**row("async", 1, 0).to_dict(), "pages_per_s": None, "failed": "timed out after 5 s"}
+    )
+    rows = [*noisy("sync", 9.5, 0.02, concurrency=1), failed]
+    [verdict] = verdicts(rows, cores=2)
+    assert verdict.outcome == "no verdict" and verdict.winner is None
+    assert verdict.headline() == "no verdict (`async` failed)"
+    assert "wins" not in verdict.sentence() and "`sync` ran at 10 pages/s" in verdict.sentence()
+    planned = [("sync", 1, 100.0, 0), ("async-procs", 100, 100.0, 0)]
+    [verdict] = verdicts(noisy("sync", 9.5, 0.02, concurrency=1), cores=2, planned=planned)
+    assert verdict.headline() == "no verdict (`async-procs` not run)"
+
+
+def test_the_binding_label_is_the_limit_its_evidence_names() -> None:
+    """The label is the largest share, from the same numbers its sentence quotes, or none below 0.7."""
+    cases = [
+        (row("async", 900, 0.4), "I/O wait"),  # 90% of Little's law, 0.4 cores
+        (row("threads", 400, 0.97), "one core"),  # 40% of Little's law, its interpreter busy
+        (row("async-procs", 300, 1.9), "all cores"),
+        (row("async", 500, 0.5), None),  # half of Little's law, half a core: neither binds
+        (row("async", 500, 0.5, latency_ms=0), None),
+    ]
+    for case, expected in cases:
+        binding, measured, why = explain(case, cores=2)
+        assert binding == expected, (case.strategy, measured)
+        if binding is not None:
+            assert measured[binding] == max(measured.values()) >= 0.7
+        else:
+            assert all(share < 0.7 for share in measured.values())
+            assert "neither latency nor CPU binds" in why or "CPU does not bind" in why
+    assert "I/O wait" not in explain(row("async", 500, 0.5), cores=2)[2]
+
+
+# The quick scenario's regimes as they measured on a 2-core machine (pages/s, cores used,
+# concurrency), and one more with a clear winner that neither latency nor CPU binds.
+QUICK_TRUTH = {
+    (200.0, 0): {  # a tie: async and threads both near Little's law, within noise of each other
+        "sync": (4.7, 0.09, 1),
+        "threads": (175, 0.44, 50),
+        "async": (165, 0.22, 50),
+        "async-procs": (111, 0.45, 50),
+    },
+    (200.0, 8): {
+        "sync": (4.2, 0.17, 1),
+        "threads": (36.6, 0.93, 50),
+        "async": (32.8, 0.71, 50),
+        "async-procs": (55, 1.7, 50),
+    },
+    (20.0, 0): {"threads": (480, 0.95, 50), "async": (680, 0.5, 50)},
+}
+
+
+def synthetic_comparison(seed: int, noise: float = 0.05) -> list[RunResult]:
+    """Three repeats of every configuration of QUICK_TRUTH, each rate off by seeded lognormal noise."""
+    rng = random.Random(seed)
+    rows = []
+    for (latency, cost), strategies in QUICK_TRUTH.items():
+        for strategy, (rate, cores, concurrency) in strategies.items():
+            for repeat in range(1, 4):
+                jitter = rng.lognormvariate(0, noise)
+                rows.append(
+                    row(
+                        strategy,
+                        rate * jitter,
+                        cores * jitter,
+                        latency_ms=latency,
+                        cost=cost,
+                        concurrency=concurrency,
+                        repeat=repeat,
+                    )
+                )
+    return rows
+
+
+def test_verdicts_stay_the_same_across_noisy_comparisons() -> None:
+    """Forty seeded comparisons with 5% noise give the same headline verdicts as the noiseless truth."""
+    expected = [v.headline() for v in verdicts(synthetic_comparison(0, noise=0.0), cores=2)]
+    assert expected == [
+        "`async` wins; neither latency nor CPU binds",  # latency 20 ms
+        "no clear winner (within noise) between `async` and `threads`",
+        "`async-procs` wins, bound by all cores",
+    ]
+    for seed in range(40):
+        assert [v.headline() for v in verdicts(synthetic_comparison(seed), cores=2)] == expected, (
+            seed
+        )
+
+
+def test_picking_the_higher_median_alone_would_flip_with_noise() -> None:
+    """The same noisy comparisons, judged by the higher median only, disagree on the tie: the rule matters."""
+    leaders = set()
+    for seed in range(40):
+        tie = [
+            v
+            for v in verdicts(synthetic_comparison(seed), cores=2)
+            if v.regime.endswith("200 ms, analysis cost 0")
+        ]
+        leaders.add(tie[0].leader)
+    assert leaders == {"async", "threads"}
 
 
 def test_verdicts_use_each_strategys_best_configuration_and_median_repeat() -> None:
-    """Repeats collapse to their median; a strategy is judged by its best concurrency; failures are ignored."""
+    """Repeats collapse to their median; a strategy is judged by its best concurrency."""
     rows = [
         row("async", 100, 0.3, concurrency=10, repeat=1),
         row("async", 300, 0.3, concurrency=10, repeat=2),
         row("async", 200, 0.3, concurrency=10, repeat=3),
-        row("async", 800, 0.5, concurrency=100),
-        row("threads", 700, 0.9, concurrency=100),
-        RunResult(
-            **{
-                **row("threads", 1, 0).to_dict(),
-                "pages_per_s": None,
-                "failed": "timed out after 5 s",
-            }
-        ),
+        *noisy("async", 800, 0.5, concurrency=100),
+        *noisy("threads", 600, 0.9, concurrency=100),
     ]
     assert {(r.concurrency, r.pages_per_s) for r in medians(rows) if r.strategy == "async"} == {
         (10, 200),
         (100, 800),
     }
     [verdict] = verdicts(rows, cores=2)
-    assert (
-        verdict.winner == "async" and verdict.pages_per_s == 800 and verdict.runner_up == "threads"
-    )
+    assert (verdict.winner, verdict.concurrency, verdict.pages_per_s) == ("async", 100, 800)
+    assert verdict.runner_up == "threads"
 
 
 def test_result_row_has_the_documented_schema_and_efficiency() -> None:
@@ -163,6 +294,24 @@ def test_plan_expands_the_grid_and_scales_sync(tmp_path: Path) -> None:
         load_plan("nope", None, {})
 
 
+def test_a_grid_with_no_scenario_is_custom_and_a_changed_scenario_says_so() -> None:
+    """Grid options alone make a custom grid (no analysis cost, pages or site from quick); given
+    with a scenario, they are named in its title."""
+    custom = load_plan(None, None, {"strategies": "async", "concurrency": "4", "latency": "20ms"})
+    assert {run.analysis_cost for run in custom.runs} == {0} and custom.site == {}
+    assert custom.repeat == 3 and {run.pages for run in custom.runs} == {200}
+    assert custom.title == (
+        "custom grid: async x concurrency 4 x latency 20 ms x analysis cost 0 x 200 pages x 3 repeats"
+    )
+    quick = load_plan(None, None, {})
+    assert quick.name == "quick" and quick.title.startswith(
+        "quick: sync, threads, async, async-procs"
+    )
+    changed = load_plan("quick", None, {"latency": "20ms", "repeat": "1"})
+    assert changed.name == "quick (modified: latency, repeat)"
+    assert {run.analysis_cost for run in changed.runs} == {0, 8}
+
+
 def test_every_shipped_scenario_loads() -> None:
     """quick, io-bound, cpu-bound, mixed and memory are valid plans; memory reaches 1,000+."""
     for name in ("quick", "io-bound", "cpu-bound", "mixed", "memory"):
@@ -189,6 +338,8 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
             "0",
             "--pages",
             "15",
+            "--repeat",
+            "1",
             "--out",
             str(out),
         ],
@@ -199,18 +350,19 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     document = json.loads((out / "results.json").read_text())
-    assert document["schema_version"] == 1 and document["machine"]["cores"] >= 1
+    assert document["schema_version"] == 2 and document["machine"]["cores"] >= 1
     assert {run["strategy"] for run in document["runs"]} == {"sync", "async"}
     assert all(run["failed"] is None and run["pages"] == 15 for run in document["runs"])
     with (out / "results.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(document["runs"]) and list(rows[0]) == FIELDS
-    assert document["verdicts"] and document["verdicts"][0]["winner"] == "async"
-    for chart in ("pages_per_s.png", "peak_memory.png", "io_vs_cpu.png"):
+    assert document["verdicts"] and document["verdicts"][0]["leader"] == "async"
+    for chart in ("pages_per_s.png", "peak_memory.png", "best_per_strategy.png"):
         assert (out / chart).read_bytes().startswith(b"\x89PNG")
     report = (out / "report.md").read_text()
     assert "## Verdicts" in report and "pages_per_s.png" in report
-    assert "Comparison (medians)" in result.stderr
+    assert "Comparison (medians): custom grid: sync, async" in result.stderr
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
 
 
 @pytest.mark.parametrize(
@@ -239,7 +391,7 @@ def test_a_failing_run_is_reported_and_the_comparison_goes_on(tmp_path: Path) ->
     """A run that times out is a failed row in the results, and the others are still measured."""
     config = tmp_path / "slow.toml"
     config.write_text(
-        '[compare]\nstrategies = ["sync", "async"]\nconcurrency = [4]\nlatency = ["300ms"]\npages = 12\nrun_timeout = "2s"\nsync_max_seconds = "60s"\n'
+        '[compare]\nstrategies = ["sync", "async"]\nconcurrency = [10]\nlatency = ["300ms"]\npages = 20\nrepeat = 1\nrun_timeout = "5s"\nsync_max_seconds = "60s"\n'
     )
     out = tmp_path / "out"
     result = subprocess.run(

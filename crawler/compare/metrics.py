@@ -25,6 +25,8 @@ class RunResult:
     pages_per_s: float | None
     cpu_s: float | None
     cores_used: float | None
+    server_cpu_s: float | None  # the mock server's CPU meanwhile: it shares the machine's cores
+    machine_busy: float | None  # the share of all cores busy meanwhile, whoever used them
     peak_rss_mb: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
@@ -71,6 +73,8 @@ def result_of(spec: RunSpec, repeat: int, measurement: Measurement, cores: int) 
         pages_per_s=unless_failed(round(pages / wall, 2)) if wall > 0 else None,
         cpu_s=unless_failed(round(cpu, 4)),
         cores_used=unless_failed(round(cpu / wall, 3)) if wall > 0 else None,
+        server_cpu_s=measurement.server_cpu_s,
+        machine_busy=measurement.machine_busy,
         peak_rss_mb=round(measurement.peak_rss_mb, 1),
         latency_p50_ms=latency.get("p50"),
         latency_p95_ms=latency.get("p95"),

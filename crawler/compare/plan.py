@@ -1,8 +1,10 @@
 """A comparison's plan: which runs, on which site, how often. Read from a scenario TOML file.
 
 A scenario's `[compare]` table names the grid (strategies x concurrency x latency x analysis cost)
-and its `[mock_server]` table the site. `sync` makes one request at a time, so it runs once per
-(latency, cost) point, on fewer pages when the latency would make it slow; the report says so.
+and its `[mock_server]` table the site. A grid given on the command line with no scenario is that
+grid alone: it inherits nothing from `quick`, and its site is the mock server's defaults. `sync`
+makes one request at a time, so it runs once per (latency, cost) point, on fewer pages when the
+latency would make it slow; the report says so.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from crawl_basics.errors import SettingsError
 from crawl_basics.units import parse_duration, parse_int
 from crawler.embedded import SCENARIOS_IN_PACKAGE, SCENARIOS_IN_SOURCE, find_config
 from crawler.strategies import STRATEGIES
+
+# Three repeats at least: the fewest for which "its slowest beats the other's fastest" means
+# something (3 against 3 fall apart by chance once in 20 times; see verdict.py).
+DEFAULT_REPEAT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +47,20 @@ class RunSpec:
 class ComparePlan:
     """Everything `crawler compare` will do."""
 
-    name: str
+    name: str  # the scenario, "quick (modified: latency)", or "custom grid"
     runs: tuple[RunSpec, ...]
-    repeat: int = 1
+    repeat: int = DEFAULT_REPEAT
     site: Mapping[str, Any] = field(default_factory=dict)
     run_timeout: float = 300.0
 
+    @property
+    def title(self) -> str:
+        """Return what was run, in one line: the name and the grid's every axis."""
+        return f"{self.name}: {describe_grid(self.runs, self.repeat)}"
+
+
+# The options that say what to run; given with no scenario, they are the whole grid.
+GRID_KEYS = ("strategies", "concurrency", "latency", "analysis_cost")
 
 _KEYS = {
     "strategies",
@@ -63,28 +77,31 @@ _KEYS = {
 def load_plan(
     scenario: str | None, config: Path | None, overrides: Mapping[str, Any]
 ) -> ComparePlan:
-    """Build the plan from a scenario name or a config file, with command-line overrides."""
+    """Build the plan from a scenario name or a config file, with command-line overrides.
+
+    With neither, grid options make a custom grid (code defaults for what they leave out, the
+    mock server's default site); with no grid option either, the plan is the `quick` scenario.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    custom = scenario is None and config is None and any(key in given for key in GRID_KEYS)
     path = config if config is not None else find_config(scenario or "quick")
-    if not path.exists():
+    if not custom and not path.exists():
         known = ", ".join(sorted(scenario_names()))
         raise SettingsError("scenario", f"no scenario {scenario!r} (known: {known})")
-    table = read_config_table(path, "compare")
+    table = {} if custom else read_config_table(path, "compare")
     unknown = set(table) - _KEYS
     if unknown:
         raise SettingsError(
             sorted(unknown)[0], f"unknown [compare] key (known: {', '.join(sorted(_KEYS))})"
         )
-    values: dict[str, Any] = {
-        **table,
-        **{key: value for key, value in overrides.items() if value is not None},
-    }
+    values: dict[str, Any] = {**table, **given}
     try:
         strategies = _as_list(values.get("strategies", list(STRATEGIES)))
         concurrency = [parse_int(value) for value in _as_list(values.get("concurrency", [10]))]
         latencies = [parse_duration(value) for value in _as_list(values.get("latency", ["0ms"]))]
         costs = [parse_int(value) for value in _as_list(values.get("analysis_cost", [0]))]
         pages = parse_int(values.get("pages", 200))
-        repeat = parse_int(values.get("repeat", 1))
+        repeat = parse_int(values.get("repeat", DEFAULT_REPEAT))
         sync_max_seconds = parse_duration(values.get("sync_max_seconds", "20s"))
         run_timeout = parse_duration(values.get("run_timeout", "300s"))
     except ValueError as error:
@@ -116,8 +133,43 @@ def load_plan(
         if strategy == "sync" and latency > 0 and pages * latency > sync_max_seconds:
             spec = replace(spec, pages=max(10, int(sync_max_seconds / latency)), scaled_from=pages)
         runs.append(spec)
-    site = read_config_table(path, "mock_server")
-    return ComparePlan(path.stem, tuple(runs), repeat, site, run_timeout)
+    site = {} if custom else read_config_table(path, "mock_server")
+    return ComparePlan(
+        _name(path.stem, custom, [key for key in (*GRID_KEYS, "pages", "repeat") if key in given]),
+        tuple(runs),
+        repeat,
+        site,
+        run_timeout,
+    )
+
+
+def _name(stem: str, custom: bool, changed: list[str]) -> str:
+    """Name the plan by where its grid came from, so a report never claims a scenario it changed."""
+    if custom:
+        return "custom grid"
+    if changed:
+        return f"{stem} (modified: {', '.join(key.replace('_', ' ') for key in changed)})"
+    return stem
+
+
+def describe_grid(runs: tuple[RunSpec, ...], repeat: int) -> str:
+    """Return the grid the runs cover, e.g. `sync, async x concurrency 4 x latency 20 ms x ...`."""
+
+    def listed(values: set[Any], unit: str = "") -> str:
+        return ", ".join(f"{value:g}" for value in sorted(values)) + unit
+
+    strategies = ", ".join(dict.fromkeys(run.strategy for run in runs))
+    limits = {run.concurrency for run in runs if run.strategy != "sync"} or {1}
+    pages = max(run.pages for run in runs)
+    parts = [
+        strategies,
+        f"concurrency {listed(limits)}",
+        f"latency {listed({run.latency * 1000 for run in runs}, ' ms')}",
+        f"analysis cost {listed({run.analysis_cost for run in runs})}",
+        f"{pages} pages",
+        f"{repeat} repeat{'s' if repeat != 1 else ''}",
+    ]
+    return " x ".join(parts)
 
 
 def scenario_names() -> set[str]:

@@ -1,10 +1,16 @@
-"""Write a comparison down: results.json, results.csv, charts, report.md, and a terminal table."""
+"""Write a comparison down: results.json, results.csv, report.md, and a terminal table.
+
+The charts are drawn by `charts.py` and the one-file HTML report by `html.py`, from the same
+table and sentences as here.
+"""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,34 +19,57 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.compare.metrics import RunResult
-from crawler.compare.verdict import Verdict, medians
+from crawler.compare.verdict import MARGIN, Verdict, medians
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: server_cpu_s, machine_busy, the plan's title and grid, verdict tests
 FIELDS = [field.name for field in dataclasses.fields(RunResult)]
+COLUMNS = [
+    "strategy", "concurrency", "latency ms", "cost", "pages", "pages/s", "min-max", "repeats",
+    "wall s", "cores used", "server cores", "peak MiB", "p50 / p95 ms", "efficiency", "errors",
+]  # fmt: skip
 
 
 def write_results(
     out: Path, rows: Sequence[RunResult], verdicts: Sequence[Verdict], meta: dict[str, Any]
 ) -> None:
-    """Write results.json (rows, verdicts and facts) and results.csv (the same rows)."""
+    """Write results.json (rows, verdicts and facts) and results.csv (the same rows).
+
+    Each file is written whole beside its name and renamed onto it, so a reader (or a Ctrl-C)
+    never meets half of one: they are rewritten after every run.
+    """
     document = {
         "schema_version": SCHEMA_VERSION,
         **meta,
         "runs": [row.to_dict() for row in rows],
         "verdicts": [
-            dataclasses.asdict(verdict) | {"sentence": verdict.sentence()} for verdict in verdicts
+            dataclasses.asdict(verdict)
+            | {"headline": verdict.headline(), "sentence": verdict.sentence()}
+            for verdict in verdicts
         ],
     }
-    (out / "results.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    with (out / "results.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(row.to_dict() for row in rows)
+    _replace(out / "results.json", json.dumps(document, indent=2) + "\n")
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=FIELDS)
+    writer.writeheader()
+    writer.writerows(row.to_dict() for row in rows)
+    _replace(out / "results.csv", text.getvalue())
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `path` atomically: a temporary file beside it, renamed onto it."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8", newline="")
+    os.replace(partial, path)
 
 
 def rate_range(rows: Sequence[RunResult], median: RunResult) -> str:
     """Return the min-max pages/s of the repeats of `median`'s configuration."""
-    rates = [
+    rates = _rates(rows, median)
+    return f"{min(rates):,.1f}-{max(rates):,.1f}" if rates else "-"
+
+
+def _rates(rows: Sequence[RunResult], median: RunResult) -> list[float]:
+    return [
         row.pages_per_s
         for row in rows
         if row.failed is None
@@ -48,77 +77,59 @@ def rate_range(rows: Sequence[RunResult], median: RunResult) -> str:
         and (row.strategy, row.concurrency, row.latency_ms, row.analysis_cost)
         == (median.strategy, median.concurrency, median.latency_ms, median.analysis_cost)
     ]
-    return f"{min(rates):,.1f}-{max(rates):,.1f}" if rates else "-"
 
 
-def write_charts(out: Path, rows: Sequence[RunResult]) -> list[str]:
-    """Draw pages/s and peak memory against concurrency, and I/O- against CPU-bound; return files."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    best = medians(rows)
-    regimes = sorted({(row.latency_ms, row.analysis_cost) for row in best})
-    strategies = sorted({row.strategy for row in best})
-    files = []
-    for name, field, label in (
-        ("pages_per_s.png", "pages_per_s", "pages/s"),
-        ("peak_memory.png", "peak_rss_mb", "peak RSS of the process tree (MiB)"),
+def median_table(rows: Sequence[RunResult]) -> list[list[str]]:
+    """Return the cells of the median of every configuration, in `COLUMNS` order."""
+    cells = []
+    for row in sorted(
+        medians(rows),
+        key=lambda row: (row.latency_ms, row.analysis_cost, row.strategy, row.concurrency),
     ):
-        figure, axes = plt.subplots(1, len(regimes), figsize=(5 * len(regimes), 4), squeeze=False)
-        for axis, (latency, cost) in zip(axes[0], regimes, strict=True):
-            for strategy in strategies:
-                points = sorted(
-                    (row.concurrency, getattr(row, field) or 0)
-                    for row in best
-                    if row.strategy == strategy
-                    and (row.latency_ms, row.analysis_cost) == (latency, cost)
-                )
-                if points:
-                    axis.plot(*zip(*points, strict=True), marker="o", label=strategy)
-            axis.set_xscale("log")
-            axis.set_title(f"latency {latency:g} ms, cost {cost}")
-            axis.set_xlabel("concurrency")
-            axis.set_ylabel(label)
-            axis.grid(True, alpha=0.3)
-            axis.legend()
-        figure.tight_layout()
-        figure.savefig(out / name, dpi=100)
-        plt.close(figure)
-        files.append(name)
-    figure, axis = plt.subplots(figsize=(max(6, 2 * len(regimes)), 4))
-    width = 0.8 / max(len(strategies), 1)
-    for index, strategy in enumerate(strategies):
-        heights = [
-            max(
-                (
-                    row.pages_per_s or 0
-                    for row in best
-                    if row.strategy == strategy and (row.latency_ms, row.analysis_cost) == regime
-                ),
-                default=0,
-            )
-            for regime in regimes
-        ]
-        axis.bar(
-            [position + index * width for position in range(len(regimes))],
-            heights,
-            width,
-            label=strategy,
+        pages = f"{row.pages} (of {row.scaled_from}, scaled)" if row.scaled_from else str(row.pages)
+        server = (
+            f"{row.server_cpu_s / row.wall_s:.2f}"
+            if row.server_cpu_s is not None and row.wall_s
+            else "-"
         )
-    axis.set_xticks(
-        [position + width * (len(strategies) - 1) / 2 for position in range(len(regimes))]
+        cells.append([
+            row.strategy, str(row.concurrency), f"{row.latency_ms:g}", str(row.analysis_cost), pages,
+            f"{row.pages_per_s or 0:,.1f}", rate_range(rows, row), str(len(_rates(rows, row))),
+            f"{row.wall_s or 0:.2f}", f"{row.cores_used or 0:.2f}", server, f"{row.peak_rss_mb:.0f}",
+            f"{row.latency_p50_ms} / {row.latency_p95_ms}", f"{row.efficiency or 0:.2f}", str(row.errors),
+        ])  # fmt: skip
+    return cells
+
+
+def failures(rows: Sequence[RunResult]) -> list[str]:
+    """Return one line per failed run."""
+    return [
+        f"{row.strategy}, concurrency {row.concurrency}, latency {row.latency_ms:g} ms, cost {row.analysis_cost}, repeat {row.repeat}: {row.failed}"
+        for row in rows
+        if row.failed
+    ]
+
+
+def status_line(meta: dict[str, Any]) -> str | None:
+    """Return the sentence saying the comparison was cut short, if it was."""
+    if meta["finished_runs"] >= meta["planned_runs"]:
+        return None
+    return (
+        f"Interrupted after {meta['finished_runs']} of {meta['planned_runs']} runs: "
+        "what follows covers the finished runs only."
     )
-    axis.set_xticklabels([f"{latency:g} ms\ncost {cost}" for latency, cost in regimes])
-    axis.set_ylabel("best pages/s")
-    axis.set_title("I/O-bound against CPU-bound: the best each strategy did")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(out / "io_vs_cpu.png", dpi=100)
-    plt.close(figure)
-    files.append("io_vs_cpu.png")
-    return files
+
+
+def method_notes(meta: dict[str, Any]) -> list[str]:
+    """Return how the runs were made and read, one sentence each, for both reports."""
+    machine = meta["machine"]
+    return [
+        f"Machine: {machine['cores']} cores, {machine['cpu']}, Python {machine['python']}, event loop {machine['event_loop']}; {meta['date']}.",
+        f"Each run is a fresh `crawler crawl` process against a mock server in its own process, after a warm-up; {meta['repeat']} repeat(s) of each configuration; the median is shown, with the min-max of pages/s.",
+        f"A strategy is judged at its best concurrency; it wins only when its slowest repeat beats the runner-up's fastest by {MARGIN:.0%} (3 repeats against 3 fall that far apart by chance less than once in 20), else there is no clear winner; a regime where a strategy failed has no winner.",
+        "What binds is the limit a run came closest to: latency (pages/s against Little's law's concurrency / latency), one core (a one-interpreter strategy's CPU), or all cores (how busy the machine's cores were, whoever used them).",
+        "efficiency = ideal / wall, ideal = max(pages x latency / concurrency, CPU used / cores).",
+    ]
 
 
 def write_markdown(
@@ -128,15 +139,14 @@ def write_markdown(
     meta: dict[str, Any],
     charts: Sequence[str],
 ) -> None:
-    """Write report.md: facts, verdicts, the median table, failures and the charts."""
-    machine = meta["machine"]
+    """Write report.md: what was run, verdicts, the median table, failures and the charts."""
+    status = status_line(meta)
     lines = [
-        f"# Comparison: {meta['scenario']}",
+        f"# Comparison: {meta['title']}",
         "",
+        *([f"**{status}**", ""] if status else []),
         f"- Command: `{meta['command']}`",
-        f"- Machine: {machine['cores']} cores, {machine['cpu']}, Python {machine['python']}, event loop {machine['event_loop']}; {meta['date']}",
-        f"- Each run: a fresh `crawler crawl` process against a mock server in its own process, after a warm-up; {meta['repeat']} repeat(s), medians shown with the min-max of pages/s.",
-        "- efficiency = ideal / wall, ideal = max(pages x latency / concurrency, CPU used / cores).",
+        *[f"- {note}" for note in method_notes(meta)],
         "",
         "## Verdicts",
         "",
@@ -144,32 +154,22 @@ def write_markdown(
         "",
         "## Runs (medians)",
         "",
-        "| strategy | concurrency | latency ms | cost | pages | pages/s | min-max | wall s | cores used | peak MiB | p50 / p95 ms | efficiency | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+        *["| " + " | ".join(cells) + " |" for cells in median_table(rows)],
     ]
-    for row in sorted(
-        medians(rows),
-        key=lambda row: (row.latency_ms, row.analysis_cost, row.strategy, row.concurrency),
-    ):
-        pages = f"{row.pages} (of {row.scaled_from}, scaled)" if row.scaled_from else str(row.pages)
-        lines.append(
-            f"| {row.strategy} | {row.concurrency} | {row.latency_ms:g} | {row.analysis_cost} | {pages} | {row.pages_per_s:,.1f} | {rate_range(rows, row)} "
-            f"| {row.wall_s:.2f} | {row.cores_used:.2f} | {row.peak_rss_mb:.0f} | {row.latency_p50_ms} / {row.latency_p95_ms} | {row.efficiency:.2f} | {row.errors} |"
-        )
-    failed = [row for row in rows if row.failed]
+    failed = failures(rows)
     if failed:
-        lines += ["", "## Failed runs", ""]
-        lines += [
-            f"- {row.strategy}, concurrency {row.concurrency}, latency {row.latency_ms:g} ms, cost {row.analysis_cost}: {row.failed}"
-            for row in failed
-        ]
+        lines += ["", "## Failed runs", "", *[f"- {line}" for line in failed]]
     lines += ["", "## Charts", ""] + [f"![{chart}]({chart})" for chart in charts]
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def print_table(rows: Sequence[RunResult], verdicts: Sequence[Verdict], console: Console) -> None:
+def print_table(
+    rows: Sequence[RunResult], verdicts: Sequence[Verdict], meta: dict[str, Any], console: Console
+) -> None:
     """Print the median of every configuration, failures, and the verdicts."""
-    table = Table(title="Comparison (medians)")
+    table = Table(title=f"Comparison (medians): {meta['title']}")
     # Short headers, so the table fits 80 columns when stderr is not a terminal.
     for column in (
         "strategy",
@@ -205,5 +205,8 @@ def print_table(rows: Sequence[RunResult], verdicts: Sequence[Verdict], console:
                 row.failed[:40],
             )
     console.print(table)
+    status = status_line(meta)
+    if status:
+        console.print(status, markup=False)
     for verdict in verdicts:
-        console.print(f"- {verdict.sentence()}")
+        console.print(f"- {verdict.sentence()}", markup=False)

@@ -1,25 +1,37 @@
-"""Run a comparison plan: one mock server per latency, every run measured, reports written."""
+"""Run a comparison plan: one mock server per latency, every run measured, reports written.
+
+Results are written as runs finish, so a comparison stopped part-way (Ctrl-C, SIGTERM, SIGHUP)
+keeps every finished run, ends the processes it started, and still reports what it measured.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from crawl_basics.errors import SettingsError
+from crawler.compare.charts import write_charts
+from crawler.compare.html import write_html
 from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import ComparePlan, RunSpec
-from crawler.compare.report import print_table, write_charts, write_markdown, write_results
+from crawler.compare.report import print_table, write_markdown, write_results
 from crawler.compare.runner import measure
 from crawler.compare.verdict import Verdict, verdicts
 from mock_server import MockServerProcess, load_settings
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +81,101 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
+class Stopped(BaseException):
+    """A stop signal (Ctrl-C, SIGTERM, SIGHUP) arrived: finish with the runs measured so far.
+
+    A BaseException, as KeyboardInterrupt is, so that no `except Exception` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_signals(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """Handle the stop signals with `handler` inside the block (main thread only).
+
+    A signal ignored when the command started (`nohup`) is left ignored.
+    """
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """Let a second Ctrl-C not cut the report of the finished runs short (it takes seconds)."""
+
+
 def run_compare(
     plan: ComparePlan, out: Path, console: Console, command: Sequence[str]
 ) -> CompareOutcome:
-    """Measure every run of the plan and write results.json, results.csv, charts and report.md."""
+    """Measure every run of the plan, writing results.json and results.csv after each, then the
+    charts, report.md and report.html.
+
+    A stop signal ends the run in progress (and its processes) and the mock server, writes the
+    reports of the runs that finished, and exits with 128 + the signal's number.
+    """
     prepare_out(out)
     machine = machine_facts()
-    total = len(plan.runs) * plan.repeat
+    meta: dict[str, Any] = {
+        "scenario": plan.name,
+        "title": plan.title,
+        "grid": grid_of(plan),
+        "command": " ".join(command),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "repeat": plan.repeat,
+        "planned_runs": len(plan.runs) * plan.repeat,
+        "finished_runs": 0,
+        "stopped_by": None,
+        "machine": machine,
+    }
+    planned = [_config(spec) for spec in plan.runs]
     rows: list[RunResult] = []
+
+    def finished(row: RunResult) -> None:
+        rows.append(row)
+        meta["finished_runs"] = len(rows)
+        write_results(out, rows, verdicts(rows, machine["cores"], planned), meta)
+
+    stopped: signal.Signals | None = None
+    try:
+        with stop_signals(_raise_stopped):
+            write_results(out, rows, [], meta)
+            _measure_all(plan, machine["cores"], console, finished)
+    except Stopped as stop:
+        stopped = signal.Signals(stop.signum)
+        meta["stopped_by"] = stopped.name
+    with stop_signals(_ignore):
+        if stopped is not None:
+            console.print(f"Stopped by {stopped.name}: reporting the {len(rows)} finished runs")
+        found = verdicts(rows, machine["cores"], planned)
+        write_results(out, rows, found, meta)
+        charts = write_charts(out, rows, meta["grid"]["concurrency"])
+        write_markdown(out, rows, found, meta, charts)
+        write_html(out, rows, found, meta, charts)
+        print_table(rows, found, meta, console)
+        console.print(f"Report: {out / 'report.html'} (and report.md)")
+    if stopped is not None:
+        raise SystemExit(128 + stopped.value)
+    return CompareOutcome(rows, found)
+
+
+def _measure_all(
+    plan: ComparePlan, cores: int, console: Console, finished: Callable[[RunResult], None]
+) -> None:
+    """Measure every run of the plan, one mock server per latency; hand each result on."""
     site_pages = max(spec.pages for spec in plan.runs)
     by_latency: dict[float, list[RunSpec]] = {}
     for spec in plan.runs:
@@ -88,7 +187,7 @@ def run_compare(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=total)
+        task = progress.add_task("starting", total=len(plan.runs) * plan.repeat)
         for latency, specs in sorted(by_latency.items()):
             site = load_settings(
                 overrides={"pages": site_pages, **plan.site, "latency": f"{latency}s"}
@@ -106,23 +205,26 @@ def run_compare(
                         progress.update(
                             task, description=f"{label} cost={spec.analysis_cost} #{repeat}"
                         )
-                        measurement = measure(spec, server.base_url, plan.run_timeout)
-                        rows.append(result_of(spec, repeat, measurement, machine["cores"]))
+                        measurement = measure(spec, server.base_url, plan.run_timeout, server.pids)
+                        finished(result_of(spec, repeat, measurement, cores))
                         progress.advance(task)
-    found = verdicts(rows, machine["cores"])
-    meta = {
-        "scenario": plan.name,
-        "command": " ".join(command),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+
+
+def grid_of(plan: ComparePlan) -> dict[str, Any]:
+    """Return the plan's grid, axis by axis, as results.json records it."""
+    return {
+        "strategies": list(dict.fromkeys(spec.strategy for spec in plan.runs)),
+        "concurrency": sorted({spec.concurrency for spec in plan.runs}),
+        "latency_ms": sorted({round(spec.latency * 1000, 3) for spec in plan.runs}),
+        "analysis_cost": sorted({spec.analysis_cost for spec in plan.runs}),
+        "pages": max(spec.pages for spec in plan.runs),
         "repeat": plan.repeat,
-        "machine": machine,
     }
-    write_results(out, rows, found, meta)
-    charts = write_charts(out, rows) if any(row.failed is None for row in rows) else []
-    write_markdown(out, rows, found, meta, charts)
-    print_table(rows, found, console)
-    console.print(f"Report: {out / 'report.md'}")
-    return CompareOutcome(rows, found)
+
+
+def _config(spec: RunSpec) -> tuple[str, int, float, int]:
+    """Return a run's configuration as result rows name it (latency in ms)."""
+    return (spec.strategy, spec.concurrency, round(spec.latency * 1000, 3), spec.analysis_cost)
 
 
 __all__ = ["CompareOutcome", "run_compare"]

@@ -2,11 +2,15 @@
 
 Wall time is taken around the process; CPU is what `wait4` reports for it and every descendant it
 waited for (the pool workers included); peak memory is the largest sum of the tree's resident
-sets, sampled from /proc every 20 ms. A run that exits non-zero or times out is a failed run.
+sets, sampled from /proc every 20 ms. The mock server's CPU over the same time is read from /proc
+too, since on a small machine it competes with the crawl for the same cores. A run that exits
+non-zero or times out is a failed run; a run interrupted (Ctrl-C) is killed with its whole process
+group, reaped, and not a run at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +37,45 @@ class Measurement:
     peak_rss_mb: float
     summary: dict[str, Any]
     failure: str | None = None
+    server_cpu_s: float | None = None
+    machine_busy: float | None = None  # share of all the machine's cores busy, whoever used them
 
 
-def measure(spec: RunSpec, base_url: str, timeout: float) -> Measurement:
-    """Run `crawler crawl` for `spec` against `base_url` and measure it."""
+def measure(
+    spec: RunSpec, base_url: str, timeout: float, server_pids: Sequence[int] = ()
+) -> Measurement:
+    """Run `crawler crawl` for `spec` against `base_url` and measure it (and the server's CPU)."""
+    server_before, machine_before = processes_cpu_s(server_pids), machine_ticks()
+    measurement = _measure_crawl(spec, base_url, timeout)
+    busy, total = (
+        after - before for after, before in zip(machine_ticks(), machine_before, strict=True)
+    )
+    return replace(
+        measurement,
+        server_cpu_s=round(processes_cpu_s(server_pids) - server_before, 4)
+        if server_pids
+        else None,
+        machine_busy=round(busy / total, 3) if total > 0 else None,
+    )
+
+
+def machine_ticks() -> tuple[int, int]:
+    """Return the ticks all cores have been busy, and all ticks, from /proc/stat.
+
+    Busy is whatever ran, this comparison or not: on a shared machine, a core another program
+    holds is a core the crawl could not have had.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _measure_crawl(spec: RunSpec, base_url: str, timeout: float) -> Measurement:
+    """Run `crawler crawl` for `spec` in a session of its own, and measure it."""
     with tempfile.TemporaryDirectory(prefix="crawler-compare-") as scratch:
         stats_path = Path(scratch) / "stats.json"
         command = [
@@ -49,10 +89,18 @@ def measure(spec: RunSpec, base_url: str, timeout: float) -> Measurement:
             "--stats-json", str(stats_path),
         ]  # fmt: skip
         started = time.perf_counter()
+        # A session of its own: a Ctrl-C at the terminal reaches `compare`, which ends the crawl
+        # and its pool workers together by their process group.
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
-        peak_rss, status, usage = _wait_sampling(process.pid, started + timeout)
+        try:
+            peak_rss, status, usage = _wait_sampling(process.pid, started + timeout)
+        except BaseException:
+            _kill_group(process.pid)
+            if process.stderr:
+                process.stderr.close()
+            raise
         wall = time.perf_counter() - started
         stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
         if process.stderr:
@@ -76,10 +124,32 @@ def _wait_sampling(pid: int, deadline: float) -> tuple[float, int | None, Any]:
             return peak, status, usage
         peak = max(peak, tree_rss_mb(pid))
         if time.perf_counter() > deadline:
-            os.killpg(pid, signal.SIGKILL)
-            os.wait4(pid, 0)
+            _kill_group(pid)
             return peak, None, None
         time.sleep(SAMPLE_SECONDS)
+
+
+def _kill_group(pid: int) -> None:
+    """Kill the process group `pid` leads (the crawl and its workers) and reap the crawl."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def processes_cpu_s(pids: Sequence[int]) -> float:
+    """Return the CPU seconds (user + system) the processes `pids` have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+                # Fields after the command name, which may hold spaces, closed by the last ')'.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def tree_rss_mb(root: int) -> float:
