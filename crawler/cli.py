@@ -83,12 +83,17 @@ def export(state: Path, output: str) -> None:
     The state file has each finished URL's record exactly once, whatever crashes and resumes the
     crawl went through; this rebuilds the output from it.
     """
+    from crawler.errors import OutputClosed
+    from crawler.output import EXIT_OUTPUT_CLOSED, silence_stdout
     from crawler.state.export import export_records
 
     try:
         count = export_records(state, output)
     except SetupError as error:
         raise click.UsageError(str(error)) from None
+    except OutputClosed:
+        silence_stdout()  # the reader went away (`| head`): stop quietly, as `cat` would
+        sys.exit(EXIT_OUTPUT_CLOSED)
     if output != "-":
         click.echo(f"{count} records written to {output}", err=True)
 

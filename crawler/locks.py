@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from crawl_basics.errors import SettingsError
+from crawl_basics.errors import ResourceError
 from crawler.output import STDOUT, is_regular_file
 
 PROC_LOCKS = Path("/proc/locks")
@@ -27,7 +27,7 @@ PROC_LOCKS = Path("/proc/locks")
 def exclusive(path: str | Path, setting: str) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if missing) for the life of the block.
 
-    Raises SettingsError naming the holder when another process has it. Devices, pipes and
+    Raises ResourceError naming the holder when another process has it. Devices, pipes and
     stdout are not locked: nothing can be mixed up in a stream no one reads back.
     """
     name = str(path)
@@ -37,12 +37,12 @@ def exclusive(path: str | Path, setting: str) -> Iterator[None]:
     try:
         fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
-        raise SettingsError(setting, f"cannot write {name}: {error.strerror}") from None
+        raise ResourceError(setting, f"cannot write {name}: {error.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise SettingsError(
+            raise ResourceError(
                 setting, f"{name} is in use by another crawl ({holder_of(fd)})"
             ) from None
         yield

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import stat
 import sys
 import time
@@ -22,13 +23,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from crawl_basics.errors import SettingsError
+from crawl_basics.errors import ResourceError
 from crawler.core.records import Record
 from crawler.errors import CrawlAborted, cannot_write
 
 STDOUT = "-"
+# Exit status when the reader of the records went away: a shell's status for death by SIGPIPE.
+EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
 FLUSH_LINES = 256
 FLUSH_SECONDS = 1.0  # a slow crawl still shows its records within a second
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit meets no closed pipe
+    (Python's own advice for SIGPIPE, in the `signal` module's documentation)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def prepare_output(path: str, append: bool = False) -> None:
@@ -40,7 +52,7 @@ def prepare_output(path: str, append: bool = False) -> None:
         with target.open("a" if append else "w", encoding="utf-8"):
             pass
     except OSError as error:
-        raise SettingsError("output", f"cannot write {path}: {error.strerror}") from None
+        raise ResourceError("output", f"cannot write {path}: {error.strerror}") from None
 
 
 def is_regular_file(path: str) -> bool:

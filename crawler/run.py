@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import resource
 import signal
 import sys
@@ -28,7 +27,7 @@ from crawler.errors import CrawlAborted, OutputClosed, cannot_write
 from crawler.limits import fit_to_open_files
 from crawler.locks import exclusive
 from crawler.logs import PeriodicStats, crawl_log, log_each_request
-from crawler.output import STDOUT, prepare_output
+from crawler.output import EXIT_OUTPUT_CLOSED, STDOUT, prepare_output, silence_stdout
 from crawler.progress import StatusLine, print_summary
 from crawler.settings import CrawlSettings
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
@@ -42,8 +41,6 @@ if TYPE_CHECKING:
 EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # Exit status of a crawl stopped because a file it must write refused (a full disk).
 EXIT_ABORTED = 1
-# Exit status when the reader of the records went away: a shell's status for death by SIGPIPE.
-EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
 EMBEDDED_PORT = "embedded_site_port"
 _NO_RESPONSE = {"connect", "timeout", "reset", "robots_unavailable"}
 
@@ -152,7 +149,7 @@ def run_crawl(
             summary["state"] = state_summary
         if isinstance(aborted, OutputClosed):
             # Whoever read the records has gone (`| head`): finish quietly, as `yes | head` does.
-            _silence_stdout()
+            silence_stdout()
         if settings.stats_json:
             try:
                 _write_stats(settings.stats_json, summary)
@@ -208,15 +205,6 @@ def _write_stats(path: str, summary: dict[str, Any]) -> None:
         sys.stdout.flush()
     else:
         Path(path).write_text(text, encoding="utf-8")
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's last flush at exit meets no closed pipe
-    (Python's own advice for SIGPIPE, in the `signal` module's documentation)."""
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 @contextlib.contextmanager

@@ -243,3 +243,25 @@ def test_time_limit_stops_scheduling_and_says_so(site: str, strategy: str, tmp_p
     assert summary["finish_reason"] == "time_limit"
     assert 0 < summary["pages"] < 300 and summary["left"]["queued"] > 0
     check_output(output, summary["pages"])
+
+
+def test_export_into_a_pipe_that_closes_is_quiet(site: str, tmp_path: Path) -> None:
+    """`crawler export crawl.db | head -1`: one record, then a quiet stop with status 141."""
+    state = tmp_path / "crawl.db"
+    crawled = subprocess.run(
+        [*CRAWLER, site, "--state", str(state), "-o", "", "-q"], capture_output=True, timeout=120
+    )
+    assert crawled.returncode == 0, crawled.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "export", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    with process.stderr:
+        stderr = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert json.loads(first)["depth"] == 0
+    assert process.returncode in (0, 141) and stderr == ""

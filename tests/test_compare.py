@@ -16,7 +16,7 @@ from crawl_basics.errors import SettingsError
 from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import RunSpec, load_plan
 from crawler.compare.report import FIELDS
-from crawler.compare.runner import Measurement
+from crawler.compare.measure import Measurement
 from crawler.compare.verdict import binding_limit, explain, medians, shares, verdicts
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from crawl_basics.errors import ResourceError
 from crawler.cli import main
 from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
@@ -173,7 +174,7 @@ async def test_a_torn_last_line_is_repaired_and_a_foreign_output_refused(
     other.write_text('{"url": "http://elsewhere.test/"}\n')
     try:
         reconcile_output(str(other), store)
-    except ValueError as error:
+    except ResourceError as error:
         assert "does not hold the records" in str(error)
     else:
         raise AssertionError("a foreign output was accepted")

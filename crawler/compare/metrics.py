@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from crawler.compare.measure import Measurement
 from crawler.compare.plan import RunSpec
-from crawler.compare.runner import Measurement
 
 
 @dataclass(frozen=True, slots=True)

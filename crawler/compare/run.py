@@ -21,17 +21,16 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from crawl_basics.errors import SettingsError
+from crawl_basics.errors import ResourceError
 from crawler.compare.charts import write_charts
 from crawler.compare.html import write_html
+from crawler.compare.measure import measure
 from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import ComparePlan, RunSpec
 from crawler.compare.report import print_table, write_markdown, write_results
-from crawler.compare.runner import measure
 from crawler.compare.verdict import Verdict, verdicts
+from crawler.context import STOP_SIGNALS
 from mock_server import MockServerProcess, load_settings
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +49,7 @@ def prepare_out(out: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as error:
-        raise SettingsError("out", f"cannot write to {out}: {error.strerror}") from None
+        raise ResourceError("out", f"cannot write to {out}: {error.strerror}") from None
 
 
 def machine_facts() -> dict[str, Any]:

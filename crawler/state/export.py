@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
 
-from crawl_basics.errors import SettingsError
+from crawler.errors import OutputClosed
 from crawler.output import STDOUT, prepare_output
-from crawler.state.store import SCHEMA_VERSION, StateStore
+from crawler.state.store import StateStore
 
 
 def export_records(state: Path, output: str) -> int:
-    """Write every record in `state` to `output` in crawl order; return how many."""
-    meta = StateStore.read_meta(state)
-    if meta.get("schema") != SCHEMA_VERSION:
-        raise SettingsError("state", f"{state} is not a crawl state file")
+    """Write every record in `state` to `output` in crawl order; return how many.
+
+    Raises `OutputClosed` when the reader of stdout goes away (`crawler export x.db | head`).
+    """
+    lines = StateStore.lines_of(state)
+    first = next(lines, None)  # a file that is not a state file is refused before any output
     prepare_output(output)
-    # Read-only: exporting while the crawl runs (or after it crashed) changes nothing.
-    db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
     count = 0
+    file = sys.stdout if output == STDOUT else open(output, "w", encoding="utf-8")  # noqa: SIM115
     try:
-        file = sys.stdout if output == STDOUT else open(output, "w", encoding="utf-8")  # noqa: SIM115
-        try:
-            for (line,) in db.execute("SELECT line FROM records ORDER BY number"):
-                file.write(line + "\n")
-                count += 1
-        finally:
-            if file is not sys.stdout:
-                file.close()
+        if first is not None:
+            file.write(first + "\n")
+            count = 1
+        for line in lines:
+            file.write(line + "\n")
+            count += 1
+        file.flush()
+    except BrokenPipeError:
+        raise OutputClosed("stdout: its reader has gone") from None
     finally:
-        db.close()
+        if file is not sys.stdout:
+            file.close()
     return count

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawl_basics.errors import SettingsError
+from crawl_basics.errors import ResourceError, SettingsError, SetupError
 from crawler.errors import CrawlAborted, cannot_write
 from crawler.settings import CrawlSettings
 
@@ -42,18 +42,18 @@ MEANING = (
 WAITING, DONE, REDIRECT_HOP = 0, 1, 2
 NO_DEPTH = -1  # a redirect hop's depth: it is never waiting
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS urls (
     id INTEGER PRIMARY KEY,         -- in order of discovery, so new rows append to the table
     url TEXT NOT NULL,
-    state INTEGER NOT NULL,         -- 0 waiting (or in flight), 1 done, 2 seen as a redirect hop
+    state INTEGER NOT NULL,         -- WAITING (or in flight), DONE, or REDIRECT_HOP (seen only)
     origin TEXT NOT NULL,
     depth INTEGER NOT NULL,
     parent TEXT,
     position INTEGER NOT NULL       -- queue order within an origin and depth (later if moved)
 );
-CREATE INDEX IF NOT EXISTS waiting ON urls (origin, depth, position) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS waiting ON urls (origin, depth, position) WHERE state = {WAITING};
 CREATE TABLE IF NOT EXISTS records (
     number INTEGER PRIMARY KEY,     -- 1, 2, 3...: the record's line in the output
     url TEXT NOT NULL,
@@ -134,7 +134,7 @@ class StateStore:
         if stored:
             try:
                 store._check_meaning(stored, settings)
-            except SettingsError:
+            except SetupError:
                 store._db.close()
                 raise
         else:
@@ -157,7 +157,7 @@ class StateStore:
                 db.close()
             return {key: json.loads(value) for key, value in rows}
         except (sqlite3.Error, ValueError) as error:
-            raise SettingsError("state", f"{target} is not a crawl state file ({error})") from None
+            raise ResourceError("state", f"{target} is not a crawl state file ({error})") from None
 
     def _write_meta(self, values: Mapping[str, Any]) -> None:
         with self._db:
@@ -171,7 +171,7 @@ class StateStore:
 
     def _check_meaning(self, stored: Mapping[str, Any], settings: CrawlSettings) -> None:
         if stored.get("schema") != SCHEMA_VERSION:
-            raise SettingsError(
+            raise ResourceError(
                 "state",
                 f"{self.path} was written by another version (schema {stored.get('schema')})",
             )
@@ -192,7 +192,8 @@ class StateStore:
     def waiting_counts(self) -> Iterator[tuple[str, int, int]]:
         """Yield (origin, depth, count) of the URLs waiting."""
         yield from self._db.execute(
-            "SELECT origin, depth, COUNT(*) FROM urls WHERE state = 0 GROUP BY origin, depth"
+            f"SELECT origin, depth, COUNT(*) FROM urls WHERE state = {WAITING}"
+            " GROUP BY origin, depth"
         )
 
     def waiting_after(
@@ -200,20 +201,35 @@ class StateStore:
     ) -> list[tuple[int, str, str | None]]:
         """Return (position, url, parent) of the next waiting URLs of one origin and depth."""
         return self._db.execute(
-            "SELECT position, url, parent FROM urls WHERE state = 0 AND origin = ? AND depth = ?"
+            "SELECT position, url, parent FROM urls"
+            f" WHERE state = {WAITING} AND origin = ? AND depth = ?"
             " AND position > ? ORDER BY position LIMIT ?",
             (origin, depth, after, limit),
         ).fetchall()
 
     def waiting_total(self) -> int:
         """Return how many URLs wait (committed state): what a resumed crawl starts with."""
-        return self._scalar("SELECT COUNT(*) FROM urls WHERE state = 0")
+        return self._scalar(f"SELECT COUNT(*) FROM urls WHERE state = {WAITING}")
 
     def record_lines(self, after: int = 0) -> Iterator[tuple[int, str, str]]:
         """Yield (number, url, JSON line) of the records numbered above `after`, in order."""
         yield from self._db.execute(
             "SELECT number, url, line FROM records WHERE number > ? ORDER BY number", (after,)
         )
+
+    @staticmethod
+    def lines_of(path: str | Path) -> Iterator[str]:
+        """Yield every record line of the state file at `path`, in crawl order, reading it
+        read-only: exporting while the crawl runs (or after it crashed) changes nothing."""
+        meta = StateStore.read_meta(path)
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise ResourceError("state", f"{path} is not a crawl state file")
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            for (line,) in db.execute("SELECT line FROM records ORDER BY number"):
+                yield line
+        finally:
+            db.close()
 
     def record_url(self, number: int) -> str | None:
         """Return the URL of record `number` (counted from 1), or None."""
@@ -299,5 +315,5 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA cache_size = -32000")  # 32 MB of page cache, whatever the crawl's size
         db.executescript(_SCHEMA)
     except sqlite3.DatabaseError as error:
-        raise SettingsError("state", f"cannot use {path} as a state file: {error}") from None
+        raise ResourceError("state", f"cannot use {path} as a state file: {error}") from None
     return db

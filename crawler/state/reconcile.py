@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import BinaryIO
 
-from crawl_basics.errors import SettingsError
+from crawl_basics.errors import ResourceError
 from crawler.output import STDOUT
 from crawler.state.store import StateStore
 
@@ -29,9 +29,9 @@ def reconcile_output(path: str, store: StateStore) -> int:
             written, end = _complete_lines(file)
             file.truncate(end)  # a line torn by the crash; its record is appended again below
     except OSError as error:
-        raise SettingsError("output", f"cannot write {path}: {error.strerror}") from None
+        raise ResourceError("output", f"cannot write {path}: {error.strerror}") from None
     if written > store.records or (written and _last_url(target, end) != store.record_url(written)):
-        raise SettingsError(
+        raise ResourceError(
             "output",
             f"{path} does not hold the records of the crawl in {store.path}; choose another"
             " --output, or rebuild it with `crawler export`",
