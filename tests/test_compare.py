@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from crawl_basics.errors import SettingsError
+from crawler.compare.measure import Measurement
 from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import RunSpec, load_plan
 from crawler.compare.report import FIELDS
-from crawler.compare.measure import Measurement
 from crawler.compare.verdict import binding_limit, explain, medians, shares, verdicts
 
 
