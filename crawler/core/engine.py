@@ -118,7 +118,7 @@ class CrawlCore:
         self._started_jobs = self.frontier.finished_count()
         for seed in policy.seeds:
             self._enqueue(FrontierEntry(seed, 0, None))
-        if policy.max_pages is not None and self._started_jobs >= policy.max_pages:
+        if self._pages_left() <= 0:
             self.limit_reached = True
             self._drop_frontier()
 
@@ -318,10 +318,16 @@ class CrawlCore:
         self._next_job += 1
         self._jobs[job.id] = job
         self._started_jobs += 1
-        if self.policy.max_pages is not None and self._started_jobs >= self.policy.max_pages:
+        if self._pages_left() <= 0:
             self.limit_reached = True
             self._drop_frontier()
         return job
+
+    def _pages_left(self) -> float:
+        """Return how many more URLs --max-pages lets the crawl start (infinity: no limit)."""
+        if self.policy.max_pages is None:
+            return math.inf
+        return self.policy.max_pages - self._started_jobs
 
     def _drop_frontier(self) -> None:
         for depth, dropped in self.frontier.drain().items():
@@ -506,11 +512,7 @@ class CrawlCore:
         for url, nofollow in page.links:
             if nofollow and settings.respect_nofollow:
                 continue
-            if (
-                settings.max_pages is not None
-                and not durable
-                and self._started_jobs + len(self.frontier) >= settings.max_pages
-            ):
+            if not durable and len(self.frontier) >= self._pages_left():
                 return
             if self.scope.allows(url):
                 self._enqueue(FrontierEntry(url, depth, job.current))
