@@ -70,8 +70,9 @@ class Kind:
 def _as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
-        return value.lower() in ("true", "yes", "1")
+    words = ("true", "yes", "on", "1", "false", "no", "off", "0")
+    if isinstance(value, str) and value.lower() in words:
+        return value.lower() in ("true", "yes", "on", "1")
     raise ValueError(f"not true or false: {value!r}")
 
 

@@ -76,7 +76,8 @@ class RunContext:
             self.stop_now = True
             if self.stopped_by is None:
                 self.stopped_by = signum
-            self.announce(f"{_signal_name(signum)} again: stopping now")
+            again = " again" if self.stop_reason == "interrupted" else ""
+            self.announce(f"{_signal_name(signum)}{again}: stopping now")
 
 
 def _signal_name(signum: int) -> str:

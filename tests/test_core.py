@@ -212,3 +212,34 @@ def test_frontier_pops_shallowest_first_and_moves_improved_entries() -> None:
         None,
     ]
     assert repr(frontier) == "<MemoryFrontier [0 waiting | 2 seen | 0 origins]>"
+
+
+def test_a_url_robots_excludes_lets_the_barrier_release_parked_origins() -> None:
+    """When a URL excluded by robots.txt finishes the shallowest level while the core looks for a
+    request, origins held back by the depth barrier are let through in the same call: the crawl
+    goes on instead of waiting for a completion that will never come."""
+    core = CrawlCore(
+        CrawlPolicy(seeds=("http://a.test/",), allow_domains=("*.test",), per_host=1, concurrency=4)
+    )
+    robots = take(core, 0.0)
+    core.complete(robots, FetchResponse(200, 0.01, body=b"User-agent: *\nDisallow: /x\n"), 0.0)
+    seed = take(core, 0.0)
+    core.complete(seed, page("http://a.test/y", "http://a.test/x", "http://b.test/q"), 0.0)
+    out = {request.url: request for request in (take(core, 0.0), take(core, 0.0))}
+    assert set(out) == {"http://b.test/robots.txt", "http://a.test/y"}  # a/x waits: per_host 1
+    core.complete(out["http://b.test/robots.txt"], FetchResponse(404, 0.01), 0.0)
+    for url, link in (
+        ("http://b.test/q", "http://b.test/r"),
+        ("http://b.test/r", "http://b.test/s"),
+    ):
+        request = take(core, 0.0)
+        assert request.url == url
+        core.complete(request, page(link), 0.0)
+    # b/s is at depth 3, held back while a/x (depth 1) is unfinished.
+    assert core.next_request(0.0) == WAIT_FOR_COMPLETION
+    core.complete(out["http://a.test/y"], page(), 0.0)
+    # a/x is dispatched, excluded by robots.txt and recorded; that frees depth 3.
+    assert take(core, 0.0).url == "http://b.test/s"
+    assert ("http://a.test/x", ErrorKind.ROBOTS) in {
+        (record.url, record.error) for record in core.take_records()
+    }

@@ -194,7 +194,9 @@ class CrawlCore:
             self._offer(origin)  # it may have more to send: checked on its next turn
             if request is not None:
                 return request
-            # The URL was excluded by robots.txt and recorded; look again.
+            # The URL was excluded by robots.txt and recorded, which may have finished the
+            # shallowest level: let through what the barrier now allows, and look again.
+            self._release_parked()
         if self.finished:
             return DONE
         wake_at = self._ready.next_timer()
@@ -247,6 +249,10 @@ class CrawlCore:
                 self._offer(origin)
         for origin in self._ready.due(now):
             self._offer(origin)
+        self._release_parked()
+
+    def _release_parked(self) -> None:
+        """Offer the origins parked behind the depth barrier, if it has moved."""
         allowed = self.depths.dispatchable_depth()
         if allowed > self._released_to:
             for origin in self._ready.unpark(allowed):
