@@ -147,14 +147,14 @@ def run_crawl(
         }
         if store is not None:
             summary["state"] = state_summary
-        if isinstance(aborted, OutputClosed):
-            # Whoever read the records has gone (`| head`): finish quietly, as `yes | head` does.
-            silence_stdout()
         if settings.stats_json:
             try:
                 _write_stats(settings.stats_json, summary)
             except OSError as error:
                 aborted = aborted or cannot_write(_shown(settings.stats_json), error)
+        if isinstance(aborted, OutputClosed):
+            # Whoever read stdout has gone (`| head`): finish quietly, as `yes | head` does.
+            silence_stdout()
         if not settings.quiet and not isinstance(aborted, OutputClosed):
             print_summary(summary, console, settings.output)
         if settings.log_file:  # the summary table went to the terminal; the log gets one line
