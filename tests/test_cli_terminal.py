@@ -213,7 +213,7 @@ def test_first_ctrl_c_says_what_it_waits_for_and_a_second_stops_at_once(
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_time_limit_stops_scheduling_and_says_so(site: str, strategy: str, tmp_path: Path) -> None:
-    """`--time-limit 1s` on a crawl that would take longer: it stops like a Ctrl-C, exits 0,
+    """`--time-limit 2s` on a crawl that would take longer: it stops like a Ctrl-C, exits 0,
     and its summary says `time_limit` and what was left queued."""
     output = tmp_path / "crawl.jsonl"
     result = subprocess.run(
@@ -227,7 +227,7 @@ def test_time_limit_stops_scheduling_and_says_so(site: str, strategy: str, tmp_p
             "--delay",
             "50ms",
             "--time-limit",
-            "1s",
+            "2s",
             "-o",
             str(output),
             "--stats-json",
@@ -241,7 +241,11 @@ def test_time_limit_stops_scheduling_and_says_so(site: str, strategy: str, tmp_p
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["finish_reason"] == "time_limit"
-    assert 0 < summary["pages"] < 300 and summary["left"]["queued"] > 0
+    assert 0 < summary["pages"] < 300
+    if summary["pages"] > 1:
+        # The seed's links were queued before the stop (on a busy machine a process pool may
+        # still be starting when the time is up, and then nothing is queued yet).
+        assert summary["left"]["queued"] > 0
     check_output(output, summary["pages"])
 
 
