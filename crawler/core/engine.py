@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from crawler.core.depth import DepthBarrier
 from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
 from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier
+from crawler.core.jobs import Job
 from crawler.core.messages import (
     DONE,
     WAIT_FOR_COMPLETION,
@@ -54,24 +55,6 @@ RequestObserver = Callable[[FetchRequest, FetchResponse | FetchFailure, int | No
 
 
 @dataclass(slots=True)
-class _Job:
-    """One URL being crawled: all the requests (attempts, redirect hops) that make its record."""
-
-    id: int
-    url: str
-    depth: int
-    parent: str | None
-    current: str
-    chain: list[str]
-    attempts: int = 0
-    hop_failures: int = 0
-    elapsed: float = 0.0
-    status: int | None = None
-    content_type: str | None = None
-    body_bytes: int = 0
-
-
-@dataclass(slots=True)
 class _Origin:
     """One scheme://host:port: its politeness slot, its robots gate, and the started URLs
     (retries, redirect hops) waiting to be sent to it, which go before new ones."""
@@ -95,7 +78,7 @@ class CrawlCore:
         self.depths = DepthBarrier()
         self._ready = ReadyOrigins()
         self._released_to = -math.inf  # the deepest level the barrier has let through so far
-        self._jobs: dict[int, _Job] = {}
+        self._jobs: dict[int, Job] = {}
         self._origins: dict[str, _Origin] = {}
         self._delayed: list[tuple[float, int, int]] = []
         self._records: list[Record] = []
@@ -319,8 +302,8 @@ class CrawlCore:
             self._origin(origin).slot.left(now)
             self._offer(origin)
 
-    def _start_job(self, entry: FrontierEntry) -> _Job:
-        job = _Job(self._next_job, entry.url, entry.depth, entry.parent, entry.url, [entry.url])
+    def _start_job(self, entry: FrontierEntry) -> Job:
+        job = Job(self._next_job, entry.url, entry.depth, entry.parent, entry.url, [entry.url])
         self._next_job += 1
         self._jobs[job.id] = job
         self._started_jobs += 1
@@ -346,7 +329,7 @@ class CrawlCore:
             state = self._origins[origin] = _Origin(Slot(delay=self.policy.delay))
         return state
 
-    def _is_in_flight(self, job: _Job) -> bool:
+    def _is_in_flight(self, job: Job) -> bool:
         return job.id in self._out
 
     # -- Outcomes ----------------------------------------------------------------------------
@@ -391,7 +374,7 @@ class CrawlCore:
             return
         self._response(job, outcome, now)
 
-    def _response(self, job: _Job, response: FetchResponse, now: float) -> None:
+    def _response(self, job: Job, response: FetchResponse, now: float) -> None:
         job.status = response.status
         job.content_type = response.content_type
         job.body_bytes = response.body_bytes
@@ -415,7 +398,7 @@ class CrawlCore:
         else:
             self._finish(job, response.page.error, response.page)
 
-    def _redirect(self, job: _Job, location: str) -> None:
+    def _redirect(self, job: Job, location: str) -> None:
         target = resolve_link(location, job.current, self.policy.max_url_length)
         if target is None:
             self._finish(job, ErrorKind.BAD_REDIRECT)
@@ -438,7 +421,7 @@ class CrawlCore:
             self._origin(origin_of(target)).ready.append(job.id)
             self._offer(origin_of(target))
 
-    def _seed_moved(self, job: _Job, target: str) -> bool:
+    def _seed_moved(self, job: Job, target: str) -> bool:
         """Take a seed's redirect target's origin into scope (http to https, apex to www): the
         site lives there. Say whether the target is now in scope."""
         if job.depth != 0:
@@ -450,7 +433,7 @@ class CrawlCore:
         return self.scope.allows(target)
 
     def _retry_or_finish(
-        self, job: _Job, error: ErrorKind, retry_after: float | None, now: float
+        self, job: Job, error: ErrorKind, retry_after: float | None, now: float
     ) -> None:
         job.hop_failures += 1
         if self._stopping:
@@ -465,34 +448,14 @@ class CrawlCore:
         self.stats.retries += 1
         heapq.heappush(self._delayed, (now + wait, job.id, job.id))
 
-    def _finish(self, job: _Job, error: ErrorKind | None, page: PageAnalysis | None = None) -> None:
+    def _finish(self, job: Job, error: ErrorKind | None, page: PageAnalysis | None = None) -> None:
         if error is ErrorKind.INTERRUPTED and self.frontier.durable:
             # Not an outcome: the URL stays waiting in the store, and a resumed crawl fetches it.
             self.stats.deferred += 1
             del self._jobs[job.id]
             self.depths.finish(job.depth)
             return
-        record = Record(
-            url=job.url,
-            final_url=job.current if job.attempts else None,
-            status=job.status,
-            depth=job.depth,
-            parent=job.parent,
-            title=page.title if page is not None else None,
-            links=page.link_count if page is not None else 0,
-            bytes=job.body_bytes,
-            elapsed_ms=round(job.elapsed * 1000, 3),
-            attempts=job.attempts,
-            error=error,
-            content_type=job.content_type,
-            simhash=f"{page.simhash:016x}"
-            if page is not None and page.simhash is not None
-            else None,
-            words=page.words if page is not None else None,
-            outlinks=tuple(url for url, _ in page.links)
-            if page is not None and self.policy.record_links
-            else None,
-        )
+        record = job.record(error, page, keep_links=self.policy.record_links)
         self._records.append(record)
         self.frontier.finish(record, job.chain[1:])
         self.stats.record_written(record)
@@ -503,7 +466,7 @@ class CrawlCore:
             self._follow_links(job, page)
         self.depths.finish(job.depth)
 
-    def _follow_links(self, job: _Job, page: PageAnalysis) -> None:
+    def _follow_links(self, job: Job, page: PageAnalysis) -> None:
         settings = self.policy
         if job.depth >= settings.max_depth:
             return
@@ -540,30 +503,26 @@ class CrawlCore:
         now: float,
     ) -> None:
         gate = state.robots
-        if isinstance(outcome, FetchResponse):
+        if isinstance(outcome, FetchFailure):
+            self._robots_failed(gate, outcome.error, None, now)
+        else:
             location = None
             if outcome.location:
                 location = resolve_link(outcome.location, request.url, self.policy.max_url_length)
-            decided = gate.answered(
-                outcome.status, outcome.body, location, self.policy.robots_agent
-            )
-            if decided:
-                if gate.ready:
-                    # The robots.txt request itself counts: the first page waits the Crawl-delay
-                    # after it.
-                    assert gate.rules is not None
-                    state.slot.set_delay(max(self.policy.delay, gate.rules.crawl_delay))
-                return
-            cause = ErrorKind.HTTP_429 if outcome.status == 429 else ErrorKind.HTTP_5XX
-            retry_after = outcome.retry_after
-        else:
-            cause, retry_after = outcome.error, None
+            if not gate.answered(outcome.status, outcome.body, location, self.policy.robots_agent):
+                cause = ErrorKind.HTTP_429 if outcome.status == 429 else ErrorKind.HTTP_5XX
+                self._robots_failed(gate, cause, outcome.retry_after, now)
+        if gate.ready and gate.rules is not None:
+            # The robots.txt request itself counts: the first page waits the Crawl-delay after it.
+            state.slot.set_delay(max(self.policy.delay, gate.rules.crawl_delay))
+
+    def _robots_failed(
+        self, gate: RobotsGate, cause: ErrorKind, retry_after: float | None, now: float
+    ) -> None:
+        """Retry a robots.txt that failed (5xx, 429, network) with backoff, or give up on it."""
         gate.failures += 1
         may_retry = self.retry.may_retry(gate.failures) and not self._stopping
-        retry_at = now + self.retry.backoff(gate.failures, retry_after) if may_retry else now
         if may_retry:
             self.stats.retries += 1
+        retry_at = now + self.retry.backoff(gate.failures, retry_after) if may_retry else now
         gate.failed(may_retry, retry_at, cause)
-        if gate.ready:
-            assert gate.rules is not None
-            state.slot.set_delay(max(self.policy.delay, gate.rules.crawl_delay))
