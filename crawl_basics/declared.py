@@ -13,7 +13,6 @@ default; only chosen values can conflict (see `SettingsSource`).
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,8 +317,3 @@ def settings_from(
         return build(values, frozenset(values))
     except SettingsError as error:
         raise source.renamed(error) from None
-
-
-def enum_names(enum_class: type[enum.Enum]) -> list[str]:
-    """Return the values of a string enum, as a choice setting lists them."""
-    return [str(member.value) for member in enum_class]

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.core.engine import CrawlCore
+from crawler.logs import stats_line
 
 
 class StatusLine:
@@ -28,15 +29,7 @@ class StatusLine:
         self._live: Live | None = None
 
     def __rich__(self) -> Text:
-        stats = self.core.stats
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        errors = sum(stats.errors.values())
-        return Text(
-            f"pages {stats.records:,}  {stats.records / elapsed:,.0f}/s"
-            f"  in flight {self.core.in_flight}  queued {self.core.queued:,}"
-            f"  errors {errors:,}  {elapsed:,.1f}s",
-            style="cyan",
-        )
+        return Text(stats_line(self.core, time.monotonic() - self.started), style="cyan")
 
     def __enter__(self) -> StatusLine:
         if self.enabled:

@@ -6,6 +6,7 @@ flag, a bad config key and a bad API argument all read the same.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import re
@@ -342,25 +343,10 @@ class CrawlSettings:
     @property
     def policy(self) -> CrawlPolicy:
         """Return what the crawl core decides with (see `crawler.core.policy`)."""
+        # Every field of the policy, read from the setting (or property) of the same name: a
+        # field added to the policy cannot be left at its default by a forgotten copy.
         return CrawlPolicy(
-            seeds=self.seeds,
-            concurrency=self.concurrency,
-            per_host=self.per_host,
-            delay=self.delay,
-            max_depth=self.max_depth,
-            max_pages=self.max_pages,
-            allow_domains=self.allow_domains,
-            include=self.include,
-            exclude=self.exclude,
-            ignore_robots=self.ignore_robots,
-            respect_nofollow=self.respect_nofollow,
-            robots_agent=self.robots_agent,
-            retries=self.retries,
-            backoff=self.backoff,
-            max_redirects=self.max_redirects,
-            max_bytes=self.max_bytes,
-            max_url_length=self.max_url_length,
-            record_links=self.record_links,
+            **{field.name: getattr(self, field.name) for field in dataclasses.fields(CrawlPolicy)}
         )
 
     @property

@@ -29,7 +29,7 @@ from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import ComparePlan, RunSpec
 from crawler.compare.report import print_table, write_markdown, write_results
 from crawler.compare.verdict import Verdict, verdicts
-from crawler.context import STOP_SIGNALS
+from crawler.context import stop_signals as handled_stop_signals
 from mock_server import MockServerProcess, load_settings
 
 
@@ -99,9 +99,8 @@ def stop_signals(handler: Callable[[int, FrameType | None], None]) -> Iterator[N
     """
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        for signum in STOP_SIGNALS:
-            if signal.getsignal(signum) is not signal.SIG_IGN:
-                previous[signum] = signal.signal(signum, handler)
+        for signum in handled_stop_signals():
+            previous[signum] = signal.signal(signum, handler)
     try:
         yield
     finally:
