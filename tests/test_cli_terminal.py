@@ -124,23 +124,27 @@ def test_records_go_down_the_pipe_while_the_status_line_is_on_the_terminal(
     assert '{"url"' not in screen
 
 
+def read_one_line_and_leave(command: list[str]) -> tuple[str, int, str]:
+    """Run `command | head -1`: read its first line, close the pipe; return the line, the exit
+    status and all of stderr."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline().decode()
+    process.stdout.close()
+    with process.stderr:
+        stderr = process.stderr.read().decode()
+    return first, process.wait(timeout=60), stderr
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_reader_that_goes_away_ends_the_crawl_quietly(site: str, strategy: str) -> None:
     """`crawler crawl -o - | head -1`: the crawl stops at the closed pipe with the shell's status
     for SIGPIPE (141), and says nothing: no traceback, no error, no summary."""
-    process = subprocess.Popen(
-        [*CRAWLER, site, "--strategy", strategy, "-o", "-", "--concurrency", "4"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    first, status, stderr = read_one_line_and_leave(
+        [*CRAWLER, site, "--strategy", strategy, "-o", "-", "--concurrency", "4"]
     )
-    assert process.stdout is not None and process.stderr is not None
-    first = process.stdout.readline()
-    process.stdout.close()
-    with process.stderr:
-        stderr = process.stderr.read().decode()
-    process.wait(timeout=60)
     assert json.loads(first)["depth"] == 0
-    assert process.returncode == 141, stderr
+    assert status == 141, stderr
     assert stderr == ""
 
 
@@ -256,16 +260,8 @@ def test_export_into_a_pipe_that_closes_is_quiet(site: str, tmp_path: Path) -> N
         [*CRAWLER, site, "--state", str(state), "-o", "", "-q"], capture_output=True, timeout=120
     )
     assert crawled.returncode == 0, crawled.stderr
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "export", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    first, status, stderr = read_one_line_and_leave(
+        [sys.executable, "-m", "crawler", "export", str(state)]
     )
-    assert process.stdout is not None and process.stderr is not None
-    first = process.stdout.readline()
-    process.stdout.close()
-    with process.stderr:
-        stderr = process.stderr.read().decode()
-    process.wait(timeout=60)
     assert json.loads(first)["depth"] == 0
-    assert process.returncode in (0, 141) and stderr == ""
+    assert status in (0, 141) and stderr == ""
