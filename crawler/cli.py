@@ -16,7 +16,7 @@ import click
 from crawl_basics.cli_errors import OneLineErrorGroup
 from crawl_basics.declared import options_from
 from crawl_basics.errors import SetupError
-from crawler.entry import StopSignalsNoted
+from crawler.entry import StopSignalsNoted, stopped_at_once
 from crawler.settings import CrawlSettings, load_crawl_settings
 
 
@@ -88,7 +88,8 @@ def export(state: Path, output: str) -> None:
     from crawler.state.export import export_records
 
     try:
-        count = export_records(state, output)
+        with stopped_at_once():  # nothing to finish cleanly: Ctrl-C ends an export at once
+            count = export_records(state, output)
     except SetupError as error:
         raise click.UsageError(str(error)) from None
     except OutputClosed:

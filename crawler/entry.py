@@ -6,27 +6,39 @@ happens to run, and that is not always catchable: raised inside a weakref callba
 and dropped (the crawl then runs on), and raised inside code an import builds with `exec` it
 makes the interpreter kill itself with SIGINT at exit even after the exception was handled.
 
-So the imports run under a handler that only notes the signal (`StopSignalsNoted`); once they are
-done, a noted signal ends the command quietly with the shell's status for it. This module imports
-nothing but `signal` and `sys`, so only the interpreter's own start-up comes before that handler.
+So the whole command runs under a handler that only notes the signal (`StopSignalsNoted`), until a
+command installs handlers of its own (the crawl takes over a signal noted before it could); a
+signal noted and not taken over ends the command quietly with the shell's status for it. This
+module imports only a few small standard modules, so only the interpreter's own start-up comes
+before that handler.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from types import FrameType
+from typing import ClassVar
 
 # What stops the command quietly during start-up; the crawl itself handles the same three.
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def main() -> None:
-    """Run `crawler`; a stop signal before the crawl could handle it exits 128 + its number."""
-    with StopSignalsNoted():
-        from crawler.cli import main as cli
+    """Run `crawler`; a stop signal before the command could handle it exits 128 + its number.
+
+    The noting handler stays in force for the whole command, so there is no moment between
+    start-up and the crawl's own handlers at which a signal finds Python's default one: a
+    command that handles signals installs its handlers over it (and takes over what was noted,
+    see `StopSignalsNoted.take`), and puts it back when it is done.
+    """
     try:
-        cli(prog_name="crawler")
+        with StopSignalsNoted():
+            from crawler.cli import main as cli
+
+            cli(prog_name="crawler")
     except KeyboardInterrupt:
         _stopped(signal.SIGINT)
 
@@ -39,11 +51,18 @@ class StopSignalsNoted:
     signals, it does nothing.
     """
 
-    def __init__(self) -> None:
-        self.noted: list[int] = []
+    # The signals noted and not yet taken over, shared by nested uses.
+    _pending: ClassVar[list[int]] = []
+
+    @classmethod
+    def take(cls) -> list[int]:
+        """Return the signals noted so far and forget them: the caller now answers for them."""
+        taken = list(cls._pending)
+        cls._pending.clear()
+        return taken
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
-        self.noted.append(signum)
+        StopSignalsNoted._pending.append(signum)
 
     def __enter__(self) -> None:
         try:
@@ -59,8 +78,29 @@ class StopSignalsNoted:
     def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-        if self.noted and exc_type is None:
-            _stopped(self.noted[0])
+        # A command that ends (or exits) with a signal noted and not taken over ends by it.
+        if StopSignalsNoted._pending and (exc_type is None or issubclass(exc_type, SystemExit)):
+            _stopped(StopSignalsNoted.take()[0])
+
+
+@contextlib.contextmanager
+def stopped_at_once() -> Iterator[None]:
+    """Let a stop signal end the block at once, as Python's own handlers do (for a command
+    with nothing to finish cleanly, such as an export); the noting handlers come back after."""
+    defaults = {signal.SIGINT: signal.default_int_handler}
+    try:
+        previous = {
+            signum: signal.signal(signum, defaults.get(signum, signal.SIG_DFL))
+            for signum in _STOP_SIGNALS
+            if signal.getsignal(signum) is not signal.SIG_IGN
+        }
+    except ValueError:  # not the main thread
+        previous = {}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _stopped(signum: int) -> None:

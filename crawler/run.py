@@ -23,6 +23,7 @@ from rich.console import Console
 from crawl_basics.errors import ResourceError
 from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
+from crawler.entry import StopSignalsNoted
 from crawler.errors import CrawlAborted, OutputClosed, cannot_write
 from crawler.limits import fit_to_open_files
 from crawler.locks import exclusive
@@ -239,6 +240,8 @@ def _stop_requests_before_the_crawl(context: RunContext, grace: float) -> Iterat
         context.request_stop(signum, 0, grace)
 
     previous = {signum: signal.signal(signum, note) for signum in context.stop_signals}
+    for signum in StopSignalsNoted.take():  # come while the command was starting
+        context.request_stop(signum, 0, grace)
     try:
         yield
     finally:
