@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from crawler.core.engine import CrawlCore
-from crawler.core.frontier import FrontierEntry, MemoryFrontier
 from crawler.core.messages import (
     DONE,
     WAIT_FOR_COMPLETION,
@@ -20,7 +19,6 @@ from crawler.core.messages import (
 )
 from crawler.core.policy import CrawlPolicy
 from crawler.core.records import ErrorKind
-from crawler.core.retry import RetryPolicy, parse_retry_after
 
 SEED = "http://site.test/"
 
@@ -179,39 +177,6 @@ def test_max_pages_is_exact_and_stop_interrupts_waiting_work() -> None:
     records = core.take_records()
     assert len(records) == 3
     assert {record.error for record in records} == {None, ErrorKind.INTERRUPTED}
-
-
-def test_retry_policy_backs_off_exponentially_with_jitter() -> None:
-    """Waits grow by two per attempt within [50%, 100%] of the base, and honour a longer Retry-After."""
-    policy = RetryPolicy(retries=5, base=1.0, cap=8.0)
-    for attempt, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (5, 8.0), (6, 8.0)):
-        wait = policy.backoff(attempt)
-        assert ceiling / 2 <= wait <= ceiling
-    assert policy.backoff(1, retry_after=30.0) == 30.0
-    assert policy.backoff(1, retry_after=3600.0) == 60.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
-    assert parse_retry_after("soon", 0.0) is None
-
-
-def test_frontier_pops_shallowest_first_and_moves_improved_entries() -> None:
-    """Within an origin the shallowest URL comes out first; a waiting URL found shallower moves up."""
-    frontier = MemoryFrontier()
-    assert frontier.add(FrontierEntry("http://o.test/deep", 3, None)).added
-    assert frontier.add(FrontierEntry("http://o.test/shallow", 1, None)).added
-    assert frontier.add(FrontierEntry("http://o.test/deep", 2, None)).moved_from == 3
-    assert not frontier.add(FrontierEntry("http://o.test/deep", 5, None)).added
-    assert len(frontier) == 2
-    popped = [
-        frontier.pop("http://o.test"),
-        frontier.pop("http://o.test"),
-        frontier.pop("http://o.test"),
-    ]
-    assert [(entry.url, entry.depth) if entry else None for entry in popped] == [
-        ("http://o.test/shallow", 1),
-        ("http://o.test/deep", 2),
-        None,
-    ]
-    assert repr(frontier) == "<MemoryFrontier [0 waiting | 2 seen | 0 origins]>"
 
 
 def test_a_url_robots_excludes_lets_the_barrier_release_parked_origins() -> None:

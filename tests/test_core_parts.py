@@ -1,6 +1,7 @@
-"""The core's small machines on their own: politeness slot, robots gate, depth barrier, dispatch.
+"""The core's small machines on their own: politeness slot, robots gate, depth barrier, dispatch,
+retry policy, frontier.
 
-No network and no clock: time is passed in, as for the core itself (tests/test_core.py).
+No network and no clock: time is passed in, as for the core itself (tests/test_core_engine.py).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ import math
 
 from crawler.core.depth import DepthBarrier
 from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
+from crawler.core.frontier import FrontierEntry, MemoryFrontier
 from crawler.core.politeness import Slot
 from crawler.core.records import ErrorKind
+from crawler.core.retry import RetryPolicy, parse_retry_after
 from crawler.core.robots import RobotsGate, RobotsState
 
 
@@ -140,3 +143,36 @@ def test_ready_origins_hold_timers_and_parked_origins_until_their_moment() -> No
     ready.park("http://d", 5)
     assert ready.unpark(2) == [] and ready.unpark(4) == ["http://c"]
     assert ready.unpark(math.inf) == ["http://d"]
+
+
+def test_retry_policy_backs_off_exponentially_with_jitter() -> None:
+    """Waits grow by two per attempt within [50%, 100%] of the base, and honour a longer Retry-After."""
+    policy = RetryPolicy(retries=5, base=1.0, cap=8.0)
+    for attempt, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (5, 8.0), (6, 8.0)):
+        wait = policy.backoff(attempt)
+        assert ceiling / 2 <= wait <= ceiling
+    assert policy.backoff(1, retry_after=30.0) == 30.0
+    assert policy.backoff(1, retry_after=3600.0) == 60.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
+    assert parse_retry_after("soon", 0.0) is None
+
+
+def test_frontier_pops_shallowest_first_and_moves_improved_entries() -> None:
+    """Within an origin the shallowest URL comes out first; a waiting URL found shallower moves up."""
+    frontier = MemoryFrontier()
+    assert frontier.add(FrontierEntry("http://o.test/deep", 3, None)).added
+    assert frontier.add(FrontierEntry("http://o.test/shallow", 1, None)).added
+    assert frontier.add(FrontierEntry("http://o.test/deep", 2, None)).moved_from == 3
+    assert not frontier.add(FrontierEntry("http://o.test/deep", 5, None)).added
+    assert len(frontier) == 2
+    popped = [
+        frontier.pop("http://o.test"),
+        frontier.pop("http://o.test"),
+        frontier.pop("http://o.test"),
+    ]
+    assert [(entry.url, entry.depth) if entry else None for entry in popped] == [
+        ("http://o.test/shallow", 1),
+        ("http://o.test/deep", 2),
+        None,
+    ]
+    assert repr(frontier) == "<MemoryFrontier [0 waiting | 2 seen | 0 origins]>"

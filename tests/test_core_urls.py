@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -163,19 +162,6 @@ def test_scope_rules() -> None:
     assert not scope.allows("http://a.test:8000/other") and not scope.allows(
         "http://a.test:8000/keep.pdf"
     )
-
-
-def test_config_file_sets_crawl_options_and_flags_override(tmp_path: Path) -> None:
-    """A [crawl] table sets options with the flags' names; values given as flags win."""
-    from crawler.settings import load_crawl_settings
-
-    config = tmp_path / "crawl.toml"
-    config.write_text(
-        '[crawl]\nconcurrency = 40\nper-host = 4\ndelay = "250ms"\nexclude = ["\\\\.pdf$"]\n'
-    )
-    settings = load_crawl_settings(config, {"concurrency": "8"})
-    assert settings.concurrency == 8 and settings.per_host == 4
-    assert settings.delay == 0.25 and settings.exclude == (r"\.pdf$",)
 
 
 hrefs = st.lists(

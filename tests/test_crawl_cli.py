@@ -135,62 +135,6 @@ def test_unreachable_seed_is_one_line(tmp_path: Path) -> None:
     assert Record.from_json(output.read_text()).error == "connect"
 
 
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["ftp://example.com/"], "seeds: 'ftp://example.com/' is not an http(s) URL"),
-        (["not a url"], "seeds"),
-        (["--per-host", "10", "--concurrency", "5"], "--per-host: 10 exceeds --concurrency 5"),
-        (["--delay", "5"], "--delay: '5' needs a unit: 5s or 5ms?"),
-        (
-            ["--connect-timeout", "20s", "--timeout", "10s"],
-            "--connect-timeout: 20s exceeds --timeout 10s",
-        ),
-        (["--delay", "-1s"], "delay"),
-        (["--include", "(unclosed"], "--include: bad regular expression"),
-        (["--max-pages", "-3"], "--max-pages"),
-        (["--max-outlinks", "0"], "--max-outlinks: must be at least 1"),
-        (["--timeout", "soon"], "timeout"),
-        (["--strategy", "telepathy"], "--strategy"),
-        (["-o", "/nonexistent-dir/out.jsonl"], "output: cannot write /nonexistent-dir/out.jsonl"),
-        (["--config", "/nonexistent/crawl.toml"], "config: cannot read"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
-    """Every kind of bad input is one line on stderr naming the problem, exit 2, no traceback."""
-    result = crawler("crawl", *args, timeout=30)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0], result.stderr
-
-
-def test_bad_config_file_is_one_line(tmp_path: Path) -> None:
-    """A config with an unknown key or broken TOML is named in one line, exit 2."""
-    for content, needle in (
-        ("[crawl]\nspeed = 'ludicrous'\n", "speed in [crawl] of"),
-        ("[crawl]\nper_host = 0\n", "per_host in [crawl] of"),
-        ("[crawll]\nper_host = 2\n", "unknown table [crawll]"),
-        ("[crawl\n", "not valid TOML"),
-    ):
-        config = tmp_path / "bad.toml"
-        config.write_text(content)
-        result = crawler("crawl", "--config", str(config), timeout=30)
-        assert (
-            result.returncode == 2
-            and needle in result.stderr
-            and len(result.stderr.splitlines()) == 1
-        )
-
-
-def test_help_lists_every_setting() -> None:
-    """`crawler crawl --help` documents every [crawl] key with its type and its default."""
-    result = crawler("crawl", "--help")
-    for flag in ("--per-host INTEGER", "--delay DURATION", "--max-bytes SIZE", "[URL]..."):
-        assert flag in result.stdout, flag
-    for default in ("[default: 32]", "[default: 2MiB]", "[default: 250ms]", "[default: no limit]"):
-        assert default in " ".join(result.stdout.split()), default
-
-
 def test_no_arguments_prints_help_and_version_is_known() -> None:
     """`crawler` alone prints its help (exit 0); `--version` works on both commands."""
     result = crawler()

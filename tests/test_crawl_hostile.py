@@ -3,6 +3,8 @@
 Every strategy crawls a site with every hostile fault on, as `crawler crawl` in its own process:
 the records must name each attack the same way, peak memory must stay far below what the bombs
 inflate to, nothing outside the site may be requested, and nothing written outside the paths given.
+That the mock serves each attack as described is tested in tests/test_mock_http.py; that the
+parser refuses a page nested too deep, in tests/test_page.py.
 """
 
 from __future__ import annotations
@@ -17,14 +19,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import aiohttp
 import pytest
 from yarl import URL
 
-from crawler.page import analyze_page
 from crawler.strategies import STRATEGIES
-from mock_server import FaultKind, MockServer, MockServerProcess, hostile, load_settings
-from tests.conftest import StartServer
+from mock_server import MockServerProcess, hostile, load_settings
 from tests.crawling import check_output, read_records, run_measuring_peak_rss
 
 # What each hostile resource must be recorded as (None: a page, parsed without harm).
@@ -163,56 +162,3 @@ def test_every_strategy_survives_every_attack(tmp_path: Path) -> None:
                     other_port.accept()
     first = next(iter(outcomes_by_strategy.values()))
     assert all(outcomes == first for outcomes in outcomes_by_strategy.values())
-
-
-def test_the_huge_line_page_parses_when_allowed_and_nesting_is_refused() -> None:
-    """With a limit that admits it, the 10 MB one-line page parses and its link at the very end
-    is found; a page nested 100,000 deep is refused before lexbor spends seconds on it."""
-    page = analyze_page(hostile.huge_line(1), "http://a.test/x", "text/html", 2048, 0)
-    assert page.error is None and page.title == "One line (1)"
-    assert [url for url, _ in page.links] == ["http://a.test/"]
-    nested = analyze_page(hostile.deep_nesting(1), "http://a.test/x", "text/html", 2048, 0)
-    assert nested.error is not None and nested.error.value == "parse"
-    shallow = b"<html><body>" + b"<div>" * 200 + b"<a href='/y'>y</a>" + b"</div>" * 200
-    assert analyze_page(shallow, "http://a.test/x", "text/html", 2048, 0).link_count == 1
-
-
-async def test_the_mock_serves_each_attack_as_described(start_server: StartServer) -> None:
-    """The hostile resources are what they claim: a small body inflating to 512 MiB, a body
-    that never ends, one that drips, a robots.txt of 10 MB ending in `Disallow: /`."""
-    server: MockServer = await start_server(pages=30, faults="hostile")
-    assert server.site is not None
-    origin = server.origins[0]
-
-    def url(kind: FaultKind, name: str) -> str:
-        assert server.site is not None
-        return f"{origin}/hostile/{server.site.plan.pages_with(kind)[0]}/{name}"
-
-    async with aiohttp.ClientSession(auto_decompress=False) as http:
-        async with http.get(url(FaultKind.GZIP_BOMB, "bomb.html")) as response:
-            compressed = await response.read()
-        assert response.headers["Content-Encoding"] == "gzip"
-        assert len(compressed) < 1_000_000 < hostile.BOMB_BYTES
-        async with http.get(url(FaultKind.ENDLESS_BODY, "endless.html")) as response:
-            received = 0
-            async for chunk in response.content.iter_chunked(1 << 16):
-                received += len(chunk)
-                if received > 20_000_000:
-                    break
-        assert received > 20_000_000
-        timeout = aiohttp.ClientTimeout(total=1.5)
-        async with http.get(url(FaultKind.SLOW_BODY, "drip.html"), timeout=timeout) as response:
-            with pytest.raises(TimeoutError):
-                await response.read()
-        async with http.get(f"{origin}/robots.txt") as response:
-            robots = await response.read()
-        assert len(robots) > 10_000_000 and robots.endswith(b"Disallow: /\n")
-        async with http.get(
-            url(FaultKind.BAD_REDIRECTS, "no-location"), allow_redirects=False
-        ) as response:
-            assert response.status == 302 and "Location" not in response.headers
-        async with http.get(url(FaultKind.BAD_HEADERS, "two-types.html")) as response:
-            assert len(response.headers.getall("Content-Type")) == 2
-        with pytest.raises(aiohttp.ClientResponseError):
-            async with http.get(url(FaultKind.BAD_HEADERS, "two-lengths.html")) as response:
-                await response.read()

@@ -1,4 +1,5 @@
-"""The mock server over real HTTP: faults, determinism, latency, bandwidth, capacity, stats."""
+"""The mock server over real HTTP: faults (hostile ones included), determinism, latency, bandwidth,
+capacity, stats."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from mock_server import FaultKind, MockServer, MockServerProcess, Site, load_settings
+from mock_server import FaultKind, MockServer, MockServerProcess, Site, hostile, load_settings
 from mock_server.faults import PAGE_FAULTS
 from tests.conftest import StartServer, get_stats
 
@@ -383,3 +384,44 @@ def listen_queue_counters() -> dict[str, int]:
     names, values = (line.split() for line in lines if line.startswith("TcpExt:"))
     counters = dict(zip(names[1:], map(int, values[1:]), strict=True))
     return {name: counters[name] for name in ("ListenOverflows", "ListenDrops")}
+
+
+async def test_the_mock_serves_each_attack_as_described(start_server: StartServer) -> None:
+    """The hostile resources are what they claim: a small body inflating to 512 MiB, a body
+    that never ends, one that drips, a robots.txt of 10 MB ending in `Disallow: /`."""
+    server: MockServer = await start_server(pages=30, faults="hostile")
+    assert server.site is not None
+    origin = server.origins[0]
+
+    def url(kind: FaultKind, name: str) -> str:
+        assert server.site is not None
+        return f"{origin}/hostile/{server.site.plan.pages_with(kind)[0]}/{name}"
+
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        async with http.get(url(FaultKind.GZIP_BOMB, "bomb.html")) as response:
+            compressed = await response.read()
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert len(compressed) < 1_000_000 < hostile.BOMB_BYTES
+        async with http.get(url(FaultKind.ENDLESS_BODY, "endless.html")) as response:
+            received = 0
+            async for chunk in response.content.iter_chunked(1 << 16):
+                received += len(chunk)
+                if received > 20_000_000:
+                    break
+        assert received > 20_000_000
+        timeout = aiohttp.ClientTimeout(total=1.5)
+        async with http.get(url(FaultKind.SLOW_BODY, "drip.html"), timeout=timeout) as response:
+            with pytest.raises(TimeoutError):
+                await response.read()
+        async with http.get(f"{origin}/robots.txt") as response:
+            robots = await response.read()
+        assert len(robots) > 10_000_000 and robots.endswith(b"Disallow: /\n")
+        async with http.get(
+            url(FaultKind.BAD_REDIRECTS, "no-location"), allow_redirects=False
+        ) as response:
+            assert response.status == 302 and "Location" not in response.headers
+        async with http.get(url(FaultKind.BAD_HEADERS, "two-types.html")) as response:
+            assert len(response.headers.getall("Content-Type")) == 2
+        with pytest.raises(aiohttp.ClientResponseError):
+            async with http.get(url(FaultKind.BAD_HEADERS, "two-lengths.html")) as response:
+                await response.read()

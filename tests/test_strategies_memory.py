@@ -1,5 +1,6 @@
-"""The work a page costs is bounded: links taken per page (`--max-outlinks`), and memory that
-does not grow with `--concurrency`, in every strategy."""
+"""Memory that does not grow with `--concurrency`, in every strategy: pages are parsed on at most
+one thread or process per core, and each keeps at most `--max-outlinks` links (that cap on one page
+is tested in tests/test_page.py)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from crawler.page import analyze_page
 from tests.crawling import check_output, read_records, run_measuring_peak_rss
 from tests.sites import Page, html, serve
 
 ALL = ["async", "async-procs", "sync", "threads"]
-
-
-def test_links_are_taken_in_document_order_up_to_the_cap() -> None:
-    body = html("/a", "/b", "/a", "/c", "/d", "/e")[2]
-    page = analyze_page(body, "http://example.test/", "text/html", max_outlinks=3)
-    assert [url for url, _ in page.links] == [
-        "http://example.test/a",
-        "http://example.test/b",
-        "http://example.test/c",
-    ]
-    assert page.link_count == 3
-    everything = analyze_page(body, "http://example.test/", "text/html")
-    assert everything.link_count == 5
 
 
 def link_farm(index: int, links: int = 116_000) -> Page:
