@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,5 +64,39 @@ def test_the_analysis_cost_dial_adds_shingle_sizes() -> None:
     """Cost N votes over shingles of 3 .. N+2 words: more work, a different (still stable) value."""
     words = words_of("one two three four five six seven eight nine ten " * 5)
     assert simhash(words, 0) is None
-    assert simhash(words, 3) == simhash(words, 3)
+    assert simhash(words, 3) == 0xF417918938CD26ED
     assert simhash(words, 3) != simhash(words, 1)
+
+
+# A text of several scripts, and the values every process must compute for it: the fingerprint
+# (value, words), and the SimHash at analysis cost 3.
+STABLE_TEXT = "Été à 東京: the crawler reads one page, then the next page, then naïve x_1 42 " * 3
+STABLE_VALUES = [0x44A5A58F16BCA281, 48, 0x40856D4F17FDDC01]
+FINGERPRINT_IN_A_CHILD = f"""
+import json
+from crawler.fingerprint import fingerprint, simhash, words_of
+value, words = fingerprint({STABLE_TEXT!r})
+print(json.dumps([[value, words, simhash(words_of({STABLE_TEXT!r}), 3)], hash(b"crawler")]))
+"""
+
+
+def test_fingerprints_are_the_same_in_every_process() -> None:
+    """Python salts str and bytes hashes per process; the fingerprints do not depend on it: under
+    different PYTHONHASHSEEDs (which do change `hash` in those processes) they are the same, and
+    the values pinned here."""
+    fingerprints, salted_hashes = [], set()
+    for seed in ("0", "1", "4242"):
+        child = subprocess.run(
+            [sys.executable, "-c", FINGERPRINT_IN_A_CHILD],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        values, salted = json.loads(child.stdout)
+        fingerprints.append(values)
+        salted_hashes.add(salted)
+    assert len(salted_hashes) == 3  # the seeds took effect: a salted hash would differ
+    assert fingerprints == [STABLE_VALUES] * 3
+    assert [*fingerprint(STABLE_TEXT), simhash(words_of(STABLE_TEXT), 3)] == STABLE_VALUES
