@@ -131,6 +131,7 @@ def test_a_reserved_escape_is_never_decoded(path: str, query: str) -> None:
     ],
 )
 def test_normal_forms_browsers_and_rfc_3986_agree_on(url: str, normal: str | None) -> None:
+    """Each URL has the normal form browsers and RFC 3986 give it (None: it is already normal)."""
     assert normalize_url(url) == (normal or url)
 
 

@@ -95,6 +95,7 @@ async def test_a_seed_that_moves_to_another_origin_takes_its_scope_along(tmp_pat
 
 
 async def test_a_page_that_redirects_elsewhere_does_not_widen_the_scope(tmp_path: Path) -> None:
+    """A page (not a seed) redirecting to another origin is an out-of-scope redirect; the scope stays."""
     moves: dict[str, str] = {}
     async with (
         serve({"/": html("/away")}) as other,
@@ -124,6 +125,7 @@ async def test_only_the_seed_names_the_failure_behind_an_unavailable_robots_txt(
 
 
 def test_a_wildcard_allows_a_domain_and_every_host_under_it() -> None:
+    """`*.example.com` allows example.com and any host under it, on any port and scheme, and no other."""
     scope = Scope.build(["http://seed.test/"], ["*.example.com"])
     for origin in ("http://example.com", "https://docs.example.com:8443", "http://a.b.example.com"):
         assert scope.allows_origin(origin), origin
@@ -190,6 +192,7 @@ RFC_9309_CASES = {
 
 @pytest.mark.parametrize("case", sorted(RFC_9309_CASES))
 def test_rules_are_matched_as_rfc_9309_says(case: str) -> None:
+    """Each rule of RFC 9309 allows or disallows its URL as the RFC says, for `crawler-lab`."""
     text, url, allowed = RFC_9309_CASES[case]
     url = url if url.startswith("http") else "http://x.test" + url
     rules = RobotsRules.parse(text.encode(), "crawler-lab")

@@ -253,6 +253,7 @@ async def test_a_stop_ends_a_stalled_request_after_the_grace_period(
     ],
 )
 def test_content_encoding_names(header: str | None, codings: list[str]) -> None:
+    """Content-Encoding names are read in any case and spacing, in order; identity is no coding."""
     assert codings_of(header) == codings
 
 
@@ -286,4 +287,5 @@ def test_a_body_cut_at_the_cap_decodes_as_far_as_it_goes() -> None:
     ],
 )
 def test_location_is_read_from_its_bytes_as_browsers_do(raw: bytes, reference: str) -> None:
+    """Location bytes are trimmed, tabs and newlines dropped, and other bytes percent-encoded."""
     assert location_from_bytes(raw) == reference

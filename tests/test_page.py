@@ -34,6 +34,7 @@ def test_every_kind_of_navigation_is_followed_in_document_order() -> None:
 
 
 def test_frames_of_a_frameset_are_followed() -> None:
+    """Each `<frame src>` of a frameset is a link, resolved against the page."""
     html = """<html><frameset cols="20%,80%"><frame src="toc.html"><frame src="/main.html">
     </frameset></html>"""
     assert links_of(html) == ["http://x.test/dir/toc.html", "http://x.test/main.html"]
@@ -51,12 +52,14 @@ def test_frames_of_a_frameset_are_followed() -> None:
     ],
 )
 def test_refresh_targets(content: str, target: str | None) -> None:
+    """A meta refresh's URL is a link, however it is spelled; a refresh without one is none."""
     quote = "'" if '"' in content else '"'
     html = f'<html><head><meta http-equiv="Refresh" content={quote}{content}{quote}></head></html>'
     assert links_of(html) == ([target] if target else [])
 
 
 def test_other_meta_elements_are_not_links() -> None:
+    """A `url=` in the content of a meta element other than refresh is not a link."""
     html = '<meta http-equiv="content-type" content="text/html; url=/no"><a href="/yes">y</a>'
     assert links_of(html) == ["http://x.test/yes"]
 
@@ -71,6 +74,7 @@ def test_other_meta_elements_are_not_links() -> None:
     ],
 )
 def test_titles_are_shown_as_browsers_show_them(title: str, shown: str | None) -> None:
+    """Runs of ASCII whitespace in a title are one space, ends trimmed; a blank title is none."""
     page = analyze_page(f"<title>{title}</title>".encode(), BASE, "text/html; charset=utf-8")
     assert page.title == shown
 
