@@ -319,6 +319,7 @@ def test_every_shipped_scenario_loads() -> None:
     assert max(run.concurrency for run in load_plan("memory", None, {}).runs) >= 1000
 
 
+@pytest.mark.slow
 def test_small_comparison_end_to_end(tmp_path: Path) -> None:
     """A real, small comparison writes results.json, results.csv (same rows), charts and report.md."""
     out = tmp_path / "out"
@@ -387,6 +388,7 @@ def test_bad_compare_input_is_one_line(args: list[str], needle: str) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and needle in result.stderr
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_reported_and_the_comparison_goes_on(tmp_path: Path) -> None:
     """A run that times out is a failed row in the results, and the others are still measured."""
     config = tmp_path / "slow.toml"

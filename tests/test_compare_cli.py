@@ -21,6 +21,7 @@ from crawler.compare.charts import IDEAL_COLOUR, best_figure, memory_figure, rat
 from crawler.compare.metrics import RunResult
 from crawler.compare.verdict import medians as median_rows
 
+pytestmark = pytest.mark.slow  # every test runs a real comparison or shares one
 COMPARE = [sys.executable, "-m", "crawler", "compare"]
 # A small custom grid with no --repeat: 3 repeats of sync and of async at 4 in flight.
 SMALL_GRID = [

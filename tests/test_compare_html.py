@@ -20,10 +20,13 @@ from matplotlib.image import imread
 from crawler.compare.charts import COLOURS
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not installed: run scripts/install-system-packages (Debian package chromium)",
-)
+pytestmark = [
+    pytest.mark.slow,  # the report comes from a real comparison
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="chromium is not installed: run scripts/install-system-packages (Debian package chromium)",
+    ),
+]
 PHONE = "412,900"  # CSS pixels of a common phone
 
 

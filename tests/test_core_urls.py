@@ -190,6 +190,7 @@ bases = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=2000)
 @given(bases, hrefs)
 def test_plain_hrefs_joined_as_strings_resolve_as_parsed_ones(base: str, href: str) -> None:

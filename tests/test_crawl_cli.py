@@ -25,6 +25,7 @@ def crawler(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_crawl_with_no_url_crawls_the_embedded_site(tmp_path: Path) -> None:
     """`crawler crawl` alone serves config/default.toml's 1,000 pages and crawls them all."""
     output, stats = tmp_path / "crawl.jsonl", tmp_path / "stats.json"
@@ -60,6 +61,7 @@ def test_quiet_prints_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0 and result.stderr == "" and result.stdout == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "signum,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
 )

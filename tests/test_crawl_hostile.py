@@ -139,6 +139,7 @@ def survive_every_attack(strategy: str, base_url: str, origin: str, tmp_path: Pa
     return outcomes
 
 
+@pytest.mark.slow
 def test_every_strategy_survives_every_attack(tmp_path: Path) -> None:
     """Each strategy records each hostile resource as EXPECTED_ERRORS says, the crawl goes on to
     the end, peak memory stays bounded, and only in-scope URLs are requested or written."""

@@ -39,6 +39,7 @@ async def test_concurrency_limit_binds(
     assert (await get_stats(http, server))["max_in_flight"] > 8
 
 
+@pytest.mark.slow
 async def test_per_host_limit_holds_under_saturation(
     start_server: StartServer, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ from tests.conftest import StartServer, get_stats
 from tests.crawling import crawl_server, expected_outcomes, outcomes
 
 
-@pytest.mark.parametrize("pages", [1, 100, 10_000])
+@pytest.mark.parametrize("pages", [1, 100, pytest.param(10_000, marks=pytest.mark.slow)])
 async def test_crawl_requests_exactly_the_model_url_set(
     start_server: StartServer, http: aiohttp.ClientSession, tmp_path: Path, pages: int
 ) -> None:
@@ -29,6 +29,7 @@ async def test_crawl_requests_exactly_the_model_url_set(
     assert stats["urls"] == dict(expectation.requests)
 
 
+@pytest.mark.slow
 async def test_every_fault_kind_gets_its_error_record(
     start_server: StartServer, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:

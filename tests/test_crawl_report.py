@@ -118,6 +118,7 @@ def test_an_unwritable_log_file_is_one_line(site: str) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_stats_line_is_logged_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     """With stderr a pipe there is no status line, so a stats line is logged every
     --stats-interval: pages, pages/s, in flight, queued, errors."""
@@ -163,6 +164,7 @@ def test_broken_links_are_listed_with_the_page_that_linked_them(
     assert f"{first['url']}\n    linked from {first['linked_from']}" in result.stderr
 
 
+@pytest.mark.slow
 def test_record_links_keeps_each_pages_outlinks_and_strategies_agree(
     site: str, tmp_path: Path
 ) -> None:

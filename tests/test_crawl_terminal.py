@@ -98,6 +98,7 @@ class Lines:
         return "\n".join(self.seen)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_records_go_down_the_pipe_while_the_status_line_is_on_the_terminal(
     site: str, strategy: str
@@ -136,6 +137,7 @@ def read_one_line_and_leave(command: list[str]) -> tuple[str, int, str]:
     return first, process.wait(timeout=60), stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_reader_that_goes_away_ends_the_crawl_quietly(site: str, strategy: str) -> None:
     """`crawler crawl -o - | head -1`: the crawl stops at the closed pipe with the shell's status
@@ -164,6 +166,7 @@ def test_stats_json_to_stdout_follows_the_records(site: str, tmp_path: Path) -> 
     assert summary["finish_reason"] == "max_pages" and summary["seeds"] == [site]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_first_ctrl_c_says_what_it_waits_for_and_a_second_stops_at_once(
     slow_site: str, strategy: str, tmp_path: Path
@@ -215,6 +218,7 @@ def test_first_ctrl_c_says_what_it_waits_for_and_a_second_stops_at_once(
     process.stderr.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_time_limit_stops_scheduling_and_says_so(site: str, strategy: str, tmp_path: Path) -> None:
     """`--time-limit 2s` on a crawl that would take longer: it stops like a Ctrl-C, exits 0,

@@ -157,6 +157,7 @@ async def test_every_strategy_makes_the_same_record_of_awkward_http(tmp_path: Pa
     assert set(EXPECTED) | set(KNOWN_DIFFERENCES) == set(CASES)
 
 
+@pytest.mark.slow
 async def test_timeout_is_the_whole_request_in_every_strategy(tmp_path: Path) -> None:
     """`--timeout` bounds a request from connect to its last byte, whatever it waits for: a
     status line, headers or body dripped a byte at a time (each read short, the whole taking

@@ -229,6 +229,7 @@ async def timed_fetches(url_list: list[str], concurrency: int) -> list[float]:
         return await asyncio.gather(*(one(session, url) for url in url_list))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "distribution,p99",
     [("constant", None), ("uniform", None), ("exponential", None), ("lognormal", "400ms")],
@@ -386,6 +387,7 @@ def listen_queue_counters() -> dict[str, int]:
     return {name: counters[name] for name in ("ListenOverflows", "ListenDrops")}
 
 
+@pytest.mark.slow
 async def test_the_mock_serves_each_attack_as_described(start_server: StartServer) -> None:
     """The hostile resources are what they claim: a small body inflating to 512 MiB, a body
     that never ends, one that drips, a robots.txt of 10 MB ending in `Disallow: /`."""

@@ -185,6 +185,7 @@ def one_error_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ALL)
 def test_a_full_disk_for_the_output_stops_the_crawl_and_a_resume_recovers(
     site_server: SiteServer,
@@ -217,6 +218,7 @@ def test_a_full_disk_for_the_output_stops_the_crawl_and_a_resume_recovers(
     finish_and_check(command, output, state, expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ALL)
 def test_a_full_disk_without_state_stops_with_whole_lines(
     site_server: SiteServer,
@@ -235,6 +237,7 @@ def test_a_full_disk_without_state_stops_with_whole_lines(
     assert requests_served(server) < len(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ALL)
 def test_special_files_as_output(
     small_site_server: SiteServer,
@@ -277,6 +280,7 @@ def test_stats_json_on_a_full_disk_is_one_line(
     assert len(read_records(output)) == len(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ALL)
 def test_a_refused_state_commit_stops_the_crawl_and_the_state_resumes(
     site_server: SiteServer,
@@ -317,6 +321,7 @@ def wait_for_lines(path: Path, count: int, process: subprocess.Popen[Any]) -> No
     raise AssertionError(f"{path} never held {count} lines")
 
 
+@pytest.mark.slow
 def test_a_second_crawl_of_the_same_state_or_output_is_refused(tmp_path: Path) -> None:
     """While a crawl runs with --state s.db, the same command in another terminal is refused in
     one line naming the process that holds the file, and so is another crawl writing the same
@@ -370,6 +375,7 @@ def test_a_second_crawl_of_the_same_state_or_output_is_refused(tmp_path: Path) -
 # -- Signals -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sighup_stops_like_sigterm(tmp_path: Path) -> None:
     """The terminal closing (SIGHUP) stops the crawl cleanly: records whole, summary, exit 129;
     under nohup (SIGHUP ignored from the start) the crawl goes on."""
@@ -410,6 +416,7 @@ def catches(pid: int, signum: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_a_stop_signal_during_start_up_is_quiet(tmp_path: Path) -> None:
     """A Ctrl-C (or SIGTERM) at any moment of the crawler's start-up (imports, the embedded site
     starting, the state opening) stops the crawl without a traceback, exit 128 + the signal.
@@ -445,6 +452,7 @@ def low_open_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["async", "threads"])
 def test_a_low_open_file_limit_lowers_concurrency_and_loses_nothing(
     tmp_path: Path, strategy: str

@@ -21,6 +21,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from crawler.strategies import STRATEGIES
 from mock_server import MockServerProcess, expected_crawl, load_settings
 from mock_server.site import Site
@@ -109,6 +111,7 @@ def finish_and_check(
     check_output(output, len(expected), state)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
     tmp_path: Path,
 ) -> None:

@@ -59,6 +59,7 @@ async def reset_stats(http: aiohttp.ClientSession, server: MockServer) -> None:
         pass
 
 
+@pytest.mark.slow
 async def test_all_strategies_make_the_same_crawl_of_a_faulty_site(
     start_server: StartServer, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
@@ -96,6 +97,7 @@ async def test_all_strategies_make_the_same_crawl_of_a_faulty_site(
     assert sum(simhash is not None for simhash, _, _ in fingerprints["async"].values()) > 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ALL)
 @pytest.mark.parametrize("limit", [1, 8, 64])
 def test_concurrency_limit_holds_per_strategy(tmp_path: Path, strategy: str, limit: int) -> None:
@@ -127,6 +129,7 @@ def test_concurrency_limit_holds_per_strategy(tmp_path: Path, strategy: str, lim
         assert limit - limit // 8 <= peak <= limit
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ALL)
 def test_per_host_limit_and_delay_hold_per_strategy(tmp_path: Path, strategy: str) -> None:
     """On a 3-host site, no host sees more than --per-host; with --delay, no two requests to a
@@ -267,6 +270,7 @@ def _children_of(pid: int) -> list[int]:
     return children
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ALL)
 def test_ctrl_c_from_the_command_line(tmp_path: Path, strategy: str) -> None:
     """`crawler crawl` under Ctrl-C, for every strategy: exit 130, a complete JSONL file, and no
@@ -355,6 +359,7 @@ async def test_analysis_cost_adds_work_and_never_changes_a_record(
     assert by_cost[0] == by_cost[1] == by_cost[3]
 
 
+@pytest.mark.slow
 async def test_near_duplicate_groups_are_true_twins(
     start_server: StartServer, tmp_path: Path
 ) -> None:

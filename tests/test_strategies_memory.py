@@ -45,6 +45,7 @@ def link_farms() -> dict[str, Page]:
     return {"/": html(*farms), **farms}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ALL)
 async def test_memory_does_not_grow_with_concurrency(
     tmp_path: Path, link_farms: dict[str, Page], strategy: str
