@@ -3,7 +3,8 @@
 It walks the site breadth-first through the model's own `respond()`, with a crawler's limits as
 arguments, so tests can compare a real crawl over HTTP against the truth without any HTTP here.
 The walk follows the rules the crawler documents: retries for 5xx, 429, resets, truncated bodies
-and timeouts; redirects checked against scope, robots and loops; depth as the shortest link path.
+and timeouts; a redirect ends its URL's record, and its target (if in scope) is a URL of its own,
+one step deeper, like a link; depth as the shortest path of links and redirects.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from yarl import URL
 
 from mock_server.faults import FaultKind
 from mock_server.site import Action, Link, Site, SiteResponse
-
-MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,20 +81,19 @@ def expected_crawl(
         if obey_robots and robots_disallows(site, url):
             expectation.records[url] = ExpectedRecord(url, depth, None, None, FaultKind.ROBOTS, 0)
             continue
-        record, final_url = _fetch(
-            site, url, depth, retries, obey_robots, in_scope, seen, expectation
-        )
-        record = _check_body(site, record, final_url, max_bytes)
+        record, target = _fetch(site, url, depth, retries, in_scope, expectation)
+        record = _check_body(site, record, max_bytes)
         expectation.records[url] = record
-        if record.problem is not None or final_url is None:
+        if record.problem is not None or (max_depth is not None and depth >= max_depth):
             continue
-        if max_depth is not None and depth >= max_depth:
-            continue
-        for link in _links_of(site, final_url, honour_nofollow):
-            if link.url in seen or str(URL(link.url).origin()) not in in_scope:
+        found = [target] if target is not None else []
+        if target is None and record.status == 200:
+            found = [link.url for link in _links_of(site, url, honour_nofollow)]
+        for link_url in found:
+            if link_url in seen or str(URL(link_url).origin()) not in in_scope:
                 continue
-            seen.add(link.url)
-            queue.append((link.url, depth + 1))
+            seen.add(link_url)
+            queue.append((link_url, depth + 1))
     return expectation
 
 
@@ -104,36 +102,22 @@ def _fetch(
     url: str,
     depth: int,
     retries: int,
-    obey_robots: bool,
     in_scope: set[str],
-    seen: set[str],
     expectation: CrawlExpectation,
 ) -> tuple[ExpectedRecord, str | None]:
-    """Request `url` as the crawler does, following redirects; return its record and final URL."""
-    current, chain, total_attempts = url, [url], 0
-    while True:
-        response, attempts = _request_with_retries(site, current, retries)
-        expectation.requests[current] += attempts
-        total_attempts += attempts
-        problem = _problem_of(response)
-        if problem is not None or response.status not in (301, 302, 303, 307, 308):
-            status = None if response.action is Action.HANG else response.status
-            return ExpectedRecord(url, depth, status, current, problem, total_attempts), current
-        target = str(URL(current).join(URL(dict(response.headers)["Location"])))
-        failed: FaultKind | None = None
-        if target in chain:
-            failed = FaultKind.REDIRECT_LOOP
-        elif str(URL(target).origin()) not in in_scope:
-            failed = FaultKind.OFFSITE_REDIRECT
-        elif obey_robots and robots_disallows(site, target):
-            failed = FaultKind.ROBOTS
-        elif len(chain) > MAX_REDIRECTS:
-            failed = FaultKind.REDIRECT_LOOP
-        if failed is not None:
-            return ExpectedRecord(url, depth, response.status, None, failed, total_attempts), None
-        chain.append(target)
-        seen.add(target)
-        current = target
+    """Request `url` as the crawler does; return its record and the redirect target to follow."""
+    response, attempts = _request_with_retries(site, url, retries)
+    expectation.requests[url] += attempts
+    problem = _problem_of(response)
+    status = None if response.action is Action.HANG else response.status
+    if problem is not None or response.status not in (301, 302, 303, 307, 308):
+        return ExpectedRecord(url, depth, status, url, problem, attempts), None
+    target = str(URL(url).join(URL(dict(response.headers)["Location"])))
+    if target == url:
+        return ExpectedRecord(url, depth, status, url, FaultKind.REDIRECT_LOOP, attempts), None
+    if str(URL(target).origin()) not in in_scope:
+        return ExpectedRecord(url, depth, status, url, FaultKind.OFFSITE_REDIRECT, attempts), None
+    return ExpectedRecord(url, depth, status, target, None, attempts), target
 
 
 def _request_with_retries(site: Site, url: str, retries: int) -> tuple[SiteResponse, int]:
@@ -170,13 +154,11 @@ def _problem_of(response: SiteResponse) -> FaultKind | None:
     return None
 
 
-def _check_body(
-    site: Site, record: ExpectedRecord, final_url: str | None, max_bytes: int
-) -> ExpectedRecord:
+def _check_body(site: Site, record: ExpectedRecord, max_bytes: int) -> ExpectedRecord:
     """Mark a fetched body that is not HTML, or larger than the crawler keeps."""
-    if record.problem is not None or final_url is None or record.status != 200:
+    if record.problem is not None or record.status != 200:
         return record
-    response = site.respond(final_url, attempt=record.attempts, accept_gzip=False)
+    response = site.respond(record.url, attempt=record.attempts, accept_gzip=False)
     content_type = dict(response.headers).get("Content-Type", "")
     problem: FaultKind | None = None
     if not content_type.startswith("text/html"):

@@ -128,24 +128,95 @@ def test_retry_waits_for_retry_after_and_counts_attempts() -> None:
     assert record.attempts == 2 and record.status == 200 and record.error is None
 
 
-def test_redirect_hops_are_checked_for_loops_and_scope() -> None:
-    """Redirects are followed hop by hop; a loop and an off-site target end the record with an error."""
-    core = make_core(ignore_robots=True)
-    start = take(core, 0)
-    core.complete(start, page("http://site.test/loop", "http://site.test/away"), 0)
-    by_url = {request.url: request for request in (take(core, 0), take(core, 0))}
-    core.complete(by_url["http://site.test/loop"], FetchResponse(302, 0.01, location="/loop2"), 0)
+def test_a_redirect_ends_its_url_and_its_target_is_a_url_of_its_own() -> None:
+    """A redirect's record ends at the redirect, naming the target, which is queued one step
+    deeper with the redirecting URL as its parent; a redirect to itself is a loop, one off-site
+    is refused, and two URLs redirecting to each other end when the target was already seen."""
+    core = make_core(ignore_robots=True, concurrency=10, per_host=10)
     core.complete(
-        by_url["http://site.test/away"],
-        FetchResponse(301, 0.01, location="http://elsewhere.test/"),
+        take(core, 0),
+        page(
+            "http://site.test/self",
+            "http://site.test/away",
+            "http://site.test/a",
+            "http://site.test/b",
+        ),
         0,
     )
-    hop = take(core, 0)
-    assert hop.url == "http://site.test/loop2"
-    core.complete(hop, FetchResponse(302, 0.01, location="http://SITE.test:80/loop#x"), 0)
-    errors = {record.url: record.error for record in core.take_records()}
-    assert errors["http://site.test/loop"] is ErrorKind.REDIRECT_LOOP
-    assert errors["http://site.test/away"] is ErrorKind.OUT_OF_SCOPE_REDIRECT
+    out = {request.url: request for request in (take(core, 0) for _ in range(4))}
+    core.complete(out["http://site.test/self"], FetchResponse(302, 0.01, location="/self#x"), 0)
+    away = FetchResponse(301, 0.01, location="http://elsewhere.test/")
+    core.complete(out["http://site.test/away"], away, 0)
+    core.complete(out["http://site.test/a"], FetchResponse(302, 0.01, location="/b"), 0)
+    core.complete(out["http://site.test/b"], FetchResponse(302, 0.01, location="/a"), 0)
+    records = {record.url: record for record in core.take_records()}
+    assert core.next_request(0) == DONE  # /a and /b were both seen: nothing more to fetch
+    assert records["http://site.test/self"].error is ErrorKind.REDIRECT_LOOP
+    assert records["http://site.test/away"].error is ErrorKind.OUT_OF_SCOPE_REDIRECT
+    a = records["http://site.test/a"]
+    assert (a.status, a.final_url, a.error, a.depth) == (302, "http://site.test/b", None, 1)
+
+
+def test_a_redirect_target_is_fetched_once_and_recorded_on_its_own() -> None:
+    """Two URLs redirecting to one page and a link to it: one request for it, and the same three
+    records whichever answers first."""
+    results = []
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0]):
+        core = make_core(ignore_robots=True, concurrency=10, per_host=10)
+        core.complete(
+            take(core, 0),
+            page("http://site.test/r1", "http://site.test/r2", "http://site.test/target"),
+            0,
+        )
+        requests = [take(core, 0) for _ in range(3)]
+        answers = {
+            "http://site.test/r1": FetchResponse(301, 0.01, location="/target"),
+            "http://site.test/r2": FetchResponse(302, 0.01, location="/target"),
+            "http://site.test/target": page(),
+        }
+        for index in order:
+            core.complete(requests[index], answers[requests[index].url], 0)
+        assert core.next_request(0) == DONE
+        records = {r.url: (r.status, r.final_url, r.depth, r.parent) for r in core.take_records()}
+        results.append(records)
+    assert results[0] == results[1] == results[2]
+    assert results[0]["http://site.test/target"] == (200, "http://site.test/target", 1, SEED)
+    assert results[0]["http://site.test/r1"] == (301, "http://site.test/target", 1, SEED)
+
+
+def test_a_parent_is_the_first_in_url_order_whatever_answers_first() -> None:
+    """A page linked from two pages of the previous depth names the first of them in URL order,
+    even when that one answers last and the page itself has already been fetched."""
+    for b_first in (True, False):
+        core = make_core(ignore_robots=True, concurrency=10, per_host=10)
+        core.complete(take(core, 0), page("http://site.test/b", "http://site.test/a"), 0)
+        b, a = take(core, 0), take(core, 0)
+        first, second = (b, a) if b_first else (a, b)
+        core.complete(first, page("http://site.test/shared"), 0)
+        shared = take(core, 0)  # depth 2 may go while depth 1 is unfinished
+        core.complete(shared, page(), 0)
+        core.complete(second, page("http://site.test/shared"), 0)
+        parents = {record.url: record.parent for record in core.take_records()}
+        assert parents["http://site.test/shared"] == "http://site.test/a"
+
+
+def test_a_seeds_redirect_moves_the_seed() -> None:
+    """A seed's redirect target is a seed too: depth 0, its origin in scope, and nothing deeper
+    is fetched before it; past --max-redirects such a chain ends as too many redirects."""
+    core = make_core(ignore_robots=True, max_redirects=2, seeds=(SEED, "http://two.test/"))
+    seed, two = take(core, 0), take(core, 0)
+    core.complete(seed, page("http://site.test/p"), 0)
+    core.complete(two, FetchResponse(301, 0.01, location="http://www.two.test/"), 0)
+    moved = take(core, 0)
+    assert moved.url == "http://www.two.test/"  # not /p: depth 1 waits for every seed
+    core.complete(moved, FetchResponse(301, 0.01, location="http://www.two.test/1"), 0)
+    core.complete(take(core, 0), FetchResponse(301, 0.01, location="http://www.two.test/2"), 0)
+    records = {record.url: record for record in core.take_records()}
+    assert records["http://www.two.test/"].depth == 0
+    assert records["http://www.two.test/"].parent == "http://two.test/"
+    assert records["http://www.two.test/1"].error is ErrorKind.TOO_MANY_REDIRECTS
+    assert core.stats.scope_added == ["http://www.two.test"]
+    assert take(core, 0).url == "http://site.test/p"
 
 
 def test_depth_stays_shortest_when_deeper_pages_answer_first() -> None:

@@ -77,10 +77,11 @@ def test_the_robots_gate_retries_failures_then_denies_naming_the_cause() -> None
     gate = RobotsGate()
     gate.fetching("http://a.test")
     assert not gate.answered(503, b"", None, "crawler")
-    gate.failed(may_retry=True, retry_at=2.0, cause=ErrorKind.HTTP_5XX)
-    assert not gate.due(1.0) and gate.due(2.0)
+    retry = RetryPolicy(1, base=2.0)
+    assert gate.failed(ErrorKind.HTTP_5XX, 0.0, retry, retry_after=2.0) and gate.attempt == 2
+    assert not gate.due(1.9) and gate.due(2.0)
     gate.fetching("http://a.test")
-    gate.failed(may_retry=False, retry_at=0.0, cause=ErrorKind.CONNECT)
+    assert not gate.failed(ErrorKind.CONNECT, 2.0, retry)
     assert gate.ready and gate.rules is not None and gate.rules.cause is ErrorKind.CONNECT
     assert not gate.rules.allows("http://a.test/", "crawler")
 
@@ -95,12 +96,13 @@ def test_a_4xx_robots_txt_allows_everything() -> None:
 
 
 def test_the_depth_barrier_lets_through_one_level_below_the_shallowest_unfinished() -> None:
-    """While depth 1 is unfinished, depth 2 may go but depth 3 waits; moving a URL shallower
-    counts it at its new depth."""
+    """While depth 1 is unfinished, depth 2 may go but depth 3 waits; while a seed is
+    unfinished, only seeds go (a seed's redirect target is a seed); moving a URL shallower counts
+    it at its new depth."""
     barrier = DepthBarrier()
     assert barrier.dispatchable_depth() == math.inf
     barrier.add(0)
-    assert barrier.dispatchable_depth() == 1
+    assert barrier.dispatchable_depth() == 0
     barrier.add(1, count=2)
     barrier.finish(0)
     assert barrier.dispatchable_depth() == 2
@@ -108,6 +110,20 @@ def test_the_depth_barrier_lets_through_one_level_below_the_shallowest_unfinishe
     barrier.move(3, 2)
     barrier.finish(1, count=2)
     assert barrier.dispatchable_depth() == 3 and "2: 1" in repr(barrier)
+
+
+def test_a_record_is_final_once_every_url_that_could_be_its_parent_has_finished() -> None:
+    """A record of depth t waits for depth t-1 to finish; one of depth 0 for every seed."""
+    barrier = DepthBarrier()
+    barrier.add(0, count=2)
+    barrier.finish(0)
+    assert not barrier.is_final(0)
+    barrier.add(1)
+    barrier.finish(0)
+    assert barrier.is_final(0) and barrier.is_final(1) and not barrier.is_final(2)
+    barrier.add(2)
+    barrier.finish(1)
+    assert barrier.is_final(2) and not barrier.is_final(3)
 
 
 def test_ready_origins_pop_shallowest_first_then_first_come() -> None:

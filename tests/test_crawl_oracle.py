@@ -62,7 +62,6 @@ async def test_every_fault_kind_gets_its_error_record(
         ErrorKind.HTTP_4XX,
         ErrorKind.NOT_HTML,
         ErrorKind.TOO_LARGE,
-        ErrorKind.REDIRECT_LOOP,
         ErrorKind.OUT_OF_SCOPE_REDIRECT,
         ErrorKind.ROBOTS,
     } <= seen_errors

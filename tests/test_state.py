@@ -15,7 +15,7 @@ from crawler.cli import main
 from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.frontier import FrontierEntry, MemoryFrontier
-from crawler.core.messages import FetchFailure, FetchRequest
+from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, PageAnalysis
 from crawler.core.records import ErrorKind
 from crawler.settings import load_crawl_settings
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
@@ -241,3 +241,29 @@ def test_a_state_file_killed_while_being_created_starts_afresh(tmp_path: Path) -
     store.close()
     assert StateStore.read_meta(bare)["seeds"] == ["http://a.test/"]
     assert StateStore.open(bare, settings, resume=True, extra={})[1]
+
+
+def test_a_resumed_crawl_keeps_the_origin_its_seed_redirected_to(tmp_path: Path) -> None:
+    """A seed's redirect to another origin widens the scope; the state file keeps that origin,
+    so the resumed crawl still follows links there (without it, the scope is the seeds' alone)."""
+    settings = load_crawl_settings(overrides={"seeds": ["http://a.test/"], "ignore_robots": True})
+    store = StateStore.open(tmp_path / "s.db", settings, resume=True, extra={})[0]
+    core = CrawlCore(settings.policy, SqliteFrontier(store))
+    seed = core.next_request(0.0)
+    assert isinstance(seed, FetchRequest)
+    core.complete(seed, FetchResponse(301, 0.01, location="https://www.a.test/"), 0.1)
+    assert core.stats.scope_added == ["https://www.a.test"]
+    moved = core.next_request(0.1)
+    assert isinstance(moved, FetchRequest) and moved.url == "https://www.a.test/"
+    links = (("https://www.a.test/page", False),)
+    home = FetchResponse(200, 0.01, "text/html", page=PageAnalysis("t", links, 1))
+    core.complete(moved, home, 0.2)
+    assert len(core.take_records()) == 2  # /page is left waiting in the file
+    store.close()
+    resumed = CrawlCore(
+        settings.policy, SqliteFrontier(new_store(tmp_path / "s.db", ignore_robots=True))
+    )
+    assert resumed.scope.allows("https://www.a.test/page")
+    assert resumed.stats.scope_added == ["https://www.a.test"]
+    page = resumed.next_request(0.0)
+    assert isinstance(page, FetchRequest) and page.url == "https://www.a.test/page"

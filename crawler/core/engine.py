@@ -16,18 +16,20 @@ The core drives four small machines, each in its own module and tested on its ow
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from crawler.core.depth import DepthBarrier
 from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
-from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier
-from crawler.core.jobs import Job
+from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier, comes_first
+from crawler.core.jobs import Job, JobState
 from crawler.core.messages import (
     DONE,
+    REDIRECT_STATUSES,
     WAIT_FOR_COMPLETION,
     FetchFailure,
     FetchRequest,
@@ -47,7 +49,6 @@ from crawler.core.scope import Scope
 from crawler.core.stats import CrawlStats
 from crawler.core.urls import origin_of, resolve_link
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ROBOTS_JOB = -1
 # Told of each finished request: the request, what came of it, and its URL's depth (None for
 # robots.txt). The strategies' logs use it; the core only calls it.
@@ -57,7 +58,7 @@ RequestObserver = Callable[[FetchRequest, FetchResponse | FetchFailure, int | No
 @dataclass(slots=True)
 class _Origin:
     """One scheme://host:port: its politeness slot, its robots gate, and the started URLs
-    (retries, redirect hops) waiting to be sent to it, which go before new ones."""
+    (retries whose backoff is over) waiting to be sent to it, which go before new ones."""
 
     slot: Slot
     robots: RobotsGate = field(default_factory=RobotsGate)
@@ -79,10 +80,14 @@ class CrawlCore:
         self._ready = ReadyOrigins()
         self._released_to = -math.inf  # the deepest level the barrier has let through so far
         self._jobs: dict[int, Job] = {}
+        self._job_of_url: dict[str, Job] = {}
         self._origins: dict[str, _Origin] = {}
-        self._delayed: list[tuple[float, int, int]] = []
+        self._delayed: list[tuple[float, int, int]] = []  # (retry at, job id, job id): backoffs
         self._records: list[Record] = []
-        self._out: set[int] = set()
+        # How many redirects from a seed led to each URL of depth 0 not yet fetched.
+        self._seed_hops: dict[str, int] = {}
+        # Finished records whose parent may still change (see depth.py), by depth and URL.
+        self._held: dict[int, dict[str, Record]] = {}
         self._unsent: dict[FetchRequest, str] = {}  # handed out, not reported sent -> origin
         self._robots_of: dict[FetchRequest, str] = {}  # robots.txt requests out -> their origin
         self._next_job = 0
@@ -99,6 +104,9 @@ class CrawlCore:
         for origin in self.frontier.origins():
             self._offer(origin)
         self._started_jobs = self.frontier.finished_count()
+        for origin in self.frontier.scope_origins():
+            self.scope = self.scope.with_origin(origin)
+            self.stats.scope_added.append(origin)
         for seed in policy.seeds:
             self._enqueue(FrontierEntry(seed, 0, None))
         if self._pages_left() <= 0:
@@ -136,23 +144,22 @@ class CrawlCore:
         return records
 
     def stop(self) -> None:
-        """Stop scheduling: queued URLs are dropped, waiting retries and hops end as interrupted."""
+        """Stop scheduling: queued URLs are dropped, URLs waiting to retry end as interrupted,
+        and every finished record is handed over as it stands."""
         if self._stopping:
             return
         self._stopping = True
         self._drop_frontier()
-        waiting_retry = {job_id for _, _, job_id in self._delayed}
         for job in list(self._jobs.values()):
-            if not self._is_in_flight(job):
-                if job.id in waiting_retry:
-                    self.stats.left_retries += 1
-                else:
-                    self.stats.left_queued += 1  # a redirect hop not yet sent
+            if job.state is not JobState.IN_FLIGHT:
+                self.stats.left_retries += 1  # backing off, or its backoff just ended
                 self._finish(job, ErrorKind.INTERRUPTED)
         self._delayed.clear()
         for origin in self._origins.values():
             origin.ready.clear()
         self._ready.clear()
+        for depth in sorted(self._held):
+            self._emit(self._held.pop(depth).values())
 
     # -- Scheduling --------------------------------------------------------------------------
 
@@ -227,7 +234,8 @@ class CrawlCore:
             _, _, job_id = heapq.heappop(self._delayed)
             job = self._jobs.get(job_id)
             if job is not None:
-                origin = origin_of(job.current)
+                job.move(JobState.READY)
+                origin = origin_of(job.url)
                 self._origin(origin).ready.append(job_id)
                 self._offer(origin)
         for origin in self._ready.due(now):
@@ -253,11 +261,12 @@ class CrawlCore:
     def _dispatch_from(self, origin: str, now: float) -> FetchRequest | None:
         state = self._origin(origin)
         if not self.policy.ignore_robots and not state.robots.ready:
+            attempt = state.robots.attempt
             robots = FetchRequest(
                 state.robots.fetching(origin),
                 RequestKind.ROBOTS,
                 ROBOTS_JOB,
-                state.robots.failures + 1,
+                attempt,
                 MAX_ROBOTS_BYTES,
             )
             self._robots_of[robots] = origin  # a redirect may take it to another origin
@@ -269,7 +278,7 @@ class CrawlCore:
             assert entry is not None, "an origin without work was chosen"
             job = self._start_job(entry)
         rules = state.robots.rules
-        if rules is not None and not rules.allows(job.current, self.policy.robots_agent):
+        if rules is not None and not rules.allows(job.url, self.policy.robots_agent):
             if not rules.unavailable:
                 self._finish(job, ErrorKind.ROBOTS)
             elif job.depth == 0 and rules.cause is not None:
@@ -279,9 +288,9 @@ class CrawlCore:
                 self._finish(job, ErrorKind.ROBOTS_UNAVAILABLE)
             return None
         request = FetchRequest(
-            job.current, RequestKind.PAGE, job.id, job.attempts + 1, self.policy.max_bytes
+            job.url, RequestKind.PAGE, job.id, job.attempts + 1, self.policy.max_bytes
         )
-        self._out.add(job.id)
+        job.move(JobState.IN_FLIGHT)
         return self._send(origin, now, request)
 
     def _send(self, origin: str, now: float, request: FetchRequest) -> FetchRequest:
@@ -303,9 +312,10 @@ class CrawlCore:
             self._offer(origin)
 
     def _start_job(self, entry: FrontierEntry) -> Job:
-        job = Job(self._next_job, entry.url, entry.depth, entry.parent, entry.url, [entry.url])
+        job = Job(self._next_job, entry.url, entry.depth, entry.parent)
         self._next_job += 1
         self._jobs[job.id] = job
+        self._job_of_url[job.url] = job
         self._started_jobs += 1
         if self._pages_left() <= 0:
             self.limit_reached = True
@@ -320,17 +330,14 @@ class CrawlCore:
 
     def _drop_frontier(self) -> None:
         for depth, dropped in self.frontier.drain().items():
-            self.depths.finish(depth, dropped)
             self.stats.left_queued += dropped
+            self._level_done(depth, dropped)
 
     def _origin(self, origin: str) -> _Origin:
         state = self._origins.get(origin)
         if state is None:
             state = self._origins[origin] = _Origin(Slot(delay=self.policy.delay))
         return state
-
-    def _is_in_flight(self, job: Job) -> bool:
-        return job.id in self._out
 
     # -- Outcomes ----------------------------------------------------------------------------
 
@@ -360,7 +367,6 @@ class CrawlCore:
     def _page_done(
         self, request: FetchRequest, outcome: FetchResponse | FetchFailure, now: float
     ) -> None:
-        self._out.discard(request.job)
         job = self._jobs[request.job]
         job.attempts += 1
         job.elapsed += outcome.elapsed
@@ -379,7 +385,7 @@ class CrawlCore:
         job.content_type = response.content_type
         job.body_bytes = response.body_bytes
         status = response.status
-        if status in REDIRECTS and response.location:
+        if status in REDIRECT_STATUSES and response.location:
             self._redirect(job, response.location)
         elif status == 429:
             self._retry_or_finish(job, ErrorKind.HTTP_429, response.retry_after, now)
@@ -399,27 +405,32 @@ class CrawlCore:
             self._finish(job, response.page.error, response.page)
 
     def _redirect(self, job: Job, location: str) -> None:
-        target = resolve_link(location, job.current, self.policy.max_url_length)
+        """End a URL at its redirect, and take the target as a URL of its own: one step deeper,
+        found by this URL as a link would be (a seed's target is a seed: the site moved)."""
+        target = resolve_link(location, job.url, self.policy.max_url_length)
         if target is None:
             self._finish(job, ErrorKind.BAD_REDIRECT)
-        elif target in job.chain:
+        elif target == job.url:
             self._finish(job, ErrorKind.REDIRECT_LOOP)
-        elif len(job.chain) > self.policy.max_redirects:
-            self._finish(job, ErrorKind.TOO_MANY_REDIRECTS)
         elif not self.scope.allows(target) and not self._seed_moved(job, target):
             self._finish(job, ErrorKind.OUT_OF_SCOPE_REDIRECT)
-        elif not self.frontier.mark_seen(target):
-            # Another link already led there: this URL's part is done.
-            job.current = target
-            self._finish(job, None)
-        elif self._stopping:
-            self._finish(job, ErrorKind.INTERRUPTED)
+        elif job.depth == 0 and not self._count_seed_hop(job.url, target):
+            self._finish(job, ErrorKind.TOO_MANY_REDIRECTS)
         else:
-            job.chain.append(target)
-            job.current = target
-            job.hop_failures = 0
-            self._origin(origin_of(target)).ready.append(job.id)
-            self._offer(origin_of(target))
+            job.redirected_to = target
+            depth = job.depth + 1 if job.depth > 0 else 0
+            if depth <= self.policy.max_depth and self._may_take_more():
+                self._enqueue(FrontierEntry(target, depth, job.url))
+            self._finish(job, None)
+
+    def _count_seed_hop(self, url: str, target: str) -> bool:
+        """Count a seed's redirect toward --max-redirects (other redirects are steps of depth,
+        which --max-depth bounds); say whether it may be followed."""
+        hops = self._seed_hops.pop(url, 0) + 1
+        if hops > self.policy.max_redirects:
+            return False
+        self._seed_hops[target] = min(hops, self._seed_hops.get(target, hops))
+        return True
 
     def _seed_moved(self, job: Job, target: str) -> bool:
         """Take a seed's redirect target's origin into scope (http to https, apex to www): the
@@ -430,41 +441,55 @@ class CrawlCore:
         if origin not in self.scope.origins:
             self.scope = self.scope.with_origin(origin)
             self.stats.scope_added.append(origin)
+            self.frontier.add_scope_origin(origin)
         return self.scope.allows(target)
 
     def _retry_or_finish(
         self, job: Job, error: ErrorKind, retry_after: float | None, now: float
     ) -> None:
-        job.hop_failures += 1
+        job.failures += 1
         if self._stopping:
             self._finish(
-                job, ErrorKind.INTERRUPTED if self.retry.may_retry(job.hop_failures) else error
+                job, ErrorKind.INTERRUPTED if self.retry.may_retry(job.failures) else error
             )
             return
-        if not self.retry.may_retry(job.hop_failures):
+        if not self.retry.may_retry(job.failures):
             self._finish(job, error)
             return
-        wait = self.retry.backoff(job.hop_failures, retry_after)
+        wait = self.retry.backoff(job.failures, retry_after)
         self.stats.retries += 1
+        job.move(JobState.BACKING_OFF)
         heapq.heappush(self._delayed, (now + wait, job.id, job.id))
 
     def _finish(self, job: Job, error: ErrorKind | None, page: PageAnalysis | None = None) -> None:
+        job.move(JobState.FINISHED)
+        del self._jobs[job.id]
+        del self._job_of_url[job.url]
         if error is ErrorKind.INTERRUPTED and self.frontier.durable:
             # Not an outcome: the URL stays waiting in the store, and a resumed crawl fetches it.
             self.stats.deferred += 1
-            del self._jobs[job.id]
-            self.depths.finish(job.depth)
-            return
-        record = job.record(error, page, keep_links=self.policy.record_links)
-        self._records.append(record)
-        self.frontier.finish(record, job.chain[1:])
-        self.stats.record_written(record)
-        if page is not None and error is None:
-            self.stats.near_duplicates.add(record.url, page.simhash, page.words)
-        del self._jobs[job.id]
-        if page is not None and error is None:
-            self._follow_links(job, page)
-        self.depths.finish(job.depth)
+        else:
+            if page is not None and error is None:
+                self.stats.near_duplicates.add(job.url, page.simhash, page.words)
+                self._follow_links(job, page)
+            record = job.record(error, page, keep_links=self.policy.record_links)
+            self._held.setdefault(job.depth, {})[job.url] = record
+        self._level_done(job.depth)
+
+    def _level_done(self, depth: int, count: int = 1) -> None:
+        """Count URLs of `depth` as finished, and hand over the records that became final."""
+        self.depths.finish(depth, count)
+        while self._held:
+            shallowest = min(self._held)
+            if not self.depths.is_final(shallowest):
+                return
+            self._emit(self._held.pop(shallowest).values())
+
+    def _emit(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self._records.append(record)
+            self.frontier.finish(record)
+            self.stats.record_written(record)
 
     def _follow_links(self, job: Job, page: PageAnalysis) -> None:
         settings = self.policy
@@ -472,19 +497,22 @@ class CrawlCore:
             return
         if settings.respect_nofollow and page.meta_nofollow:
             return
-        # A durable frontier takes every link, even past --max-pages or during a stop: this run
-        # will not fetch them, but a resumed one (perhaps with a higher limit) must find them.
-        durable = self.frontier.durable
-        if self._stopping and not durable:
-            return
         depth = job.depth + 1
         for url, nofollow in page.links:
             if nofollow and settings.respect_nofollow:
                 continue
-            if not durable and len(self.frontier) >= self._pages_left():
+            if not self._may_take_more():
                 return
             if self.scope.allows(url):
-                self._enqueue(FrontierEntry(url, depth, job.current))
+                self._enqueue(FrontierEntry(url, depth, job.url))
+
+    def _may_take_more(self) -> bool:
+        """Say whether a URL found now may be queued. A durable frontier takes every one, even
+        past --max-pages or during a stop: this run will not fetch them, but a resumed one
+        (perhaps with a higher limit) must find them."""
+        if self.frontier.durable:
+            return True
+        return not self._stopping and len(self.frontier) < self._pages_left()
 
     def _enqueue(self, entry: FrontierEntry) -> None:
         added, moved_from = self.frontier.add(entry)
@@ -492,8 +520,23 @@ class CrawlCore:
             self.depths.move(moved_from, entry.depth)
         elif added:
             self.depths.add(entry.depth)
-        if added or moved_from is not None:
-            self._ready.push(origin_of(entry.url), entry.depth)
+        else:
+            self._offer_parent(entry)
+            return
+        self._ready.push(origin_of(entry.url), entry.depth)
+
+    def _offer_parent(self, entry: FrontierEntry) -> None:
+        """Let a URL already being crawled, or finished and not yet handed over, take the better
+        parent (the frontier does it for a URL still waiting)."""
+        job = self._job_of_url.get(entry.url)
+        if job is not None:
+            if job.depth == entry.depth and comes_first(entry.parent, job.parent):
+                job.parent = entry.parent
+            return
+        held = self._held.get(entry.depth)
+        record = held.get(entry.url) if held else None
+        if held is not None and record is not None and comes_first(entry.parent, record.parent):
+            held[entry.url] = dataclasses.replace(record, parent=entry.parent)
 
     def _robots_done(
         self,
@@ -520,9 +563,5 @@ class CrawlCore:
         self, gate: RobotsGate, cause: ErrorKind, retry_after: float | None, now: float
     ) -> None:
         """Retry a robots.txt that failed (5xx, 429, network) with backoff, or give up on it."""
-        gate.failures += 1
-        may_retry = self.retry.may_retry(gate.failures) and not self._stopping
-        if may_retry:
+        if gate.failed(cause, now, self.retry, retry_after, stopping=self._stopping):
             self.stats.retries += 1
-        retry_at = now + self.retry.backoff(gate.failures, retry_after) if may_retry else now
-        gate.failed(may_retry, retry_at, cause)

@@ -10,7 +10,7 @@ computed once per string and cached on it, and only has to agree with itself wit
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -51,11 +51,8 @@ class Frontier(Protocol):
 
     def add(self, entry: FrontierEntry) -> AddResult:
         """Queue a URL not seen before. A URL still waiting at a greater depth moves to this one
-        (a shorter path was found before it was fetched); any other seen URL is left alone."""
-        ...
-
-    def mark_seen(self, url: str) -> bool:
-        """Record a URL as seen without queueing it; return False if it already was."""
+        (a shorter path was found before it was fetched); one waiting at the same depth takes
+        the entry's parent if it comes first in URL order; any other seen URL is left alone."""
         ...
 
     def pop(self, origin: str) -> FrontierEntry | None:
@@ -77,13 +74,20 @@ class Frontier(Protocol):
         run (`add` reports them as not added)."""
         ...
 
-    def finish(self, record: Record, redirects: Sequence[str]) -> None:
-        """Take a URL's final record; `redirects` are the URLs its redirect hops led through,
-        seen from now on."""
+    def finish(self, record: Record) -> None:
+        """Take a URL's final record."""
         ...
 
     def waiting_by_depth(self) -> Counter[int]:
         """Return how many URLs wait at each depth (a resumed crawl starts with some)."""
+        ...
+
+    def scope_origins(self) -> list[str]:
+        """Return the origins the crawl took into scope as it ran (a resumed crawl has some)."""
+        ...
+
+    def add_scope_origin(self, origin: str) -> None:
+        """Keep an origin the crawl took into scope (where a seed redirected)."""
         ...
 
     def finished_count(self) -> int:
@@ -95,6 +99,14 @@ class Frontier(Protocol):
         ...
 
 
+def comes_first(parent: str | None, other: str | None) -> bool:
+    """Say whether `parent` is the better of two parents of one URL: the first in URL order (a
+    seed's None before any), so the choice never depends on which was found first."""
+    if parent is None:
+        return other is not None
+    return other is not None and parent < other
+
+
 def url_digest(url: str) -> int:
     """Return the 64-bit hash the in-memory seen-set keeps for `url` (stable within a process)."""
     return hash(url)
@@ -103,15 +115,16 @@ def url_digest(url: str) -> int:
 class MemoryFrontier:
     """A frontier in this process's memory.
 
-    A URL moved to a smaller depth leaves a stale copy in its old queue; copies whose depth no
-    longer matches `_waiting_depth` are skipped when they reach the head of their queue.
+    `_live` holds each waiting URL's current entry (its depth and parent); a URL moved to a
+    smaller depth leaves a stale copy in its old queue, skipped when it reaches the head of that
+    queue because its depth no longer matches the live entry's.
     """
 
     durable = False
 
     def __init__(self) -> None:
         self._seen: set[int] = set()
-        self._waiting_depth: dict[int, int] = {}
+        self._live: dict[int, FrontierEntry] = {}
         self._waiting: dict[str, dict[int, deque[FrontierEntry]]] = {}
 
     def __repr__(self) -> str:
@@ -126,21 +139,18 @@ class MemoryFrontier:
             self._seen.add(digest)
             result = ADDED
         else:
-            waiting_at = self._waiting_depth.get(digest)
-            if waiting_at is None or waiting_at <= entry.depth:
+            live = self._live.get(digest)
+            if live is None or live.depth < entry.depth:
                 return ALREADY_SEEN
-            result = AddResult(False, waiting_at)
-        self._waiting_depth[digest] = entry.depth
+            if live.depth == entry.depth:
+                if comes_first(entry.parent, live.parent):
+                    self._live[digest] = entry  # same place in its queue, a better parent
+                return ALREADY_SEEN
+            result = AddResult(False, live.depth)
+        self._live[digest] = entry
         by_depth = self._waiting.setdefault(origin_of(entry.url), {})
         by_depth.setdefault(entry.depth, deque()).append(entry)
         return result
-
-    def mark_seen(self, url: str) -> bool:
-        digest = url_digest(url)
-        if digest in self._seen:
-            return False
-        self._seen.add(digest)
-        return True
 
     def _head(self, origin: str) -> tuple[int, deque[FrontierEntry]] | None:
         """Return the shallowest live queue of `origin`, dropping stale copies on the way."""
@@ -148,7 +158,7 @@ class MemoryFrontier:
         while by_depth:
             depth = min(by_depth)
             queue = by_depth[depth]
-            while queue and self._waiting_depth.get(url_digest(queue[0].url)) != depth:
+            while queue and self._depth_waiting(queue[0].url) != depth:
                 queue.popleft()
             if queue:
                 return depth, queue
@@ -156,13 +166,15 @@ class MemoryFrontier:
         self._waiting.pop(origin, None)
         return None
 
+    def _depth_waiting(self, url: str) -> int | None:
+        live = self._live.get(url_digest(url))
+        return live.depth if live is not None else None
+
     def pop(self, origin: str) -> FrontierEntry | None:
         head = self._head(origin)
         if head is None:
             return None
-        entry = head[1].popleft()
-        del self._waiting_depth[url_digest(entry.url)]
-        return entry
+        return self._live.pop(url_digest(head[1].popleft().url))
 
     def head_depth(self, origin: str) -> int | None:
         head = self._head(origin)
@@ -172,19 +184,25 @@ class MemoryFrontier:
         return iter(list(self._waiting))
 
     def drain(self) -> Counter[int]:
-        dropped = Counter(self._waiting_depth.values())
+        dropped = self.waiting_by_depth()
         self._waiting.clear()
-        self._waiting_depth.clear()
+        self._live.clear()
         return dropped
 
-    def finish(self, record: Record, redirects: Sequence[str]) -> None:
+    def finish(self, record: Record) -> None:
         pass  # nothing outlives the process: the record goes only to the output
 
+    def scope_origins(self) -> list[str]:
+        return []
+
+    def add_scope_origin(self, origin: str) -> None:
+        pass  # the core's scope holds it for this run, the only one
+
     def waiting_by_depth(self) -> Counter[int]:
-        return Counter(self._waiting_depth.values())
+        return Counter(entry.depth for entry in self._live.values())
 
     def finished_count(self) -> int:
         return 0
 
     def __len__(self) -> int:
-        return len(self._waiting_depth)
+        return len(self._live)

@@ -1,33 +1,66 @@
-"""`Job`: one URL being crawled, from its first request to its record.
+"""`Job`: one URL being crawled, from its first request to its record, and the states it passes.
 
-A job gathers every request its URL takes (attempts, redirect hops) and what they found, and when
-the core decides the URL is done, makes the one `Record` it ends as.
+A job gathers every attempt its URL takes and what the last one found, and when the core decides
+the URL is done, makes the one `Record` it ends as. Where a job is (waiting to be sent, out,
+backing off before a retry, finished) is its `state`, and `move` is the one place a state changes:
+a move the life of a job does not allow is a bug in the core, and fails at once.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind, Record
 
 
+class JobState(enum.Enum):
+    """Where a URL being crawled is."""
+
+    READY = "ready"  # may be sent as soon as its origin may send
+    IN_FLIGHT = "in_flight"  # a request for it is out
+    BACKING_OFF = "backing_off"  # failed in a way worth retrying, waiting out its backoff
+    FINISHED = "finished"  # has its record (or, in a durable crawl, is left for a resume)
+
+
+# The life of a job: READY → IN_FLIGHT → (BACKING_OFF → READY → IN_FLIGHT)* → FINISHED. A job
+# may finish from any state: a URL robots.txt excludes never leaves READY, a stop ends a backoff.
+_MOVES: dict[JobState, frozenset[JobState]] = {
+    JobState.READY: frozenset({JobState.IN_FLIGHT, JobState.FINISHED}),
+    JobState.IN_FLIGHT: frozenset({JobState.BACKING_OFF, JobState.FINISHED}),
+    JobState.BACKING_OFF: frozenset({JobState.READY, JobState.FINISHED}),
+    JobState.FINISHED: frozenset(),
+}
+
+
 @dataclass(slots=True)
 class Job:
-    """One URL being crawled: all the requests (attempts, redirect hops) that make its record."""
+    """One URL being crawled: its attempts, what the last one found, and where it is now."""
 
     id: int
     url: str
     depth: int
+    # The page that led here (linked it, or redirected to it); the core keeps the first in
+    # URL order among those of the previous depth, so it does not depend on arrival order.
     parent: str | None
-    current: str  # where the URL's redirects have led so far
-    chain: list[str]  # the URL and every redirect target, in order
+    state: JobState = JobState.READY
+    redirected_to: str | None = None  # where its redirect led, if it answered with one
     attempts: int = 0
-    hop_failures: int = 0  # failures of the current hop, for its retries
+    failures: int = 0  # failed attempts so far, for the retry policy
     elapsed: float = 0.0
     status: int | None = None
     content_type: str | None = None
     body_bytes: int = 0
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.url} [{self.state.value} | depth {self.depth}]>"
+
+    def move(self, state: JobState) -> None:
+        """Move the job to `state`, if its life allows that move."""
+        if state not in _MOVES[self.state]:
+            raise AssertionError(f"{self!r} cannot move to {state.value}")
+        self.state = state
 
     def record(
         self, error: ErrorKind | None, page: PageAnalysis | None, keep_links: bool
@@ -35,7 +68,7 @@ class Job:
         """Return the record the URL ends as (`keep_links`: with its page's outgoing links)."""
         return Record(
             url=self.url,
-            final_url=self.current if self.attempts else None,
+            final_url=(self.redirected_to or self.url) if self.attempts else None,
             status=self.status,
             depth=self.depth,
             parent=self.parent,

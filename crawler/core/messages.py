@@ -95,6 +95,10 @@ class FetchFailure:
     detail: str = ""
 
 
+# The statuses whose Location is followed: to another URL for a page, to the rules for robots.txt.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
 def is_html(content_type: str | None) -> bool:
     """Say whether a Content-Type names an HTML document (a missing one is taken as HTML)."""
     if not content_type:

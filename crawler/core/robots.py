@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from protego import Protego
 
+from crawler.core.messages import REDIRECT_STATUSES
 from crawler.core.records import ErrorKind
+from crawler.core.retry import RetryPolicy
 
 MAX_ROBOTS_BYTES = 512 * 1024
 MAX_CRAWL_DELAY = 30.0
@@ -64,8 +66,7 @@ class RobotsRules:
 
 
 # RFC 9309 §2.3.1.2: follow at least five redirects.
-MAX_ROBOTS_REDIRECTS = 5
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_ROBOTSREDIRECT_STATUSES = 5
 
 
 @dataclass(slots=True)
@@ -106,27 +107,42 @@ class RobotsGate:
         False if it is a failure to retry (a 5xx or 429), True once the gate has decided."""
         if status == 200:
             self.rules = RobotsRules.parse(body, agent)
-        elif status in _REDIRECTS and location is not None:
+        elif status in REDIRECT_STATUSES and location is not None:
             # The rules found at the target apply to the origin that asked. Past five hops,
             # robots.txt is "unavailable": no rules.
-            if self.hops < MAX_ROBOTS_REDIRECTS:
+            if self.hops < MAX_ROBOTSREDIRECT_STATUSES:
                 self.hops += 1
                 self.url = location
                 self.state = RobotsState.UNKNOWN
                 return True
             self.rules = RobotsRules()
-        elif status in _REDIRECTS or (300 <= status < 500 and status != 429):
+        elif status in REDIRECT_STATUSES or (300 <= status < 500 and status != 429):
             self.rules = RobotsRules()  # no robots.txt: everything is allowed
         else:
             return False
         self.state = RobotsState.READY
         return True
 
-    def failed(self, may_retry: bool, retry_at: float, cause: ErrorKind) -> None:
-        """Take a failure (network, 5xx or 429): retry at `retry_at`, or deny all for `cause`."""
-        if may_retry:
+    @property
+    def attempt(self) -> int:
+        """Return the number of the next request for robots.txt (1 for the first)."""
+        return self.failures + 1
+
+    def failed(
+        self,
+        cause: ErrorKind,
+        now: float,
+        retry: RetryPolicy,
+        retry_after: float | None = None,
+        stopping: bool = False,
+    ) -> bool:
+        """Count a failure (network, 5xx or 429): retry after a backoff if `retry` allows and
+        the crawl is not stopping, or deny all for `cause`. Return whether it will be retried."""
+        self.failures += 1
+        if not stopping and retry.may_retry(self.failures):
             self.state = RobotsState.UNKNOWN
-            self.retry_at = retry_at
-            return
+            self.retry_at = now + retry.backoff(self.failures, retry_after)
+            return True
         self.rules = RobotsRules.deny_all(cause)
         self.state = RobotsState.READY
+        return False

@@ -16,10 +16,17 @@ again by the resumed crawl.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from crawler.core.frontier import ADDED, ALREADY_SEEN, AddResult, FrontierEntry, url_digest
+from crawler.core.frontier import (
+    ADDED,
+    ALREADY_SEEN,
+    AddResult,
+    FrontierEntry,
+    comes_first,
+    url_digest,
+)
 from crawler.core.records import Record
 from crawler.core.urls import origin_of
 from crawler.state.store import WAITING, StateStore
@@ -27,7 +34,7 @@ from crawler.state.store import WAITING, StateStore
 READ_AHEAD = 512
 # `_seen` packs a URL's row number and the depth it waits at into one int: row << 10 | depth.
 DEPTH_BITS = 10
-TAKEN = (1 << DEPTH_BITS) - 1  # as the depth: not waiting (fetched, in flight, or a redirect hop)
+TAKEN = (1 << DEPTH_BITS) - 1  # as the depth: not waiting (fetched or in flight)
 
 
 def _pack(row: int, depth: int) -> int:
@@ -59,6 +66,8 @@ class SqliteFrontier:
         self._queues: dict[str, dict[int, _Queue]] = {}
         self._waiting = 0
         self._drained = False
+        # Better parents offered for waiting URLs this run (see `_offer_parent`).
+        self._better_parents: dict[int, str] = {}
         self._load()
 
     def __repr__(self) -> str:
@@ -93,8 +102,11 @@ class SqliteFrontier:
         digest = url_digest(entry.url)
         packed = self._seen.get(digest)
         waiting_at = None if packed is None else packed & TAKEN
-        if waiting_at is not None and (waiting_at == TAKEN or waiting_at <= entry.depth):
+        if waiting_at is not None and (waiting_at == TAKEN or waiting_at < entry.depth):
             return ALREADY_SEEN  # most links of most pages: decided without touching the store
+        if waiting_at == entry.depth:
+            self._offer_parent(digest, packed, entry.parent)
+            return ALREADY_SEEN
         origin = origin_of(entry.url)
         if packed is None:
             row = position = self.store.take_number()
@@ -121,14 +133,16 @@ class SqliteFrontier:
             queue.spilled = True
         return result
 
-    def mark_seen(self, url: str) -> bool:
-        digest = url_digest(url)
-        if digest in self._seen:
-            return False
-        # Stored as a hop with its record, by finish(): if the crawl dies first, the redirect is
-        # followed again on resume.
-        self._seen[digest] = _pack(self.store.take_number(), TAKEN)
-        return True
+    def _offer_parent(self, digest: int, packed: int | None, parent: str | None) -> None:
+        """Keep the better of a waiting URL's parents: in memory for this run (a buffered entry
+        may carry the old one), in the store for a resumed one."""
+        if parent is None or packed is None:
+            return
+        better = self._better_parents.get(digest)
+        if better is not None and better <= parent:
+            return
+        self._better_parents[digest] = parent
+        self.store.offer_parent(packed >> DEPTH_BITS, parent)
 
     def pop(self, origin: str) -> FrontierEntry | None:
         queue = self._head(origin)
@@ -139,6 +153,9 @@ class SqliteFrontier:
         self._waiting -= 1
         digest = url_digest(entry.url)
         self._seen[digest] = self._seen[digest] | TAKEN
+        better = self._better_parents.pop(digest, None)
+        if better is not None and comes_first(better, entry.parent):
+            entry = FrontierEntry(entry.url, entry.depth, better)
         return entry
 
     def head_depth(self, origin: str) -> int | None:
@@ -167,10 +184,15 @@ class SqliteFrontier:
         self._drained = True
         return dropped
 
-    def finish(self, record: Record, redirects: Sequence[str]) -> None:
-        hops = [(self._seen[url_digest(url)] >> DEPTH_BITS, url) for url in redirects]
+    def finish(self, record: Record) -> None:
         row = self._seen[url_digest(record.url)] >> DEPTH_BITS
-        self.store.finish(row, record.url, record.to_json(), hops)
+        self.store.finish(row, record.url, record.to_json(), ())
+
+    def scope_origins(self) -> list[str]:
+        return self.store.scope_origins()
+
+    def add_scope_origin(self, origin: str) -> None:
+        self.store.add_scope_origin(origin)
 
     def waiting_by_depth(self) -> Counter[int]:
         counts: Counter[int] = Counter()

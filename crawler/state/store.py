@@ -25,7 +25,7 @@ from crawl_basics.errors import ResourceError, SettingsError, SetupError
 from crawler.errors import CrawlAborted, cannot_write
 from crawler.settings import CrawlSettings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # What a crawl is: settings that, changed, would make a resumed crawl a different crawl. Limits
 # and speed (concurrency, delay, retries, max_pages, strategy) may change between runs.
@@ -40,6 +40,8 @@ MEANING = (
 )
 
 WAITING, DONE, REDIRECT_HOP = 0, 1, 2
+# The meta key of the origins a crawl took into scope as it ran.
+SCOPE_ORIGINS = "scope_origins"
 NO_DEPTH = -1  # a redirect hop's depth: it is never waiting
 
 _SCHEMA = f"""
@@ -87,12 +89,22 @@ class _Pending:
 
     inserts: list[tuple[int, str, int, str, int, str | None, int]] = field(default_factory=list)
     moves: list[tuple[int, str | None, int, int]] = field(default_factory=list)
+    parents: list[tuple[str, int, str]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
     done: list[tuple[int]] = field(default_factory=list)
     hops: list[tuple[int, str]] = field(default_factory=list)
     records: list[tuple[int, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.inserts or self.moves or self.done or self.hops or self.records)
+        return bool(
+            self.inserts
+            or self.moves
+            or self.parents
+            or self.meta
+            or self.done
+            or self.hops
+            or self.records
+        )
 
 
 class StateStore:
@@ -252,6 +264,19 @@ class StateStore:
         """Queue a waiting URL's move to a shallower depth (at the end of that queue)."""
         self._pending.moves.append((depth, parent, position, row))
 
+    def offer_parent(self, row: int, parent: str) -> None:
+        """Queue a better parent for a waiting URL: kept if it comes first in URL order."""
+        self._pending.parents.append((parent, row, parent))
+
+    def scope_origins(self) -> list[str]:
+        """Return the origins the crawl took into its scope (where its seeds redirected)."""
+        queued: list[str] | None = self._pending.meta.get(SCOPE_ORIGINS)
+        return list(queued if queued is not None else self._meta().get(SCOPE_ORIGINS, []))
+
+    def add_scope_origin(self, origin: str) -> None:
+        """Queue an origin taken into scope, so a resumed crawl keeps it in scope too."""
+        self._pending.meta[SCOPE_ORIGINS] = [*self.scope_origins(), origin]
+
     def finish(self, row: int, url: str, line: str, hops: Sequence[tuple[int, str]]) -> None:
         """Queue a URL's record, and the (row, url) of the redirect hops it went through."""
         self._pending.done.append((row,))
@@ -276,6 +301,13 @@ class StateStore:
                 db.executemany(
                     "UPDATE urls SET depth = ?, parent = ?, position = ? WHERE id = ?",
                     pending.moves,
+                )
+                db.executemany(
+                    "UPDATE urls SET parent = ? WHERE id = ? AND parent > ?", pending.parents
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [(key, json.dumps(value)) for key, value in pending.meta.items()],
                 )
                 db.executemany(f"UPDATE urls SET state = {DONE} WHERE id = ?", pending.done)
                 db.executemany(

@@ -1,8 +1,9 @@
 """The crawler against httpbin, a real HTTP server of awkward responses, under gunicorn.
 
-Several seeds per crawl and `--max-depth 0`, so every record is of a seed and what it should be is
-known: its status, error kind, final URL after redirects, and attempts (hops plus retries). All
-four strategies must write exactly those records.
+Several seeds per crawl and `--max-depth 0`, so every record is of a seed, or of where a seed's
+redirects led (a seed's redirect moves the seed: its target is a seed too), and what it should be
+is known: its status, error kind, final URL (a redirect's target), and attempts. All four
+strategies must write exactly those records.
 """
 
 from __future__ import annotations
@@ -65,30 +66,75 @@ def responses(port: int) -> dict[str, Expected]:
         "/redirect-to?url=": _same(302, "bad_redirect"),
     }
     expected = {seed: make(seed) for seed, make in same.items()}
-    # A hop to a URL already seen (here another seed) is not fetched twice.
+    # A redirect to a URL already seen (here another seed) ends there: it is not fetched twice.
     expected["/redirect-to?url=/html"] = Expected(302, None, "/html", 1)
     # A seed's redirect to another origin takes it into scope; nothing listens there, so its
-    # robots.txt cannot be fetched, and a seed names that failure (README: robots.txt): the page
-    # itself is never requested, so only the redirect counts as an attempt.
-    expected[f"/redirect-to?url={unreachable}"] = Expected(302, "connect", unreachable, 1)
+    # robots.txt cannot be fetched, and the target, a seed too, names that failure (README:
+    # robots.txt): it is never requested.
+    expected[f"/redirect-to?url={unreachable}"] = Expected(302, None, unreachable, 1)
+    expected[unreachable] = Expected(None, "connect", None, 0)
     return expected
 
 
-# Redirect chains, crawled in groups whose chains share no URL: where two chains meet, which seed
-# the shared hop is recorded under depends on timing (see test_converging_redirect_chains...).
-REDIRECT_GROUPS: dict[str, dict[str, Expected]] = {
-    "relative": {
-        "/redirect/3": Expected(200, "not_html", "/get", 4),
-        "/absolute-redirect/12": Expected(302, "too_many_redirects", "/absolute-redirect/2", 11),
-    },
-    "absolute": {
-        "/absolute-redirect/3": Expected(200, "not_html", "/get", 4),
-        "/redirect/12": Expected(302, "too_many_redirects", "/relative-redirect/2", 11),
-    },
-    "relative-redirect": {
-        "/relative-redirect/3": Expected(200, "not_html", "/get", 4),
-        "/redirect-to?url=/html&status_code=307": Expected(200, None, "/html", 2),
-    },
+def chain(seed: str, hops: list[str], end: Expected, status: int = 302) -> dict[str, Expected]:
+    """The records of a seed whose redirects (each answering `status`) lead through `hops`: each
+    ends at its redirect, naming the next, and the last hop ends as `end`."""
+    urls = [seed, *hops]
+    expected = {
+        url: Expected(status, None, after, 1) for url, after in zip(urls, hops, strict=False)
+    }
+    expected[urls[-1]] = end
+    return expected
+
+
+def relative(start: int, stop: int) -> list[str]:
+    """/relative-redirect/start down to /relative-redirect/stop."""
+    return [f"/relative-redirect/{n}" for n in range(start, stop - 1, -1)]
+
+
+def absolute(start: int, stop: int) -> list[str]:
+    """/absolute-redirect/start down to /absolute-redirect/stop."""
+    return [f"/absolute-redirect/{n}" for n in range(start, stop - 1, -1)]
+
+
+# Redirect chains: followed to their end (/get, not a page), or stopped at the redirect past
+# --max-redirects (10) from the seed, which names itself as its final URL.
+NOT_HTML_END = Expected(200, "not_html", "/get", 1)
+REDIRECT_GROUPS: dict[str, tuple[list[str], dict[str, Expected]]] = {
+    "relative": (
+        ["/redirect/3", "/absolute-redirect/12"],
+        {
+            **chain("/redirect/3", [*relative(2, 1), "/get"], NOT_HTML_END),
+            **chain(
+                "/absolute-redirect/12",
+                absolute(11, 2),
+                Expected(302, "too_many_redirects", "/absolute-redirect/2", 1),
+            ),
+        },
+    ),
+    "absolute": (
+        ["/absolute-redirect/3", "/redirect/12"],
+        {
+            **chain("/absolute-redirect/3", [*absolute(2, 1), "/get"], NOT_HTML_END),
+            **chain(
+                "/redirect/12",
+                relative(11, 2),
+                Expected(302, "too_many_redirects", "/relative-redirect/2", 1),
+            ),
+        },
+    ),
+    "relative-redirect": (
+        ["/relative-redirect/3", "/redirect-to?url=/html&status_code=307"],
+        {
+            **chain("/relative-redirect/3", [*relative(2, 1), "/get"], NOT_HTML_END),
+            **chain(
+                "/redirect-to?url=/html&status_code=307",
+                ["/html"],
+                Expected(200, None, "/html", 1),
+                status=307,
+            ),
+        },
+    ),
 }
 
 
@@ -111,7 +157,7 @@ def crawl_all_strategies(
 def check(origin: str, expected: dict[str, Expected], records: dict[str, Record]) -> list[str]:
     """Return what is wrong with a crawl's records, one line per seed."""
     wrong = []
-    assert set(records) == set(expected), "not one record per seed"
+    assert set(records) == set(expected), "not one record per seed and redirect target"
     for seed, want in expected.items():
         record = records[seed]
         final = origin + want.final if want.final and want.final.startswith("/") else want.final
@@ -136,7 +182,8 @@ def port_of(origin: str) -> int:
 def test_single_responses_are_recorded_as_they_should_be(httpbin: str, tmp_path: Path) -> None:
     """Statuses, encodings, slow responses, robots.txt and bad redirects, in every strategy."""
     expected = responses(port_of(httpbin))
-    crawls = crawl_all_strategies(httpbin, list(expected), tmp_path, "responses")
+    seeds = [seed for seed in expected if seed.startswith("/")]
+    crawls = crawl_all_strategies(httpbin, seeds, tmp_path, "responses")
     for strategy, records in crawls.items():
         assert check(httpbin, expected, records) == [], strategy
         drip = records["/drip?duration=5&numbytes=5&delay=0"]
@@ -146,25 +193,20 @@ def test_single_responses_are_recorded_as_they_should_be(httpbin: str, tmp_path:
 
 @pytest.mark.parametrize("group", sorted(REDIRECT_GROUPS))
 def test_redirect_chains_end_where_they_should(httpbin: str, tmp_path: Path, group: str) -> None:
-    """Relative and absolute chains are followed hop by hop to their end, and stopped after
-    --max-redirects (10) hops, the same in every strategy."""
-    expected = REDIRECT_GROUPS[group]
-    crawls = crawl_all_strategies(httpbin, list(expected), tmp_path, group)
+    """Relative and absolute chains are followed hop by hop to their end, each hop a record of
+    its own, and stopped after --max-redirects (10) hops, the same in every strategy."""
+    seeds, expected = REDIRECT_GROUPS[group]
+    crawls = crawl_all_strategies(httpbin, seeds, tmp_path, group)
     for strategy, records in crawls.items():
         assert check(httpbin, expected, records) == [], strategy
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="crawler bug: when two seeds' redirect chains reach the same URL, which seed's record "
-    "holds the final response depends on timing, so strategies (and runs) disagree",
-)
 def test_converging_redirect_chains_give_the_same_records_in_every_strategy(
     httpbin: str, tmp_path: Path
 ) -> None:
-    """/redirect/3, /relative-redirect/3 and /absolute-redirect/3 all end at /get: each strategy,
-    and each run, should record them alike (ARCHITECTURE.md: every strategy writes the same
-    records). Seen so far: the seed whose chain gets to a shared hop first owns it, by timing."""
+    """/redirect/3, /relative-redirect/3 and /absolute-redirect/3 all end at /get, two of them
+    through /relative-redirect/2: every strategy, in every run, writes the same records (status,
+    final URL, error, depth, parent), and requests each URL once."""
     seeds = ["/redirect/3", "/relative-redirect/3", "/absolute-redirect/3"]
     outcomes = set()
     for _ in range(3):
@@ -172,8 +214,15 @@ def test_converging_redirect_chains_give_the_same_records_in_every_strategy(
         for records in crawls.values():
             outcomes.add(
                 tuple(
-                    (seed, records[seed].status, records[seed].final_url, records[seed].error)
-                    for seed in seeds
+                    sorted(
+                        (url, r.status, r.final_url, r.error, r.depth, r.parent, r.attempts)
+                        for url, r in records.items()
+                    )
                 )
             )
     assert len(outcomes) == 1, "\n".join(map(str, sorted(outcomes)))
+    records = {
+        url: (status, final, parent) for url, status, final, _, _, parent, _ in outcomes.pop()
+    }
+    assert records["/relative-redirect/2"][2] == httpbin + "/redirect/3"  # first in URL order
+    assert records["/get"][0] == 200 and len(records) == 8
