@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crawler.page import analyze_page
+from crawler.page_options import PageOptions
 from tests.crawling import check_output, read_records, run_measuring_peak_rss
 from tests.sites import Page, html, serve
 
@@ -18,7 +19,7 @@ ALL = ["async", "async-procs", "sync", "threads"]
 
 def test_links_are_taken_in_document_order_up_to_the_cap() -> None:
     body = html("/a", "/b", "/a", "/c", "/d", "/e")[2]
-    page = analyze_page(body, "http://example.test/", "text/html", max_outlinks=3)
+    page = analyze_page(body, "http://example.test/", "text/html", PageOptions(max_outlinks=3))
     assert [url for url, _ in page.links] == [
         "http://example.test/a",
         "http://example.test/b",

@@ -168,13 +168,13 @@ def test_every_strategy_survives_every_attack(tmp_path: Path) -> None:
 def test_the_huge_line_page_parses_when_allowed_and_nesting_is_refused() -> None:
     """With a limit that admits it, the 10 MB one-line page parses and its link at the very end
     is found; a page nested 100,000 deep is refused before lexbor spends seconds on it."""
-    page = analyze_page(hostile.huge_line(1), "http://a.test/x", "text/html", 2048, 0)
+    page = analyze_page(hostile.huge_line(1), "http://a.test/x", "text/html")
     assert page.error is None and page.title == "One line (1)"
     assert [url for url, _ in page.links] == ["http://a.test/"]
-    nested = analyze_page(hostile.deep_nesting(1), "http://a.test/x", "text/html", 2048, 0)
+    nested = analyze_page(hostile.deep_nesting(1), "http://a.test/x", "text/html")
     assert nested.error is not None and nested.error.value == "parse"
     shallow = b"<html><body>" + b"<div>" * 200 + b"<a href='/y'>y</a>" + b"</div>" * 200
-    assert analyze_page(shallow, "http://a.test/x", "text/html", 2048, 0).link_count == 1
+    assert analyze_page(shallow, "http://a.test/x", "text/html").link_count == 1
 
 
 async def test_the_mock_serves_each_attack_as_described(start_server: StartServer) -> None:
