@@ -2,9 +2,11 @@
 options, the config keys and the help's `[default: …]` are all generated from it.
 
 A setting is written as `concurrency: int = field(default=32, metadata=declare(INTEGER, "…"))`:
-its name, default, parser and help live on that one line. `options_from` turns the fields into
-click options (typed, so help shows INTEGER, DURATION, SIZE), `settings_from` builds the object
-from a config table and flags, and `option_rows` lists what the README's option table must say.
+its name, default, parser and help live on that one line, and so do the constraints on its value
+alone (`validators=(at_least(1),)`, see `crawl_basics.validators`). `options_from` turns the
+fields into click options (typed, so help shows INTEGER, DURATION, SIZE), `settings_from` builds
+the object from a config table and flags, `validate_declared` runs the validators, and
+`option_rows` lists what the README's option table must say.
 
 A flag the user did not give arrives as None, so a loader can tell a value the user chose from a
 default; only chosen values can conflict (see `SettingsSource`).
@@ -29,6 +31,7 @@ from crawl_basics.units import (
     parse_int,
     parse_size,
 )
+from crawl_basics.validators import Validator
 
 __all__ = [
     "BOOLEAN",
@@ -48,6 +51,7 @@ __all__ = [
     "options_from",
     "repeatable_text",
     "settings_from",
+    "validate_declared",
 ]
 
 _SPEC = "crawl_basics.setting"
@@ -135,6 +139,7 @@ class _Spec:
     short: str | None
     option: str | None
     on_command_line: bool
+    validators: tuple[Validator, ...]
 
 
 def declare(
@@ -145,14 +150,16 @@ def declare(
     short: str | None = None,
     option: str | None = None,
     on_command_line: bool = True,
+    validators: tuple[Validator, ...] = (),
 ) -> dict[str, Any]:
     """Return a field's metadata declaring it a setting.
 
     `shown_default` replaces the default in help when the bare value would mislead ("no limit",
     "one per core"); `option` replaces the flag derived from the name (`--allow-domain` for
-    `allow_domains`); `on_command_line=False` keeps a setting to config files (or arguments).
+    `allow_domains`); `on_command_line=False` keeps a setting to config files (or arguments);
+    `validators` say which values are allowed (None, "not set", always is).
     """
-    return {_SPEC: _Spec(kind, help, shown_default, short, option, on_command_line)}
+    return {_SPEC: _Spec(kind, help, shown_default, short, option, on_command_line, validators)}
 
 
 def declared_fields(*settings_classes: type) -> list[dataclasses.Field[Any]]:
@@ -168,6 +175,22 @@ def declared_fields(*settings_classes: type) -> list[dataclasses.Field[Any]]:
 def _spec(field: dataclasses.Field[Any]) -> _Spec:
     spec: _Spec = field.metadata[_SPEC]
     return spec
+
+
+def validate_declared(settings: Any) -> None:
+    """Raise `SettingsError` for the first declared setting of `settings` (a dataclass instance)
+    whose value one of its validators refuses, in declaration order.
+
+    Call it first in `__post_init__`, so checks across settings see values each allowed alone.
+    """
+    for field in declared_fields(type(settings)):
+        value = getattr(settings, field.name)
+        if value is None:
+            continue
+        for validator in _spec(field).validators:
+            problem = validator(value)
+            if problem is not None:
+                raise SettingsError(field.name, problem)
 
 
 def flag_of(field: dataclasses.Field[Any]) -> str:

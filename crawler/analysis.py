@@ -11,13 +11,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, PageAnalysis
 from crawler.core.messages import should_analyze as _is_page
-
-if TYPE_CHECKING:
-    from crawler.settings import CrawlSettings
+from crawler.page_options import PageOptions
 
 PageJob = Callable[[], PageAnalysis]
 
@@ -32,13 +29,13 @@ def _page_job() -> Callable[..., PageJob]:
 
 
 def page_job_for(
-    settings: CrawlSettings, request: FetchRequest, outcome: FetchResponse | FetchFailure
+    options: PageOptions, request: FetchRequest, outcome: FetchResponse | FetchFailure
 ) -> PageJob | None:
     """Return the parse `outcome` needs, as a call to run here or elsewhere, or None (not a
     page: a failure, a redirect, robots.txt, a body too large, something not HTML)."""
     if not isinstance(outcome, FetchResponse) or not _is_page(request, outcome):
         return None
-    return _page_job()(settings, outcome.body, request.url, outcome.content_type)
+    return _page_job()(options, outcome.body, request.url, outcome.content_type)
 
 
 def with_page(outcome: FetchResponse, page: PageAnalysis) -> FetchResponse:
@@ -48,14 +45,14 @@ def with_page(outcome: FetchResponse, page: PageAnalysis) -> FetchResponse:
 
 
 def analysed(
-    settings: CrawlSettings,
+    options: PageOptions,
     request: FetchRequest,
     outcome: FetchResponse | FetchFailure,
     run: Callable[[PageJob], PageAnalysis] = lambda job: job(),
 ) -> FetchResponse | FetchFailure:
     """Return `outcome`, analysed by `run` (inline by default) if it is a page: the step for
     strategies that block while the parse runs."""
-    job = page_job_for(settings, request, outcome)
+    job = page_job_for(options, request, outcome)
     if job is None:
         return outcome
     assert isinstance(outcome, FetchResponse)

@@ -12,7 +12,6 @@ import codecs
 import functools
 import re
 from functools import partial
-from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -21,9 +20,7 @@ from crawler.core.records import ErrorKind
 from crawler.core.urls import LinkResolver
 from crawler.fingerprint import fingerprint, words_of
 from crawler.fingerprint import simhash as slow_simhash
-
-if TYPE_CHECKING:
-    from crawler.settings import CrawlSettings
+from crawler.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
@@ -126,16 +123,16 @@ def analyze_page(
     body: bytes,
     url: str,
     content_type: str | None,
-    max_url_length: int = 2048,
-    analysis_cost: int = 0,
-    max_outlinks: int = 6000,
+    options: PageOptions = DEFAULT_PAGE_OPTIONS,
 ) -> PageAnalysis:
     """Parse an HTML page: title, distinct http(s) links resolved and normalized, robots hints,
-    and the fingerprint of its prose (plus `analysis_cost` rounds of plain-Python SimHash).
+    and the fingerprint of its prose (plus `options.analysis_cost` rounds of plain-Python
+    SimHash).
 
-    Links are taken in document order up to `max_outlinks` distinct ones: a page of a hundred
-    thousand links costs the crawl no more than a page of that many (resolving, queueing and
-    storing each), and a page that large is a link farm or an index better crawled another way.
+    Links are taken in document order up to `options.max_outlinks` distinct ones: a page of a
+    hundred thousand links costs the crawl no more than a page of that many (resolving, queueing
+    and storing each), and a page that large is a link farm or an index better crawled another
+    way.
     """
     charset = sniff_charset(body, content_type)
     if nesting_depth(body) > MAX_NESTING:
@@ -170,6 +167,7 @@ def analyze_page(
         href = attributes.get("href") if tag == "a" else _target_of(tag, attributes)
         if href:
             targets.append((href, "nofollow" in (attributes.get("rel") or "").lower().split()))
+    max_url_length, max_outlinks = options.max_url_length, options.max_outlinks
     base = url
     if base_href is not None:  # the first <base href> applies to every link, even earlier ones
         base = LinkResolver(base, max_url_length).resolve(base_href) or base
@@ -189,8 +187,8 @@ def analyze_page(
     # The prose is the text of paragraphs: navigation and link lists are boilerplate.
     prose = " ".join(paragraphs)
     simhash, words = fingerprint(prose)
-    if analysis_cost:  # the teaching dial: the same algorithm again, as plain Python loops
-        slow_simhash(words_of(prose), analysis_cost)
+    if options.analysis_cost:  # the teaching dial: the same algorithm again, as plain Python loops
+        slow_simhash(words_of(prose), options.analysis_cost)
     return PageAnalysis(
         title=title or None,
         links=tuple(links.items()),
@@ -203,16 +201,8 @@ def analyze_page(
 
 
 def page_job(
-    settings: CrawlSettings, body: bytes, url: str, content_type: str | None
+    options: PageOptions, body: bytes, url: str, content_type: str | None
 ) -> partial[PageAnalysis]:
     """Return the analysis of one page under the crawl's limits, as a call to run here, on a
-    parser thread or in a process pool (it pickles)."""
-    return partial(
-        analyze_page,
-        body,
-        url,
-        content_type,
-        settings.max_url_length,
-        settings.analysis_cost,
-        settings.max_outlinks,
-    )
+    parser thread or in a process pool (it pickles, options and all)."""
+    return partial(analyze_page, body, url, content_type, options)

@@ -1,7 +1,11 @@
 """The crawler's one settings object: TOML `[crawl]` tables and CLI flags both map onto it.
 
 Validation lives here and raises `SettingsError` naming the setting and what is allowed, so a bad
-flag, a bad config key and a bad API argument all read the same.
+flag, a bad config key and a bad API argument all read the same. A constraint on one setting is
+written on its declaration (`validators=`); `__post_init__` holds only the checks across settings.
+
+The defaults of what the core, the page analysis and the HTTP clients are told are theirs
+(`DEFAULT_POLICY`, `DEFAULT_PAGE_OPTIONS`, `DEFAULT_HTTP_OPTIONS`): each is written once, there.
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,18 +31,37 @@ from crawl_basics.declared import (
     optional,
     repeatable_text,
     settings_from,
+    validate_declared,
 )
 from crawl_basics.errors import SettingsError
 from crawl_basics.units import format_duration
-from crawler.core.policy import CrawlPolicy
+from crawl_basics.validators import (
+    above,
+    at_least,
+    between,
+    each,
+    matching,
+    not_blank,
+    regular_expression,
+)
+from crawler.core.policy import DEFAULT_POLICY, CrawlPolicy
 from crawler.core.urls import normalize_url
-from crawler.strategies import STRATEGIES
+from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
+from crawler.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 
-__all__ = ["CrawlSettings", "EventLoop", "LogLevel", "load_crawl_settings"]
+__all__ = ["CrawlSettings", "EventLoop", "LogLevel", "StrategyName", "load_crawl_settings"]
 
-DEFAULT_USER_AGENT = "crawler-lab/0.1 (+https://github.com/crawler-lab)"
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_PER_HOST = 16
+_NOT_NEGATIVE = (at_least(0),)
+_ABOVE_ZERO = (above(0),)
+
+
+class StrategyName(enum.StrEnum):
+    """The concurrency models a crawl can run on; `crawler.strategies` maps each to its module."""
+
+    SYNC = "sync"
+    THREADS = "threads"
+    ASYNC = "async"
+    ASYNC_PROCS = "async-procs"
 
 
 class LogLevel(enum.StrEnum):
@@ -75,8 +97,12 @@ class CrawlSettings:
             on_command_line=False,
         ),
     )
-    strategy: str = field(
-        default="async", metadata=declare(choice_of(sorted(STRATEGIES)), "Concurrency model.")
+    strategy: StrategyName = field(
+        default=StrategyName.ASYNC,
+        metadata=declare(
+            choice_of(sorted(name.value for name in StrategyName), StrategyName),
+            "Concurrency model.",
+        ),
     )
     loop: EventLoop = field(
         default=EventLoop.UVLOOP,
@@ -85,30 +111,45 @@ class CrawlSettings:
             "Event loop of the async strategies.",
         ),
     )
-    concurrency: int = field(default=32, metadata=declare(INTEGER, "Requests in flight overall."))
+    concurrency: int = field(
+        default=DEFAULT_POLICY.concurrency,
+        metadata=declare(
+            INTEGER,
+            "Requests in flight overall.",
+            validators=(at_least(1, show_value=True),),
+        ),
+    )
     per_host: int = field(
-        default=DEFAULT_PER_HOST,
+        default=DEFAULT_POLICY.per_host,
         metadata=declare(
             INTEGER,
             "Requests in flight per origin; a lower --concurrency lowers it too.",
+            validators=(at_least(1, show_value=True),),
         ),
     )
     delay: float = field(
-        default=0.0,
+        default=DEFAULT_POLICY.delay,
         metadata=declare(
             DURATION,
             "Minimum gap between requests to one origin; a larger robots Crawl-delay wins.",
+            validators=_NOT_NEGATIVE,
         ),
     )
     max_depth: int = field(
-        default=10, metadata=declare(INTEGER, "Links followed from a seed; bounds spider traps.")
+        default=DEFAULT_POLICY.max_depth,
+        metadata=declare(
+            INTEGER,
+            "Links followed from a seed; bounds spider traps.",
+            validators=(between(0, 1000),),
+        ),
     )
     max_pages: int | None = field(
-        default=None,
+        default=DEFAULT_POLICY.max_pages,
         metadata=declare(
             optional(INTEGER, ("", "none", 0)),
             "Records written: never more than this.",
             shown_default="no limit",
+            validators=(at_least(1),),
         ),
     )
     time_limit: float | None = field(
@@ -117,77 +158,110 @@ class CrawlSettings:
             optional(DURATION),
             "Stop scheduling after this long, then finish like a Ctrl-C (--grace applies).",
             shown_default="no limit",
+            validators=_ABOVE_ZERO,
         ),
     )
     allow_domains: tuple[str, ...] = field(
-        default=(),
+        default=DEFAULT_POLICY.allow_domains,
         metadata=declare(
             repeatable_text("HOST"),
             "Also crawl this host (any port), host:port, or *.example.com. Repeatable.",
             option="--allow-domain",
+            validators=(
+                each(
+                    matching(
+                        r"(?:\*\.)?[A-Za-z0-9.\-\[\]:]+",
+                        "{value!r} is not a host, host:port or *.domain",
+                    )
+                ),
+            ),
         ),
     )
     include: tuple[str, ...] = field(
-        default=(),
-        metadata=declare(repeatable_text("REGEX"), "Only crawl URLs matching this. Repeatable."),
+        default=DEFAULT_POLICY.include,
+        metadata=declare(
+            repeatable_text("REGEX"),
+            "Only crawl URLs matching this. Repeatable.",
+            validators=(each(regular_expression),),
+        ),
     )
     exclude: tuple[str, ...] = field(
-        default=(),
-        metadata=declare(repeatable_text("REGEX"), "Never crawl URLs matching this. Repeatable."),
+        default=DEFAULT_POLICY.exclude,
+        metadata=declare(
+            repeatable_text("REGEX"),
+            "Never crawl URLs matching this. Repeatable.",
+            validators=(each(regular_expression),),
+        ),
     )
     ignore_robots: bool = field(
-        default=False, metadata=declare(BOOLEAN, "Neither fetch nor obey robots.txt.")
+        default=DEFAULT_POLICY.ignore_robots,
+        metadata=declare(BOOLEAN, "Neither fetch nor obey robots.txt."),
     )
     respect_nofollow: bool = field(
-        default=False,
+        default=DEFAULT_POLICY.respect_nofollow,
         metadata=declare(
             BOOLEAN, "Skip rel=nofollow links, and the links of meta robots nofollow pages."
         ),
     )
     retries: int = field(
-        default=2,
+        default=DEFAULT_POLICY.retries,
         metadata=declare(
-            INTEGER, "Retries after a timeout, connection error, reset, truncated body, 5xx or 429."
+            INTEGER,
+            "Retries after a timeout, connection error, reset, truncated body, 5xx or 429.",
+            validators=_NOT_NEGATIVE,
         ),
     )
     backoff: float = field(
-        default=0.25,
+        default=DEFAULT_POLICY.backoff,
         metadata=declare(
-            DURATION, "First retry delay; doubles each retry, jittered, at least Retry-After."
+            DURATION,
+            "First retry delay; doubles each retry, jittered, at least Retry-After.",
+            validators=_NOT_NEGATIVE,
         ),
     )
     timeout: float = field(
-        default=10.0,
-        metadata=declare(DURATION, "Total time for one request, from connect to last byte."),
+        default=DEFAULT_HTTP_OPTIONS.timeout,
+        metadata=declare(
+            DURATION,
+            "Total time for one request, from connect to last byte.",
+            validators=_ABOVE_ZERO,
+        ),
     )
     connect_timeout: float | None = field(
         default=None,
         metadata=declare(
             optional(DURATION),
             "Time to connect.",
-            shown_default=f"{DEFAULT_CONNECT_TIMEOUT:g}s, or --timeout if shorter",
+            shown_default=f"{DEFAULT_HTTP_OPTIONS.connect_timeout:g}s, or --timeout if shorter",
+            validators=_ABOVE_ZERO,
         ),
     )
     max_redirects: int = field(
-        default=10, metadata=declare(INTEGER, "Redirect hops followed per URL.")
+        default=DEFAULT_POLICY.max_redirects,
+        metadata=declare(INTEGER, "Redirect hops followed per URL.", validators=_NOT_NEGATIVE),
     )
     max_bytes: int = field(
-        default=2 * 1024 * 1024,
+        default=DEFAULT_POLICY.max_bytes,
         metadata=declare(
-            SIZE, "Largest body kept (decompressed); a larger page is recorded as too_large."
+            SIZE,
+            "Largest body kept (decompressed); a larger page is recorded as too_large.",
+            validators=(at_least(1024, problem="must be at least 1KiB"),),
         ),
     )
     max_url_length: int = field(
-        default=2048, metadata=declare(INTEGER, "Longer links are skipped.")
+        default=DEFAULT_POLICY.max_url_length,
+        metadata=declare(INTEGER, "Longer links are skipped.", validators=(at_least(32),)),
     )
     max_outlinks: int = field(
-        default=6000,  # Heritrix's default: a page's links past these are not followed
+        default=DEFAULT_PAGE_OPTIONS.max_outlinks,
         metadata=declare(
-            INTEGER, "Distinct links taken from one page, in document order; the rest are not."
+            INTEGER,
+            "Distinct links taken from one page, in document order; the rest are not.",
+            validators=(at_least(1),),
         ),
     )
     record_links: bool = field(
-        default=False,
+        default=DEFAULT_POLICY.record_links,
         metadata=declare(
             BOOLEAN, "Keep each page's outgoing links in its record (`links`), for the link graph."
         ),
@@ -223,30 +297,43 @@ class CrawlSettings:
     stats_interval: float = field(
         default=10.0,
         metadata=declare(
-            DURATION, "When stderr is not a terminal, log a stats line this often; 0 is never."
+            DURATION,
+            "When stderr is not a terminal, log a stats line this often; 0 is never.",
+            validators=_NOT_NEGATIVE,
         ),
     )
     user_agent: str = field(
-        default=DEFAULT_USER_AGENT,
+        default=DEFAULT_HTTP_OPTIONS.user_agent,
         metadata=declare(
             TEXT,
             "User-Agent header; its product token is matched against robots.txt.",
             shown_default="crawler-lab/0.1",
+            validators=(not_blank,),
         ),
     )
     grace: float = field(
         default=2.0,
         metadata=declare(
-            DURATION, "After a first Ctrl-C (or SIGTERM, SIGHUP), time given to requests in flight."
+            DURATION,
+            "After a first Ctrl-C (or SIGTERM, SIGHUP), time given to requests in flight.",
+            validators=_NOT_NEGATIVE,
         ),
     )
     analysis_cost: int = field(
-        default=0,  # rounds of plain-Python SimHash on top of the fingerprint: the CPU dial
-        metadata=declare(INTEGER, "Extra rounds of plain-Python SimHash per page: CPU on purpose."),
+        default=DEFAULT_PAGE_OPTIONS.analysis_cost,
+        metadata=declare(
+            INTEGER,
+            "Extra rounds of plain-Python SimHash per page: CPU on purpose.",
+            validators=(between(0, 100),),
+        ),
     )
     workers: int = field(
         default=0,
-        metadata=declare(INTEGER, "Processes of async-procs' analysis pool; 0 is one per core."),
+        metadata=declare(
+            INTEGER,
+            "Processes of async-procs' analysis pool; 0 is one per core.",
+            validators=(between(0, 256, problem="must be 0 (one per core) to 256"),),
+        ),
     )
     state: str | None = field(
         default=None,
@@ -266,16 +353,13 @@ class CrawlSettings:
     chosen: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        validate_declared(self)  # each setting alone; what follows reads two at once
         normalized = []
         for seed in self.seeds:
             url = normalize_url(seed, self.max_url_length)
             _require(url is not None, "seeds", f"{seed!r} is not an http(s) URL")
             normalized.append(url)
         object.__setattr__(self, "seeds", tuple(dict.fromkeys(normalized)))
-        _require(
-            self.concurrency >= 1, "concurrency", f"must be at least 1 (got {self.concurrency})"
-        )
-        _require(self.per_host >= 1, "per_host", f"must be at least 1 (got {self.per_host})")
         if self.per_host > self.concurrency:
             if "per_host" not in self.chosen:  # the default follows a lower --concurrency down
                 object.__setattr__(self, "per_host", self.concurrency)
@@ -286,14 +370,7 @@ class CrawlSettings:
                 " it could never be reached",
                 mentions=("concurrency",),
             )
-        _require(self.delay >= 0, "delay", "must not be negative")
-        _require(0 <= self.max_depth <= 1000, "max_depth", "must be 0 to 1000")
-        _require(self.max_pages is None or self.max_pages >= 1, "max_pages", "must be at least 1")
-        _require(self.retries >= 0, "retries", "must not be negative")
-        _require(self.backoff >= 0, "backoff", "must not be negative")
-        _require(self.timeout > 0, "timeout", "must be above 0")
         if self.connect_timeout is not None:
-            _require(self.connect_timeout > 0, "connect_timeout", "must be above 0")
             _require(
                 self.connect_timeout <= self.timeout,
                 "connect_timeout",
@@ -301,36 +378,12 @@ class CrawlSettings:
                 f" {format_duration(self.timeout)}",
                 mentions=("timeout",),
             )
-        _require(self.max_redirects >= 0, "max_redirects", "must not be negative")
-        _require(self.max_bytes >= 1024, "max_bytes", "must be at least 1KiB")
-        _require(self.max_url_length >= 32, "max_url_length", "must be at least 32")
-        _require(self.max_outlinks >= 1, "max_outlinks", "must be at least 1")
-        _require(self.grace >= 0, "grace", "must not be negative")
-        _require(self.time_limit is None or self.time_limit > 0, "time_limit", "must be above 0")
-        _require(self.stats_interval >= 0, "stats_interval", "must not be negative")
-        _require(0 <= self.analysis_cost <= 100, "analysis_cost", "must be 0 to 100")
-        _require(0 <= self.workers <= 256, "workers", "must be 0 (one per core) to 256")
-        _require(bool(self.user_agent.strip()), "user_agent", "must not be empty")
         _require(
             not self.resume or bool(self.state),
             "resume",
             "needs {state}: the file the crawl to resume was kept in",
             mentions=("state",),
         )
-        for name in ("include", "exclude"):
-            for pattern in getattr(self, name):
-                try:
-                    re.compile(pattern)
-                except re.error as error:
-                    raise SettingsError(
-                        name, f"bad regular expression {pattern!r}: {error}"
-                    ) from None
-        for domain in self.allow_domains:
-            _require(
-                bool(re.fullmatch(r"(?:\*\.)?[A-Za-z0-9.\-\[\]:]+", domain)),
-                "allow_domains",
-                f"{domain!r} is not a host, host:port or *.domain",
-            )
 
     @property
     def connect_seconds(self) -> float:
@@ -338,7 +391,7 @@ class CrawlSettings:
         (a `--timeout 1s` alone must not be refused for the default connect timeout)."""
         if self.connect_timeout is not None:
             return self.connect_timeout
-        return min(DEFAULT_CONNECT_TIMEOUT, self.timeout)
+        return min(DEFAULT_HTTP_OPTIONS.connect_timeout, self.timeout)
 
     @property
     def policy(self) -> CrawlPolicy:
@@ -347,6 +400,24 @@ class CrawlSettings:
         # field added to the policy cannot be left at its default by a forgotten copy.
         return CrawlPolicy(
             **{field.name: getattr(self, field.name) for field in dataclasses.fields(CrawlPolicy)}
+        )
+
+    @property
+    def page_options(self) -> PageOptions:
+        """Return what the analysis of a page is told (see `crawler.page_options`)."""
+        # Read field by field, as the policy is: each is a setting of the same name.
+        return PageOptions(
+            **{field.name: getattr(self, field.name) for field in dataclasses.fields(PageOptions)}
+        )
+
+    @property
+    def http_options(self) -> HttpOptions:
+        """Return what the HTTP clients are told (see `crawler.http.options`)."""
+        return HttpOptions(
+            user_agent=self.user_agent,
+            timeout=self.timeout,
+            connect_timeout=self.connect_seconds,
+            max_connections=self.concurrency,
         )
 
     @property

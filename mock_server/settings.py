@@ -2,7 +2,8 @@
 
 Users see one flat namespace of settings (`pages`, `latency`, `faults`, ...): a TOML table
 `[mock_server]` and the command-line flags both map onto it, flags winning. Validation lives here
-and raises `SettingsError` naming the setting, so every front end reports bad input the same way.
+and raises `SettingsError` naming the setting, so every front end reports bad input the same way:
+a constraint on one setting on its declaration (`validators=`), the rest in `__post_init__`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from crawl_basics.declared import (
     declare,
     optional,
     settings_from,
+    validate_declared,
 )
 from crawl_basics.errors import SettingsError
+from crawl_basics.validators import above, at_least, between
 from mock_server.faults import FaultKind, parse_fault_spec
 from mock_server.latency import LatencyDistribution, validate_latency
 
@@ -48,6 +51,9 @@ def _parse_faults(value: Any) -> Mapping[FaultKind, float]:
 _FAULT_HELP = ", ".join(kind.value for kind in FaultKind)
 
 
+_UNLIMITED_AT_0 = (at_least(0, problem="must not be negative (0 means unlimited)"),)
+
+
 class Overload(enum.StrEnum):
     """What an origin at capacity does with one more request."""
 
@@ -66,12 +72,29 @@ class SiteSettings:
     seed: int = field(
         default=0, metadata=declare(INTEGER, "Seed of the generated site: same seed, same bytes.")
     )
-    pages: int = field(default=1000, metadata=declare(INTEGER, "Number of pages."))
-    links: int = field(default=10, metadata=declare(INTEGER, "In-site links per page."))
-    page_size: int = field(default=4096, metadata=declare(SIZE, "Approximate page size."))
+    pages: int = field(
+        default=1000,
+        metadata=declare(INTEGER, "Number of pages.", validators=(at_least(1, show_value=True),)),
+    )
+    links: int = field(
+        default=10,
+        metadata=declare(
+            INTEGER, "In-site links per page.", validators=(at_least(1, show_value=True),)
+        ),
+    )
+    page_size: int = field(
+        default=4096,
+        metadata=declare(
+            SIZE, "Approximate page size.", validators=(at_least(256, show_value=True),)
+        ),
+    )
     hosts: int = field(
         default=1,
-        metadata=declare(INTEGER, "Number of origins the site spans, each on its own port."),
+        metadata=declare(
+            INTEGER,
+            "Number of origins the site spans, each on its own port.",
+            validators=(between(1, 64, show_value=True),),
+        ),
     )
     faults: Mapping[FaultKind, float] = field(
         default_factory=dict,
@@ -85,35 +108,37 @@ class SiteSettings:
     transient_failures: int = field(
         default=1,
         metadata=declare(
-            INTEGER, "Attempts a transient fault (503, 429, reset) fails before it succeeds."
+            INTEGER,
+            "Attempts a transient fault (503, 429, reset) fails before it succeeds.",
+            validators=(at_least(1),),
         ),
     )
     retry_after: float = field(
-        default=1.0, metadata=declare(DURATION, "Retry-After of 429 answers.")
+        default=1.0,
+        metadata=declare(DURATION, "Retry-After of 429 answers.", validators=(at_least(0),)),
     )
     robots_crawl_delay: float = field(
-        default=0.01, metadata=declare(DURATION, "Crawl-delay in robots.txt (robots fault).")
+        default=0.01,
+        metadata=declare(
+            DURATION, "Crawl-delay in robots.txt (robots fault).", validators=(at_least(0),)
+        ),
     )
     oversize_bytes: int = field(
-        default=4 * 1024 * 1024, metadata=declare(SIZE, "Size of oversize pages.")
+        default=4 * 1024 * 1024,
+        metadata=declare(SIZE, "Size of oversize pages.", validators=(at_least(1),)),
     )
     near_duplicates: float = field(
         default=0.05,
         metadata=declare(
-            NUMBER, "Fraction of pages that copy another page's text with small changes."
+            NUMBER,
+            "Fraction of pages that copy another page's text with small changes.",
+            validators=(between(0, 1, problem="must be in 0..1"),),
         ),
     )
 
     def __post_init__(self) -> None:
-        _require(self.pages >= 1, "pages", f"must be at least 1 (got {self.pages})")
-        _require(self.links >= 1, "links", f"must be at least 1 (got {self.links})")
-        _require(self.page_size >= 256, "page_size", f"must be at least 256 (got {self.page_size})")
-        _require(1 <= self.hosts <= 64, "hosts", f"must be 1 to 64 (got {self.hosts})")
-        _require(self.transient_failures >= 1, "transient_failures", "must be at least 1")
-        _require(self.retry_after >= 0, "retry_after", "must not be negative")
-        _require(self.robots_crawl_delay >= 0, "robots_crawl_delay", "must not be negative")
-        _require(self.oversize_bytes >= 1, "oversize_bytes", "must be at least 1")
-        _require(0 <= self.near_duplicates <= 1, "near_duplicates", "must be in 0..1")
+        validate_declared(self)
+        # Each kind's rate is a part of one setting, named as one: `faults.http_500`.
         for kind, rate in self.faults.items():
             _require(0 <= rate <= 1, f"faults.{kind}", f"rate must be in 0..1 (got {rate:g})")
         # A private copy, so the caller's dict cannot change a frozen settings object.
@@ -135,11 +160,16 @@ class ServerSettings:
         metadata=declare(
             INTEGER,
             "Port of the first host (later hosts take the next ports); 0 picks free ports.",
+            validators=(between(0, 65535, show_value=True),),
         ),
     )
     workers: int = field(
         default=1,
-        metadata=declare(INTEGER, "Server processes sharing each port (SO_REUSEPORT)."),
+        metadata=declare(
+            INTEGER,
+            "Server processes sharing each port (SO_REUSEPORT).",
+            validators=(between(1, 64, show_value=True),),
+        ),
     )
     latency: float = field(default=0.0, metadata=declare(DURATION, "Median time to first byte."))
     latency_distribution: LatencyDistribution = field(
@@ -160,10 +190,15 @@ class ServerSettings:
     )
     bandwidth: int = field(
         default=0,
-        metadata=declare(SIZE, "Per-response bandwidth in bytes/s; 0 is unlimited."),
+        metadata=declare(
+            SIZE, "Per-response bandwidth in bytes/s; 0 is unlimited.", validators=_UNLIMITED_AT_0
+        ),
     )
     capacity: int = field(
-        default=0, metadata=declare(INTEGER, "Requests served at once; 0 is unlimited.")
+        default=0,
+        metadata=declare(
+            INTEGER, "Requests served at once; 0 is unlimited.", validators=_UNLIMITED_AT_0
+        ),
     )
     overload: Overload = field(
         default=Overload.QUEUE,
@@ -175,21 +210,19 @@ class ServerSettings:
     hang_seconds: float = field(
         default=120.0,
         metadata=declare(
-            DURATION, "How long a hanging URL holds the connection before dropping it."
+            DURATION,
+            "How long a hanging URL holds the connection before dropping it.",
+            validators=(above(0),),
         ),
     )
 
     def __post_init__(self) -> None:
-        _require(0 <= self.port <= 65535, "port", f"must be 0 to 65535 (got {self.port})")
+        validate_declared(self)  # each setting alone; what follows reads two or more at once
         if self.port:
             last = self.port + self.site.hosts - 1
             _require(last <= 65535, "port", f"hosts need ports up to {last}, past 65535")
-        _require(1 <= self.workers <= 64, "workers", f"must be 1 to 64 (got {self.workers})")
         problem = validate_latency(self.latency_distribution, self.latency, self.latency_p99)
         _require(problem is None, "latency", problem or "")
-        _require(self.bandwidth >= 0, "bandwidth", "must not be negative (0 means unlimited)")
-        _require(self.capacity >= 0, "capacity", "must not be negative (0 means unlimited)")
-        _require(self.hang_seconds > 0, "hang_seconds", "must be above 0")
 
 
 def _require(condition: bool, setting: str, problem: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.page import analyze_page
+from crawler.page_options import PageOptions
 from mock_server import hostile
 from tests.sites import html
 
@@ -82,7 +83,7 @@ def test_titles_are_shown_as_browsers_show_them(title: str, shown: str | None) -
 def test_links_are_taken_in_document_order_up_to_the_cap() -> None:
     """Only the first `max_outlinks` distinct links of a page are taken, in document order."""
     body = html("/a", "/b", "/a", "/c", "/d", "/e")[2]
-    page = analyze_page(body, "http://example.test/", "text/html", max_outlinks=3)
+    page = analyze_page(body, "http://example.test/", "text/html", PageOptions(max_outlinks=3))
     assert [url for url, _ in page.links] == [
         "http://example.test/a",
         "http://example.test/b",
@@ -96,10 +97,10 @@ def test_links_are_taken_in_document_order_up_to_the_cap() -> None:
 def test_the_huge_line_page_parses_when_allowed_and_nesting_is_refused() -> None:
     """With a limit that admits it, the 10 MB one-line page parses and its link at the very end
     is found; a page nested 100,000 deep is refused before lexbor spends seconds on it."""
-    page = analyze_page(hostile.huge_line(1), "http://a.test/x", "text/html", 2048, 0)
+    page = analyze_page(hostile.huge_line(1), "http://a.test/x", "text/html")
     assert page.error is None and page.title == "One line (1)"
     assert [url for url, _ in page.links] == ["http://a.test/"]
-    nested = analyze_page(hostile.deep_nesting(1), "http://a.test/x", "text/html", 2048, 0)
+    nested = analyze_page(hostile.deep_nesting(1), "http://a.test/x", "text/html")
     assert nested.error is not None and nested.error.value == "parse"
     shallow = b"<html><body>" + b"<div>" * 200 + b"<a href='/y'>y</a>" + b"</div>" * 200
-    assert analyze_page(shallow, "http://a.test/x", "text/html", 2048, 0).link_count == 1
+    assert analyze_page(shallow, "http://a.test/x", "text/html").link_count == 1

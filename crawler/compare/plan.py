@@ -96,7 +96,7 @@ def load_plan(
         )
     values: dict[str, Any] = {**table, **given}
     try:
-        strategies = _as_list(values.get("strategies", list(STRATEGIES)))
+        strategies = _as_list(values.get("strategies", [name.value for name in STRATEGIES]))
         concurrency = [parse_int(value) for value in _as_list(values.get("concurrency", [10]))]
         latencies = [parse_duration(value) for value in _as_list(values.get("latency", ["0ms"]))]
         costs = [parse_int(value) for value in _as_list(values.get("analysis_cost", [0]))]

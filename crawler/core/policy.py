@@ -4,6 +4,8 @@ The crawler's settings (`crawler.settings.CrawlSettings`) also say where records
 strategies fetch, log and stop; the core needs none of that. It takes this small frozen object
 instead, so the pure core imports no settings machinery (no click, no TOML) and its tests build
 exactly the policy they mean (`CrawlPolicy(seeds=("http://a.test/",), per_host=2)`).
+
+The defaults are written here once: the settings declare theirs as `DEFAULT_POLICY.per_host`.
 """
 
 from __future__ import annotations
@@ -33,3 +35,7 @@ class CrawlPolicy:
     max_bytes: int = 2 * 1024 * 1024
     max_url_length: int = 2048
     record_links: bool = False
+
+
+# The defaults as values, read by the settings (a slotted dataclass keeps no defaults on its class).
+DEFAULT_POLICY = CrawlPolicy(seeds=())

@@ -15,6 +15,7 @@ import aiohttp
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
 from crawler.core.records import ErrorKind
 from crawler.http.decoding import ACCEPT_ENCODING
+from crawler.http.options import HttpOptions
 from crawler.http.responses import (
     CappedBody,
     failure_from,
@@ -22,24 +23,21 @@ from crawler.http.responses import (
     is_local_exhaustion,
     response_from,
 )
-from crawler.settings import CrawlSettings
 
 READ_CHUNK = 64 * 1024
 
 
-def new_session(settings: CrawlSettings) -> aiohttp.ClientSession:
+def new_session(options: HttpOptions) -> aiohttp.ClientSession:
     """Return a session sized for the crawl: one pool, no cookies, the crawl's timeouts."""
     connector = aiohttp.TCPConnector(
-        limit=settings.concurrency, limit_per_host=0, ttl_dns_cache=300
+        limit=options.max_connections, limit_per_host=0, ttl_dns_cache=300
     )
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
-        headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+        headers={"User-Agent": options.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         auto_decompress=False,  # `decoding` undoes Content-Encoding, for both clients alike
-        timeout=aiohttp.ClientTimeout(
-            total=settings.timeout, sock_connect=settings.connect_seconds
-        ),
+        timeout=aiohttp.ClientTimeout(total=options.timeout, sock_connect=options.connect_timeout),
     )
 
 

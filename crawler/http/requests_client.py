@@ -24,6 +24,7 @@ from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, sho
 from crawler.core.records import ErrorKind
 from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
 from crawler.http.decoding import ACCEPT_ENCODING
+from crawler.http.options import HttpOptions
 from crawler.http.responses import (
     CappedBody,
     failure_from,
@@ -31,7 +32,6 @@ from crawler.http.responses import (
     is_local_exhaustion,
     response_from,
 )
-from crawler.settings import CrawlSettings
 
 READ_CHUNK = 64 * 1024
 
@@ -128,13 +128,13 @@ class _BytesSession(requests.Session):
         return None
 
 
-def new_session(settings: CrawlSettings, pool_size: int = 1) -> requests.Session:
+def new_session(options: HttpOptions, pool_size: int = 1) -> requests.Session:
     """Return a session that never retries, redirects, decompresses or keeps a cookie."""
     session = _BytesSession()
     adapter = _Adapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.headers["User-Agent"] = settings.user_agent
+    session.headers["User-Agent"] = options.user_agent
     session.headers["Accept-Encoding"] = ACCEPT_ENCODING
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # cookies: none kept
     session.trust_env = False
@@ -144,7 +144,7 @@ def new_session(settings: CrawlSettings, pool_size: int = 1) -> requests.Session
 def fetch(
     session: requests.Session,
     request: FetchRequest,
-    settings: CrawlSettings,
+    options: HttpOptions,
     on_start: Callable[[InFlight], None] | None = None,
 ) -> FetchResponse | FetchFailure:
     """Perform one request; never raises but for KeyboardInterrupt and SystemExit.
@@ -153,7 +153,7 @@ def fetch(
     can cut it at the end of a stop's grace period (`InFlight.cut`).
     """
     started = time.perf_counter()
-    in_flight = InFlight(time.monotonic() + settings.timeout)
+    in_flight = InFlight(time.monotonic() + options.timeout)
     WATCHDOG.watch(in_flight)
     if on_start is not None:
         on_start(in_flight)
@@ -164,7 +164,7 @@ def fetch(
             request.url,
             allow_redirects=False,
             stream=True,
-            timeout=(settings.connect_seconds, settings.timeout),
+            timeout=(options.connect_timeout, options.timeout),
         ) as response:
             status = response.status_code
             head = head_from(status, _raw_fields(response))

@@ -1,7 +1,8 @@
 """Strategies: one module per concurrency model, each a small driver of the same `CrawlCore`.
 
 This package holds only the models and this registry. Adding a strategy is adding a module with a
-class that has `run(core, settings, context)` and one line in `STRATEGIES` below.
+class that has `run(core, settings, context)`, its name in `crawler.settings.StrategyName` (where
+the settings declare which names `--strategy` takes) and one line in `STRATEGIES` below.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from crawler.settings import CrawlSettings, StrategyName
+
 if TYPE_CHECKING:  # only annotations: `crawler --help` need not load the core
     from crawler.context import RunContext
     from crawler.core.engine import CrawlCore
-    from crawler.settings import CrawlSettings
 
 
 class Strategy(Protocol):
@@ -48,11 +50,11 @@ def _async_procs() -> Strategy:
     return AsyncProcsStrategy()
 
 
-STRATEGIES: dict[str, Callable[[], Strategy]] = {
-    "sync": _sync,
-    "threads": _threads,
-    "async": _async,
-    "async-procs": _async_procs,
+STRATEGIES: dict[StrategyName, Callable[[], Strategy]] = {
+    StrategyName.SYNC: _sync,
+    StrategyName.THREADS: _threads,
+    StrategyName.ASYNC: _async,
+    StrategyName.ASYNC_PROCS: _async_procs,
 }
 
 

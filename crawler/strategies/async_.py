@@ -70,7 +70,7 @@ async def crawl(
     sink = AsyncJsonlSink(context.output, context.before_write)
     await sink.open()
     try:
-        async with new_session(settings) as session:
+        async with new_session(settings.http_options) as session:
             driver = AsyncDriver(core, settings, session, sink, context, analyzer or _inline)
             await driver.run()
     finally:
@@ -177,7 +177,7 @@ class AsyncDriver:
         self.wake.set()
         try:
             outcome = await fetch(self.session, request)
-            job = page_job_for(self.settings, request, outcome)
+            job = page_job_for(self.settings.page_options, request, outcome)
             if job is not None:
                 assert isinstance(outcome, FetchResponse)
                 outcome = with_page(outcome, await self.analyze(job))

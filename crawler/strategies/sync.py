@@ -34,7 +34,7 @@ class SyncStrategy:
             with (
                 WATCHDOG.in_use(),
                 StopRequests(context, settings.grace, lambda: core.in_flight) as stop,
-                new_session(settings) as session,
+                new_session(settings.http_options) as session,
             ):
                 while True:
                     stop.poll(time.monotonic(), core.in_flight)
@@ -45,7 +45,8 @@ class SyncStrategy:
                         core.sent(step, time.monotonic())
                         try:
                             with stop.interruptible():
-                                outcome = analysed(settings, step, fetch(session, step, settings))
+                                fetched = fetch(session, step, settings.http_options)
+                                outcome = analysed(settings.page_options, step, fetched)
                         except GraceExpired:
                             outcome = FetchFailure(ErrorKind.INTERRUPTED, 0.0)
                         core.complete(step, outcome, time.monotonic())

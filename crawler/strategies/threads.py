@@ -111,8 +111,9 @@ class _ThreadsDriver:
                 return  # given up on before a worker was free for it
             self.core.sent(request, time.monotonic())
             self.completed.notify()
-        fetched = fetch(session, request, self.settings, self._on_start(request))
-        outcome = analysed(self.settings, request, fetched, self._parse_on_a_parser_thread)
+        fetched = fetch(session, request, self.settings.http_options, self._on_start(request))
+        page = self.settings.page_options
+        outcome = analysed(page, request, fetched, self._parse_on_a_parser_thread)
         with self.lock:
             if request not in self.out:
                 return  # given up on at the end of a stop's grace period
@@ -146,7 +147,7 @@ class _ThreadsDriver:
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self.local, "session", None)
         if session is None:
-            session = self.local.session = new_session(self.settings)
+            session = self.local.session = new_session(self.settings.http_options)
             with self.lock:
                 self.sessions.append(session)
         return session

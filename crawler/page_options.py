@@ -1,0 +1,27 @@
+"""`PageOptions`: what the analysis of a page is told, and nothing else.
+
+The parse needs three numbers, not the crawl's settings: a worker process (of a process pool, or
+of a future fleet) is given this small frozen object, which pickles, and loads no CLI to parse a
+page. The crawler's settings build it (`CrawlSettings.page_options`) and take their defaults from
+`DEFAULT_PAGE_OPTIONS`, so each default is written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crawler.core.policy import DEFAULT_POLICY
+
+
+@dataclass(frozen=True, slots=True)
+class PageOptions:
+    """How much of a page the analysis takes, and how much CPU it spends on purpose."""
+
+    max_url_length: int = (
+        DEFAULT_POLICY.max_url_length
+    )  # longer links are skipped, as the core does
+    max_outlinks: int = 6000  # Heritrix's default: a page's links past these are not followed
+    analysis_cost: int = 0  # rounds of plain-Python SimHash on top of the fingerprint: the CPU dial
+
+
+DEFAULT_PAGE_OPTIONS = PageOptions()
