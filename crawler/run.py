@@ -133,8 +133,7 @@ def _open(
         embedded = stack.enter_context(EmbeddedSite(site))
         settings = dataclasses.replace(settings, seeds=(embedded.base_url,))
         stored_extra = {EMBEDDED_PORT: embedded.port}
-    state = KeptState.open(settings, stored_extra) if settings.state else NoState()
-    stack.callback(state.close)
+    state = _opened_state(settings, stored_extra, stack)
     core = CrawlCore(settings.policy, state.frontier())
     log_each_request(core)
     return _Crawl(settings, log, state, core)
@@ -167,7 +166,6 @@ def _summarise(
     """Write the summary (the terminal, --stats-json, the log file) and choose the exit status."""
     settings, core, wall, cpu = crawl.settings, crawl.core, ran.wall, ran.cpu
     stop = context.stop_for(settings.grace)
-    state_summary = crawl.state.summary()
     summary = {
         "strategy": settings.strategy,
         "seeds": list(settings.seeds),
@@ -177,7 +175,7 @@ def _summarise(
         **core.stats.summary(wall),
         "cpu_s": round(cpu, 3),
         "cores_used": round(cpu / wall, 3) if wall > 0 else None,
-        **state_summary,
+        **crawl.state.summary(),
     }
     aborted = ran.aborted
     if settings.stats_json:
@@ -192,58 +190,51 @@ def _summarise(
         print_summary(summary, console, settings.output)
     if settings.log_file:  # the summary table went to the terminal; the log gets one line
         crawl.log.info("%s after %.1fs: %s", summary["finish_reason"], wall, _one_line(summary))
+    return _outcome(summary, aborted, stop.signal, settings.seeds)
+
+
+def _outcome(
+    summary: dict[str, Any],
+    aborted: CrawlAborted | None,
+    stopped_by: int | None,
+    seeds: tuple[str, ...],
+) -> CrawlOutcome:
+    """Choose the exit status: a refused write, then a stop signal, then failed seeds."""
     if isinstance(aborted, OutputClosed):
         return CrawlOutcome(summary, EXIT_OUTPUT_CLOSED)
     if aborted is not None:
         return CrawlOutcome(summary, EXIT_ABORTED, str(aborted))
-    if stop.signal is not None:
-        return CrawlOutcome(summary, exit_status(stop.signal))
+    if stopped_by is not None:
+        return CrawlOutcome(summary, exit_status(stopped_by))
     if summary["finish_reason"] == "seeds_failed":
         kinds = ", ".join(summary["errors"])
-        return CrawlOutcome(summary, 1, f"could not fetch {', '.join(settings.seeds)} ({kinds})")
+        return CrawlOutcome(summary, 1, f"could not fetch {', '.join(seeds)} ({kinds})")
     return CrawlOutcome(summary, 0)
 
 
 class NoState:
-    """The durable state of a crawl without --state: nothing to commit, close or report."""
+    """The durable state of a crawl without --state: nothing to commit, nothing to report."""
 
     def frontier(self) -> None:
-        """Return no frontier of its own: the core keeps its frontier in memory."""
+        """Return no frontier: the core keeps its own in memory."""
         return None
 
     def commit(self) -> None:
         """Commit nothing."""
-
-    def close(self) -> None:
-        """Close nothing."""
 
     def summary(self) -> dict[str, Any]:
         """Add nothing to the summary."""
         return {}
 
 
+@dataclass(frozen=True, slots=True)
 class KeptState:
-    """A crawl's --state file: committed before each block of records is written and at the
-    end, and reported in the summary."""
+    """A crawl's --state file: its frontier, committed before each block of records is written
+    and at the end, and reported in the summary."""
 
-    def __init__(self, path: str, store: StateStore, resumed_from: int) -> None:
-        self.path = path
-        self.store = store
-        self.resumed_from = resumed_from  # the records the file held when this run began
-
-    @classmethod
-    def open(cls, settings: CrawlSettings, extra: dict[str, Any]) -> KeptState:
-        """Open (or resume) the state file; a resumed crawl's output is repaired from it."""
-        assert settings.state
-        store, resumed = StateStore.open(settings.state, settings, settings.resume, extra)
-        kept = cls(settings.state, store, store.records if resumed else 0)
-        if resumed:
-            try:
-                reconcile_output(settings.output, store)
-            except BaseException:
-                store.close()
-                raise
-        return kept
+    path: str
+    store: StateStore
+    resumed_from: int  # the records the file held when this run began
 
     def frontier(self) -> SqliteFrontier:
         """Return the frontier kept in the file."""
@@ -252,10 +243,6 @@ class KeptState:
     def commit(self) -> None:
         """Commit what the crawl decided since the last commit."""
         self.store.commit()
-
-    def close(self) -> None:
-        """Close the file."""
-        self.store.close()
 
     def summary(self) -> dict[str, Any]:
         """Return the summary's `state` entry: the file, and what it holds now."""
@@ -267,6 +254,21 @@ class KeptState:
                 "waiting": self.store.waiting_total(),
             }
         }
+
+
+def _opened_state(
+    settings: CrawlSettings, extra: dict[str, Any], stack: contextlib.ExitStack
+) -> KeptState | NoState:
+    """Open (or resume) the --state file, closed by `stack`; a resumed crawl's output is
+    repaired from it."""
+    if not settings.state:
+        return NoState()
+    store, resumed = StateStore.open(settings.state, settings, settings.resume, extra)
+    stack.callback(store.close)
+    state = KeptState(settings.state, store, store.records if resumed else 0)
+    if resumed:
+        reconcile_output(settings.output, store)
+    return state
 
 
 def _finish_reason(
