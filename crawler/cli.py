@@ -16,8 +16,8 @@ import click
 from crawl_basics.cli_errors import OneLineErrorGroup
 from crawl_basics.declared import options_from
 from crawl_basics.errors import SetupError
-from crawler.entry import StopSignalsNoted, stopped_at_once
 from crawler.settings import CrawlSettings, load_crawl_settings
+from crawler.signals import StopSignalsNoted, stopped_at_once
 
 
 @click.group(

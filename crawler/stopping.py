@@ -1,24 +1,24 @@
-"""Ctrl-C, SIGTERM, SIGHUP and --time-limit for the blocking strategies: a stop request to poll,
-and a grace deadline.
+"""Ctrl-C, SIGTERM, SIGHUP and --time-limit for the blocking strategies: signals forwarded to the
+crawl's stop control, and its deadlines kept by SIGALRM.
 
-A signal only records the request (the loops poll it); the core is never touched from a handler.
-When the grace period runs out while the main thread is blocked in a request, SIGALRM raises
-`GraceExpired` there, and only there: the exception can interrupt I/O, not bookkeeping. A second
-Ctrl-C ends the grace period at once. The time limit arms the same alarm, so a sync crawl blocked
-in a slow request still stops on time; the loops also poll it, for a crawl without signals.
+A signal only tells the stop control (the loops ask it what to do); the core is never touched
+from a handler. When the grace period runs out while the main thread is blocked in a request,
+SIGALRM raises `GraceExpired` there, and only there: the exception can interrupt I/O, not
+bookkeeping. A second Ctrl-C ends the grace period at once. The time limit arms the same alarm,
+so a sync crawl blocked in a slow request still stops on time; the loops also poll it, for a
+crawl without signals. Every deadline is the stop control's: none is computed here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import Any
 
 from crawler.context import RunContext
+from crawler.signals import handled
 
 # Longest single sleep of a blocking strategy's loop, so a stop request is noticed promptly.
 POLL_SECONDS = 0.05
@@ -30,83 +30,87 @@ class GraceExpired(BaseException):
 
 
 class StopRequests:
-    """Records a stop signal for a blocking strategy and arms the grace alarm."""
+    """Forwards stop signals to the crawl's stop control, and keeps its deadlines with SIGALRM."""
 
     def __init__(
         self, context: RunContext, grace: float, in_flight: Callable[[], int] = lambda: 1
     ) -> None:
+        self.control = context.stop_for(grace)
         self.context = context
-        self.grace = grace
         self.in_flight = in_flight
-        self.deadline: float | None = None
         self._in_io = False
-        self._previous: dict[int, Any] = {}
+        self._alarm = False
+        self._handlers = contextlib.ExitStack()
 
     @property
     def requested(self) -> bool:
         """Say whether a stop was asked for (a signal, or the time limit once polled)."""
-        return self.context.stopping
-
-    def poll(self, now: float, in_flight: int) -> None:
-        """Start the stop of a time limit that has passed (the alarm may not have fired yet)."""
-        if self.context.time_is_up(now):
-            self._start_stop(None, in_flight)
+        return self.control.stopping
 
     @property
-    def grace_over(self) -> bool:
-        """Say whether the grace period of a stop has run out."""
-        return self.deadline is not None and time.monotonic() >= self.deadline
+    def give_up_now(self) -> bool:
+        """Say whether the requests in flight are to be given up now."""
+        return self.control.give_up_now
+
+    def poll(self, now: float, in_flight: int) -> None:
+        """Tell the stop control the time (the alarm may not have fired yet)."""
+        state = self.control.state
+        self.control.tick(now, in_flight)
+        if self.control.state is not state:
+            self._arm(now)
+
+    def gave_up(self) -> None:
+        """Say the requests that were in flight have been given up."""
+        self.control.gave_up()
 
     def __enter__(self) -> StopRequests:
-        if self.context.handle_signals and threading.current_thread() is threading.main_thread():
-            for signum in self.context.stop_signals:
-                self._previous[signum] = signal.signal(signum, self._on_stop)
-            self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
-            if self.context.stop_at is not None:
-                signal.setitimer(
-                    signal.ITIMER_REAL, max(self.context.stop_at - time.monotonic(), 0.001)
-                )
+        if self.context.handle_signals:
+            self._handlers.enter_context(handled(self._on_stop, self.context.stop_signals))
+            self._alarm = self._handlers.enter_context(handled(self._on_alarm, [signal.SIGALRM]))
+            self._arm(time.monotonic())
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if signal.SIGALRM in self._previous:
+        if self._alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+        self._handlers.close()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        self._start_stop(signum, self.in_flight())
+        now = time.monotonic()
+        self.control.ask(signum, now, self.in_flight())
+        self._arm(now)
 
-    def _start_stop(self, signum: int | None, in_flight: int) -> None:
-        first = not self.context.stopping
-        self.context.request_stop(signum, in_flight, self.grace)
-        if first:
-            self.deadline = time.monotonic() + self.grace
-            self._arm(self.grace)
-        elif self.context.stop_now and self.deadline is not None:
-            self.deadline = time.monotonic()
-            self._arm(0)
-
-    def _arm(self, seconds: float) -> None:
-        if signal.SIGALRM in self._previous:
-            signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    def _arm(self, now: float) -> None:
+        """Set the alarm for the stop control's next deadline, at once to give up now."""
+        if not self._alarm:
+            return
+        deadline = self.control.next_deadline
+        if self.control.give_up_now:
+            signal.setitimer(signal.ITIMER_REAL, 0.001)
+        elif deadline is not None:
+            signal.setitimer(signal.ITIMER_REAL, max(deadline - now, 0.001))
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        if not self.context.stopping:  # the time limit's alarm: the stop starts now
-            self._start_stop(None, self.in_flight())
-            return
-        # The grace alarm (the itimer's clock may run a hair ahead of time.monotonic()).
-        self.deadline = min(self.deadline or 0.0, time.monotonic())
-        if self._in_io:
-            raise GraceExpired
+        now = time.monotonic()
+        self.control.tick(now, self.in_flight())
+        if self.control.give_up_now:
+            if self._in_io:
+                raise GraceExpired
+            return  # the next interruptible stretch gives up instead
+        # The next deadline; or the same one, if the itimer ran a hair ahead of time.monotonic().
+        self._arm(now)
 
     @contextlib.contextmanager
     def interruptible(self) -> Iterator[None]:
         """Mark a stretch of blocking I/O that the grace alarm may interrupt."""
-        if self.grace_over:
-            raise GraceExpired
-        self._in_io = True
         try:
-            yield
-        finally:
-            self._in_io = False
+            if self.control.give_up_now:
+                raise GraceExpired
+            self._in_io = True
+            try:
+                yield
+            finally:
+                self._in_io = False
+        except GraceExpired:
+            self.control.gave_up()
+            raise

@@ -6,12 +6,10 @@ keeps every finished run, ends the processes it started, and still reports what 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import signal
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +27,7 @@ from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import ComparePlan, RunSpec
 from crawler.compare.report import print_table, write_markdown, write_results
 from crawler.compare.verdict import Verdict, verdicts
-from crawler.context import stop_signals as handled_stop_signals
+from crawler.signals import exit_status, handled
 from mock_server import MockServerProcess, load_settings
 
 
@@ -91,23 +89,6 @@ class Stopped(BaseException):
         self.signum = signum
 
 
-@contextlib.contextmanager
-def stop_signals(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
-    """Handle the stop signals with `handler` inside the block (main thread only).
-
-    A signal ignored when the command started (`nohup`) is left ignored.
-    """
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in handled_stop_signals():
-            previous[signum] = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signum)
 
@@ -149,13 +130,13 @@ def run_compare(
 
     stopped: signal.Signals | None = None
     try:
-        with stop_signals(_raise_stopped):
+        with handled(_raise_stopped):
             write_results(out, rows, [], meta)
             _measure_all(plan, machine["cores"], console, finished)
     except Stopped as stop:
         stopped = signal.Signals(stop.signum)
         meta["stopped_by"] = stopped.name
-    with stop_signals(_ignore):
+    with handled(_ignore):
         if stopped is not None:
             console.print(f"Stopped by {stopped.name}: reporting the {len(rows)} finished runs")
         found = verdicts(rows, machine["cores"], planned)
@@ -166,7 +147,7 @@ def run_compare(
         print_table(rows, found, meta, console)
         console.print(f"Report: {out / 'report.html'} (and report.md)")
     if stopped is not None:
-        raise SystemExit(128 + stopped.value)
+        raise SystemExit(exit_status(stopped))
     return CompareOutcome(rows, found)
 
 

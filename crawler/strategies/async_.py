@@ -14,10 +14,9 @@ import asyncio
 import contextlib
 import importlib
 import math
-import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -36,6 +35,7 @@ from crawler.errors import CrawlAborted
 from crawler.http.aiohttp_client import fetch, new_session
 from crawler.output import AsyncJsonlSink
 from crawler.settings import CrawlSettings, EventLoop
+from crawler.signals import handled_on_loop
 
 # Runs a page's parse somewhere (inline on the loop, or in a process pool) and gives its result.
 Analyzer = Callable[[PageJob], Awaitable[PageAnalysis]]
@@ -115,7 +115,7 @@ class AsyncDriver:
     ) -> None:
         self.core = core
         self.settings = settings
-        self.grace = settings.grace
+        self.stop = context.stop_for(settings.grace)
         self.session = session
         self.sink = sink
         self.context = context
@@ -123,20 +123,18 @@ class AsyncDriver:
         self.loop = asyncio.get_running_loop()
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
-        self.stop_deadline: float | None = None
         self.flushing: asyncio.Task[None] | None = None
         self.failure: CrawlAborted | None = None
 
     async def run(self) -> None:
         """Crawl until the core says it is done, a stop's grace period runs out, or the output
         (or the state file behind it) refuses a write."""
-        with self._signals_handled():
-            if self.context.stopping:
-                self._apply_stop()  # asked before the loop was listening
+        with handled_on_loop(self.loop, self._on_signal, self.context.stop_signals):
             while self.failure is None:
                 now = time.monotonic()
-                if self.context.time_is_up(now):
-                    self._stop(None)
+                self.stop.tick(now, self.core.in_flight)
+                if self.stop.stopping:  # a signal, the time limit, or asked before the loop ran
+                    self.core.stop()
                 step = self.core.next_request(now)
                 if isinstance(step, FetchRequest):
                     task = self.loop.create_task(self._perform(step))
@@ -156,16 +154,15 @@ class AsyncDriver:
         await self.sink.flush()
 
     async def _sleep(self, seconds: float) -> None:
-        """Wait until a task completes, `seconds` pass, the time limit, or the stop grace period
-        ends."""
-        if self.stop_deadline is not None:
-            remaining = self.stop_deadline - time.monotonic()
-            if remaining <= 0:
-                await self._cancel_in_flight()
-                return
-            seconds = min(seconds, remaining)
-        elif self.context.stop_at is not None:
-            seconds = min(seconds, max(self.context.stop_at - time.monotonic(), 0.0))
+        """Wait until a task completes, `seconds` pass, or the stop control's next deadline (the
+        time limit, the end of the grace period); give up the requests in flight if it says so."""
+        if self.stop.give_up_now:
+            await self._cancel_in_flight()
+            self.stop.gave_up()
+            return
+        deadline = self.stop.next_deadline
+        if deadline is not None:
+            seconds = min(seconds, max(deadline - time.monotonic(), 0.0))
         self.wake.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(None if math.isinf(seconds) else seconds):
@@ -219,32 +216,7 @@ class AsyncDriver:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    def _stop(self, signum: int | None) -> None:
-        """Stop scheduling (a signal, or None: the time limit); in-flight requests get the grace
-        period to finish, unless this is a second Ctrl-C."""
-        self.context.request_stop(signum, self.core.in_flight, self.grace)
-        self._apply_stop()
-
-    def _apply_stop(self) -> None:
-        if self.stop_deadline is None:
-            self.stop_deadline = time.monotonic() + self.grace
-        if self.context.stop_now:
-            self.stop_deadline = time.monotonic()
-        self.core.stop()
-        self.sink.add(self.core.take_records())
+    def _on_signal(self, signum: int) -> None:
+        """Forward a stop signal to the stop control, and wake the loop to act on it."""
+        self.stop.ask(signum, time.monotonic(), self.core.in_flight)
         self.wake.set()
-
-    @contextlib.contextmanager
-    def _signals_handled(self) -> Iterator[None]:
-        signals = self.context.stop_signals
-        previous = {signum: signal.getsignal(signum) for signum in signals}
-        for signum in signals:
-            self.loop.add_signal_handler(signum, self._stop, signum)
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                self.loop.remove_signal_handler(signum)
-                # The loop resets to the default; the crawl's own handler must stay until it ends.
-                if handler is not None:
-                    signal.signal(signum, handler)

@@ -77,8 +77,9 @@ class _ThreadsDriver:
                     stop.poll(time.monotonic(), len(self.out))
                     if stop.requested or self.failure is not None:
                         self.core.stop()
-                    if (stop.grace_over or self.failure is not None) and self.out:
+                    if stop.give_up_now or self.failure is not None:
                         self._interrupt_out()
+                        stop.gave_up()
                     step = self.core.next_request(time.monotonic())
                     while isinstance(step, FetchRequest):
                         self.out[step] = None
