@@ -29,10 +29,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command_line, git_revision, machine, write_results  # noqa: E402
-from crawler.core.records import Record  # noqa: E402
-from tests.conformance.crawls import STRATEGIES, run_crawler  # noqa: E402
-from tests.conformance.servers import running_httpbin, running_nginx  # noqa: E402
+from benchmarks.common import command_line, git_revision, machine, write_results
+from crawler.core.records import Record
+from tests.conformance.crawls import STRATEGIES, run_crawler
+from tests.conformance.servers import running_httpbin, running_nginx
 
 CONVERGING = ["/redirect/3", "/relative-redirect/3", "/absolute-redirect/3"]
 
