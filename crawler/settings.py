@@ -139,7 +139,7 @@ class CrawlSettings:
         default=DEFAULT_POLICY.max_depth,
         metadata=declare(
             INTEGER,
-            "Links followed from a seed; bounds spider traps.",
+            "Steps (links or redirects) followed from a seed; bounds spider traps.",
             validators=(between(0, 1000),),
         ),
     )
@@ -238,7 +238,11 @@ class CrawlSettings:
     )
     max_redirects: int = field(
         default=DEFAULT_POLICY.max_redirects,
-        metadata=declare(INTEGER, "Redirect hops followed per URL.", validators=_NOT_NEGATIVE),
+        metadata=declare(
+            INTEGER,
+            "Redirects followed from a seed (which move it); other redirects are steps of depth.",
+            validators=_NOT_NEGATIVE,
+        ),
     )
     max_bytes: int = field(
         default=DEFAULT_POLICY.max_bytes,

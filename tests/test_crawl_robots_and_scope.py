@@ -79,7 +79,7 @@ async def test_more_than_five_robots_redirects_mean_no_rules(tmp_path: Path) -> 
 
 async def test_a_seed_that_moves_to_another_origin_takes_its_scope_along(tmp_path: Path) -> None:
     """http -> https or apex -> www: the seed's own redirect puts its final origin in scope, the
-    summary says so, and the site is crawled there."""
+    summary says so, and the site is crawled there, its home page a record of its own."""
     moves: dict[str, str] = {}
     async with (
         serve({"/": html("/page"), "/page": html()}) as moved_to,
@@ -89,6 +89,7 @@ async def test_a_seed_that_moves_to_another_origin_takes_its_scope_along(tmp_pat
         outcome, records = await crawl(seed, tmp_path / "out.jsonl")
     assert {(record.url, record.final_url, record.error) for record in records} == {
         (moved_to + "page", moved_to + "page", None),
+        (moved_to, moved_to, None),
         (seed, moved_to, None),
     }
     assert outcome.summary["scope_added"] == [moved_to.rstrip("/")]

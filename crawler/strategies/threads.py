@@ -59,7 +59,7 @@ class _ThreadsDriver:
         # GIL, so more would gain nothing, and each parse builds a tree many times its page in
         # the allocator arena of the thread that runs it: parsed on 64 fetching threads, 2 MiB
         # pages of 116,000 links left 1.3 GB behind in the arenas; on 2 parser threads the whole
-        # crawl peaks under 400 MiB (tests/test_bounded_work.py).
+        # crawl peaks under 400 MiB (tests/test_strategies_memory.py).
         self.parsers = ThreadPoolExecutor(
             max_workers=os.cpu_count() or 1, thread_name_prefix="crawler-parser"
         )
