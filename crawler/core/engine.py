@@ -465,6 +465,7 @@ class CrawlCore:
         job.move(JobState.FINISHED)
         del self._jobs[job.id]
         del self._job_of_url[job.url]
+        self._seed_hops.pop(job.url, None)  # a seed's target that did not redirect on
         if error is ErrorKind.INTERRUPTED and self.frontier.durable:
             # Not an outcome: the URL stays waiting in the store, and a resumed crawl fetches it.
             self.stats.deferred += 1
