@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.compare.run import machine_facts
+from crawler.compare.drive import machine_facts
 
 RESULTS = Path(__file__).parent / "results"
 # What a measured child process runs with: this environment, but with bytecode cached, as after

@@ -29,13 +29,13 @@ import aiohttp
 import uvloop
 from common import command_line, git_revision, machine, spread, write_results
 
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.frontier import FrontierEntry, MemoryFrontier
 from crawler.core.messages import Done, FetchRequest, FetchResponse
-from crawler.page import analyze_page
+from crawler.pages.parse import analyze_page
 from crawler.settings import load_crawl_settings
 from crawler.strategies.async_ import AsyncStrategy
+from crawler.strategies.context import RunContext
 from mock_server import MockServerProcess, Site, load_settings
 
 

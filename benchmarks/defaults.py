@@ -251,8 +251,8 @@ def breakdown(pages: int = 5_000, repeat: int = 3) -> dict[str, float]:
 
     from crawler.core.engine import CrawlCore
     from crawler.core.messages import Done, FetchRequest, FetchResponse
-    from crawler.fingerprint import fingerprint
-    from crawler.page import analyze_page
+    from crawler.pages.fingerprint import fingerprint
+    from crawler.pages.parse import analyze_page
     from crawler.settings import load_crawl_settings
 
     site = Site(load_settings(overrides={"pages": pages}).site)
@@ -307,9 +307,9 @@ def breakdown(pages: int = 5_000, repeat: int = 3) -> dict[str, float]:
 
 # Where a profiled function's time is counted: the first matching piece of its file's path.
 COMPONENTS = (
-    ("crawler/fingerprint.py", "near-duplicate fingerprint (numpy)"),
+    ("crawler/pages/fingerprint.py", "near-duplicate fingerprint (numpy)"),
     ("numpy", "near-duplicate fingerprint (numpy)"),
-    ("crawler/page.py", "page analysis: lexbor parse, one CSS pass, charset"),
+    ("crawler/pages/parse.py", "page analysis: lexbor parse, one CSS pass, charset"),
     ("selectolax", "page analysis: lexbor parse, one CSS pass, charset"),
     ("crawler/core/urls.py", "link resolution and normalization"),
     ("urllib/parse.py", "link resolution and normalization"),
@@ -318,7 +318,7 @@ COMPONENTS = (
     ("aiohttp", "aiohttp client (request, response, connection pool)"),
     ("yarl", "aiohttp client (request, response, connection pool)"),
     ("multidict", "aiohttp client (request, response, connection pool)"),
-    ("crawler/output.py", "record output (JSON, the writer thread)"),
+    ("crawler/output/jsonl.py", "record output (JSON, the writer thread)"),
     ("json/", "record output (JSON, the writer thread)"),
     ("crawler/strategies/", "async driver: tasks, wake-ups, limits"),
     ("asyncio", "event loop (uvloop) and asyncio"),
@@ -339,10 +339,10 @@ def profile_shares(scratch: Path) -> dict[str, Any]:
     Built-in functions (C code: lexbor's, numpy's, the socket calls) are counted with the
     component of the Python function that called them, in proportion to its calls.
     """
-    from crawler.context import RunContext
     from crawler.core.engine import CrawlCore
     from crawler.settings import load_crawl_settings
     from crawler.strategies.async_ import AsyncStrategy
+    from crawler.strategies.context import RunContext
 
     pages = 5_000
     site = load_settings(overrides={"pages": pages})

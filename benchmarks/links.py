@@ -23,7 +23,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from crawler.core import urls
 from crawler.core.urls import LinkResolver
-from crawler.page import analyze_page
+from crawler.pages.parse import analyze_page
 from mock_server import Site, load_settings
 
 PYTHON_DOCS = Path("/usr/share/doc/python3/html")

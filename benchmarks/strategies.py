@@ -26,12 +26,12 @@ from typing import Any
 import requests
 from common import RESULTS, command_line, git_revision, machine, spread, write_results
 
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
-from crawler.fingerprint import simhash, words_of
-from crawler.run import cpu_seconds
+from crawler.pages.fingerprint import simhash, words_of
+from crawler.run.crawl import cpu_seconds
 from crawler.settings import load_crawl_settings
 from crawler.strategies import STRATEGIES
+from crawler.strategies.context import RunContext
 from mock_server import MockServerProcess, Site, load_settings
 
 STRATEGY_NAMES = ("sync", "threads", "async", "async-procs")

@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from crawl_basics.cli_errors import OneLineErrorGroup
-from crawl_basics.declared import options_from
-from crawl_basics.errors import SetupError
+from command_kit.cli_errors import OneLineErrorGroup
+from command_kit.declared import options_from
+from command_kit.errors import SetupError
 from crawler.settings import CrawlSettings, load_crawl_settings
-from crawler.signals import StopSignalsNoted, stopped_at_once
+from crawler.stopping.signals import StopSignalsNoted, stopped_at_once
 
 
 @click.group(
@@ -52,12 +52,12 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
         settings = load_crawl_settings(config, overrides)
         # Imported now, not above, so `--help` is quick; a Ctrl-C meanwhile ends it quietly.
         with StopSignalsNoted():
-            from crawler.run import run_crawl
+            from crawler.run.crawl import run_crawl
 
             site = None
             if not settings.seeds:
                 # Only a crawl of the embedded site loads the mock server (aiohttp's server side).
-                from crawler.embedded import site_for
+                from crawler.run.embedded import site_for
 
                 site = site_for(config)
         outcome = run_crawl(settings, site)
@@ -83,8 +83,8 @@ def export(state: Path, output: str) -> None:
     The state file has each finished URL's record exactly once, whatever crashes and resumes the
     crawl went through; this rebuilds the output from it.
     """
-    from crawler.errors import OutputClosed
-    from crawler.output import EXIT_OUTPUT_CLOSED, silence_stdout
+    from crawler.output.aborts import OutputClosed
+    from crawler.output.jsonl import EXIT_OUTPUT_CLOSED, silence_stdout
     from crawler.state.export import export_records
 
     try:
@@ -137,8 +137,8 @@ def compare(scenario: str | None, config: Path | None, out: Path, **grid: Any) -
     """
     from rich.console import Console
 
+    from crawler.compare.drive import run_compare
     from crawler.compare.plan import load_plan
-    from crawler.compare.run import run_compare
 
     try:
         plan = load_plan(scenario, config, grid)

@@ -1,14 +1,14 @@
 """The `crawler` console script: the CLI, with a stop signal during start-up made quiet.
 
-The whole command runs under `StopSignalsNoted` (see `crawler.signals` for why), so only the
-interpreter's own start-up comes before a handler of the crawler's.
+The whole command runs under `StopSignalsNoted` (see `crawler.stopping.signals` for why), so
+only the interpreter's own start-up comes before a handler of the crawler's.
 """
 
 from __future__ import annotations
 
 import signal
 
-from crawler.signals import StopSignalsNoted, exit_stopped
+from crawler.stopping.signals import StopSignalsNoted, exit_stopped
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawl_basics.config import read_config_table
-from crawl_basics.declared import (
+from command_kit.config import read_config_table
+from command_kit.declared import (
     BOOLEAN,
     DURATION,
     FILE,
@@ -33,9 +33,9 @@ from crawl_basics.declared import (
     settings_from,
     validate_declared,
 )
-from crawl_basics.errors import SettingsError
-from crawl_basics.units import format_duration
-from crawl_basics.validators import (
+from command_kit.errors import SettingsError
+from command_kit.units import format_duration
+from command_kit.validators import (
     above,
     at_least,
     between,
@@ -47,7 +47,7 @@ from crawl_basics.validators import (
 from crawler.core.policy import DEFAULT_POLICY, CrawlPolicy
 from crawler.core.urls import normalize_url
 from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
-from crawler.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
+from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 
 __all__ = ["CrawlSettings", "EventLoop", "LogLevel", "StrategyName", "load_crawl_settings"]
 
@@ -408,7 +408,7 @@ class CrawlSettings:
 
     @property
     def page_options(self) -> PageOptions:
-        """Return what the analysis of a page is told (see `crawler.page_options`)."""
+        """Return what the analysis of a page is told (see `crawler.pages.page_options`)."""
         # Read field by field, as the policy is: each is a setting of the same name.
         return PageOptions(
             **{field.name: getattr(self, field.name) for field in dataclasses.fields(PageOptions)}

@@ -7,7 +7,7 @@
 from mock_server.faults import FaultKind
 from mock_server.oracle import CrawlExpectation, ExpectedRecord, expected_crawl
 from mock_server.server import MockServer, MockServerProcess
-from mock_server.settings import ServerSettings, SiteSettings, load_settings
+from mock_server.server_settings import ServerSettings, SiteSettings, load_settings
 from mock_server.site import Site
 
 __all__ = [

@@ -1,5 +1,5 @@
 """Allow `python -m mock_server`."""
 
-from mock_server.cli import main
+from mock_server.command import main
 
 main(prog_name="mock-server")

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from mock_server.latency import latency_quantile, uniform_draw
-from mock_server.settings import Overload, ServerSettings
+from mock_server.request_stats import Stats
+from mock_server.server_settings import Overload, ServerSettings
 from mock_server.site import Action, Site, SiteResponse
-from mock_server.stats import Stats
 
 URL_LOG_LIMIT = 200_000
 

@@ -22,12 +22,12 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from crawl_basics.errors import ResourceError
-from crawl_basics.limits import raise_open_file_limit
+from command_kit.errors import ResourceError
+from command_kit.open_file_limit import raise_open_file_limit
 from mock_server.app import create_app
-from mock_server.settings import ServerSettings
+from mock_server.request_stats import Stats, shared_counters
+from mock_server.server_settings import ServerSettings
 from mock_server.site import Site
-from mock_server.stats import Stats, shared_counters
 
 T = TypeVar("T")
 LISTEN_BACKLOG = 4096

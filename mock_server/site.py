@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from mock_server import hostile, pages, text
+from mock_server import hostile, html_pages, text
 from mock_server.faults import HOSTILE_FAULTS, TRANSIENT_FAULTS, FaultKind, FaultPlan
 from mock_server.latency import uniform_draw
-from mock_server.settings import SiteSettings
+from mock_server.server_settings import SiteSettings
 
 SECTIONS = 8
 EXTERNAL_HOST = "external.invalid"
@@ -236,7 +236,7 @@ class Site:
 
     # -- Rendering ----------------------------------------------------------------------------
 
-    def _page_content(self, page: int) -> pages.PageContent:
+    def _page_content(self, page: int) -> html_pages.PageContent:
         seed = self.settings.seed
         charset = self.charset_of(page)
         foreign = text.FOREIGN_WORDS.get(charset, ())
@@ -249,7 +249,9 @@ class Site:
         rng = random.Random(f"{seed}:page:{page}")
         words_rng = random.Random(f"{seed}:words:{words_of}")
         title = f"{text.title_words(words_rng, foreign)} ({page})"
-        paragraphs = pages.padding_paragraphs(words_rng, self.settings.page_size - 1200, foreign)
+        paragraphs = html_pages.padding_paragraphs(
+            words_rng, self.settings.page_size - 1200, foreign
+        )
         if twin is not None:
             paragraphs = text.perturb(paragraphs, rng, words=1)
         own_url = URL(self.page_url(page))
@@ -260,7 +262,7 @@ class Site:
             base_href = base_directory if page % 2 else str(own_url.origin()) + base_directory
             base = own_url.join(URL(base_directory))
         hrefs = [
-            (pages.write_href(URL(link.url), base, rng.randrange(8)), link.nofollow)
+            (html_pages.write_href(URL(link.url), base, rng.randrange(8)), link.nofollow)
             for link in self.links(page)
         ]
         hrefs += [
@@ -273,10 +275,10 @@ class Site:
         if base_href is None:
             # Against a <base href> a fragment-only link names the base, a URL of no page.
             hrefs.append(("#top", False))
-        return pages.PageContent(
+        return html_pages.PageContent(
             title=title,
             paragraphs=paragraphs,
-            anchors=pages.anchors_for(hrefs, words_rng),
+            anchors=html_pages.anchors_for(hrefs, words_rng),
             base_href=base_href,
             meta_charset=None
             if self.plan.page_fault.get(page) is FaultKind.CHARSET_HEADER
@@ -287,11 +289,13 @@ class Site:
     def _render_page(self, page: int) -> tuple[bytes, bytes | None]:
         """Return the encoded body of a page, and its gzip form when the page is gzip-served."""
         fault = self.plan.page_fault.get(page)
-        document = pages.render(self._page_content(page))
+        document = html_pages.render(self._page_content(page))
         if fault is FaultKind.MALFORMED_HTML:
-            document = pages.damage(document, random.Random(f"{self.settings.seed}:damage:{page}"))
+            document = html_pages.damage(
+                document, random.Random(f"{self.settings.seed}:damage:{page}")
+            )
         if fault is FaultKind.OVERSIZE:
-            document = pages.repeat_to_size(document, self.settings.oversize_bytes)
+            document = html_pages.repeat_to_size(document, self.settings.oversize_bytes)
         body = document.encode(self.charset_of(page))
         compressed = (
             gzip.compress(body, compresslevel=6, mtime=0) if fault is FaultKind.GZIP else None
@@ -343,11 +347,11 @@ class Site:
         """Return the response to the `attempt`-th request for `url` (1 for the first)."""
         routed = self.route(url)
         if routed is None:
-            return _html_response(404, pages.error_page(404, "Not Found"))
+            return _html_response(404, html_pages.error_page(404, "Not Found"))
         host, route = routed
         handler = getattr(self, f"_respond_{route.kind}")
         response: SiteResponse | None = handler(host, route, attempt, accept_gzip)
-        return response or _html_response(404, pages.error_page(404, "Not Found"))
+        return response or _html_response(404, html_pages.error_page(404, "Not Found"))
 
     def _is_page_here(self, host: int, page: int) -> bool:
         return 0 <= page < self.settings.pages and self.host_of(page) == host
@@ -366,9 +370,9 @@ class Site:
         fault = self.plan.page_fault.get(page)
         failing_attempt = attempt <= self.settings.transient_failures
         if fault is FaultKind.HTTP_500:
-            return _html_response(500, pages.error_page(500, "Internal Server Error"))
+            return _html_response(500, html_pages.error_page(500, "Internal Server Error"))
         if fault is FaultKind.HTTP_503 and failing_attempt:
-            return _html_response(503, pages.error_page(503, "Service Unavailable"))
+            return _html_response(503, html_pages.error_page(503, "Service Unavailable"))
         if fault is FaultKind.HTTP_429 and failing_attempt:
             retry_after = (
                 f"{self.settings.retry_after:.0f}"
@@ -376,7 +380,7 @@ class Site:
                 else f"{self.settings.retry_after:g}"
             )
             return _html_response(
-                429, pages.error_page(429, "Too Many Requests"), ("Retry-After", retry_after)
+                429, html_pages.error_page(429, "Too Many Requests"), ("Retry-After", retry_after)
             )
         body, compressed = self.render_page(page)
         charset = self.charset_of(page)
@@ -529,7 +533,7 @@ class Site:
         ):
             return None
         next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-        document = pages.calendar_page(year, month, f"/calendar/{next_year}/{next_month:02d}/")
+        document = html_pages.calendar_page(year, month, f"/calendar/{next_year}/{next_month:02d}/")
         return _html_response(200, document)
 
     def calendar_url(self, host: int, months_after_start: int) -> str:
@@ -569,11 +573,11 @@ class Site:
             case "to-other-port":
                 return _redirect(302, hostile.other_port_origin(origin) + "/")
             case "no-location":
-                return SiteResponse(302, html, pages.error_page(302, "Moved").encode())
+                return SiteResponse(302, html, html_pages.error_page(302, "Moved").encode())
             case "two-lengths.html":
                 return SiteResponse(200, (), hostile.raw_two_lengths(page), Action.RAW)
             case "two-types.html":
-                document = pages.leaf_page(f"Two types ({page})", random.Random(page), 300)
+                document = html_pages.leaf_page(f"Two types ({page})", random.Random(page), 300)
                 return SiteResponse(
                     200,
                     (*html, ("Content-Type", "application/octet-stream")),
@@ -582,13 +586,13 @@ class Site:
             case "binary.html":
                 return SiteResponse(200, html, hostile.binary_body(page))
             case "page.png":
-                document = pages.leaf_page(f"Not a picture ({page})", random.Random(page), 300)
+                document = html_pages.leaf_page(f"Not a picture ({page})", random.Random(page), 300)
                 return SiteResponse(200, (("Content-Type", "image/png"),), document.encode())
         return None
 
     def _leaf(self, title: str) -> SiteResponse:
         rng = random.Random(f"{self.settings.seed}:leaf:{title}")
-        return _html_response(200, pages.leaf_page(title, rng, 600))
+        return _html_response(200, html_pages.leaf_page(title, rng, 600))
 
 
 def _html_response(status: int, document: str, *headers: tuple[str, str]) -> SiteResponse:
@@ -601,5 +605,5 @@ def _redirect(status: int, location: str) -> SiteResponse:
     return SiteResponse(
         status,
         (("Location", location), ("Content-Type", "text/html; charset=utf-8")),
-        pages.error_page(status, "Moved").encode(),
+        html_pages.error_page(status, "Moved").encode(),
     )

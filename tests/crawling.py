@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.records import ErrorKind, Record
 from crawler.settings import load_crawl_settings
 from crawler.strategies.async_ import crawl
+from crawler.strategies.context import RunContext
 from mock_server import CrawlExpectation, FaultKind, MockServer
 
 # What the crawler must call each problem the site model knows.

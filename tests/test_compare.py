@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from crawl_basics.errors import SettingsError
+from command_kit.errors import SettingsError
 from crawler.compare.measure import Measurement
 from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import RunSpec, load_plan

@@ -191,10 +191,10 @@ async def test_plain_asyncio_loop_makes_the_same_crawl(
     """--loop asyncio (instead of uvloop) crawls the same records."""
     import asyncio
 
-    from crawler.context import RunContext
     from crawler.core.engine import CrawlCore
     from crawler.settings import EventLoop, load_crawl_settings
     from crawler.strategies.async_ import AsyncStrategy
+    from crawler.strategies.context import RunContext
     from tests.crawling import read_records
 
     server = await start_server(pages=120, faults="broken_link=0.05,redirect=0.05")

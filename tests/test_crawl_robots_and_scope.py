@@ -11,7 +11,7 @@ import pytest
 from crawler.core.records import Record
 from crawler.core.robots import RobotsRules
 from crawler.core.scope import Scope
-from crawler.run import CrawlOutcome, run_crawl
+from crawler.run.crawl import CrawlOutcome, run_crawl
 from crawler.settings import load_crawl_settings
 from tests.crawling import check_output, read_records
 from tests.sites import html, robots, serve

@@ -11,7 +11,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.fingerprint import fingerprint, simhash, words_of
+from crawler.pages.fingerprint import fingerprint, simhash, words_of
 
 texts = st.lists(
     st.sampled_from(["the", "crawler", "Été", "東京", "naïve", "x_1", "42", "—", "a-b", "\u00a0"]),
@@ -74,7 +74,7 @@ STABLE_TEXT = "Été à 東京: the crawler reads one page, then the next page, 
 STABLE_VALUES = [0x44A5A58F16BCA281, 48, 0x40856D4F17FDDC01]
 FINGERPRINT_IN_A_CHILD = f"""
 import json
-from crawler.fingerprint import fingerprint, simhash, words_of
+from crawler.pages.fingerprint import fingerprint, simhash, words_of
 value, words = fingerprint({STABLE_TEXT!r})
 print(json.dumps([[value, words, simhash(words_of({STABLE_TEXT!r}), 3)], hash(b"crawler")]))
 """

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.records import Record
 from crawler.http.decoding import BadEncoding, codings_of, decode_body
 from crawler.http.location import location_from_bytes
 from crawler.settings import load_crawl_settings
 from crawler.strategies import STRATEGIES
+from crawler.strategies.context import RunContext
 from tests.awkward import CASES, PAGE, SLOW_CASES, response, serve_awkward
 from tests.crawling import check_output, read_records
 

@@ -85,7 +85,7 @@ def test_a_crawl_of_a_url_imports_no_mock_server(tmp_path: Path) -> None:
 def test_the_embedded_site_module_imports_the_mock_server() -> None:
     """The embedded site's module does load the mock server and aiohttp's server side: the
     checks above would see them."""
-    modules = modules_loaded_by("import crawler.embedded")
+    modules = modules_loaded_by("import crawler.run.embedded")
     assert within(modules, "mock_server") and within(modules, "aiohttp.web")
 
 
@@ -96,21 +96,54 @@ def test_the_core_imports_no_http_client_or_server() -> None:
     assert "crawler.core.engine" in modules
     assert within(modules, "aiohttp", "requests", "mock_server", "asyncio") == []
     # It takes its own policy: no settings machinery (click, TOML, the CLI's settings) either.
-    assert within(modules, "click", "crawler.settings", "crawl_basics") == []
+    assert within(modules, "click", "crawler.settings", "command_kit") == []
 
 
 def test_the_mock_server_imports_nothing_from_the_crawler() -> None:
     """`import mock_server` (and its command) loads nothing from `crawler`."""
-    modules = modules_loaded_by("import mock_server, mock_server.cli")
+    modules = modules_loaded_by("import mock_server, mock_server.command")
     assert "mock_server.server" in modules
     assert within(modules, "crawler") == []
 
 
-@pytest.mark.parametrize(
-    "module", ["errors", "units", "config", "cli_errors", "limits", "declared"]
+COMMAND_KIT_MODULES = sorted(
+    path.stem
+    for path in (Path(__file__).parents[1] / "command_kit").glob("*.py")
+    if path.stem != "__init__"
 )
-def test_the_shared_basics_import_neither_package(module: str) -> None:
-    """Every module of `crawl_basics` loads neither `crawler` nor `mock_server`."""
-    modules = modules_loaded_by(f"import crawl_basics.{module}")
-    assert f"crawl_basics.{module}" in modules
+
+
+@pytest.mark.parametrize("module", COMMAND_KIT_MODULES)
+def test_the_command_kit_imports_neither_package(module: str) -> None:
+    """Every module of `command_kit` loads neither `crawler` nor `mock_server`."""
+    modules = modules_loaded_by(f"import command_kit.{module}")
+    assert f"command_kit.{module}" in modules
     assert within(modules, "crawler", "mock_server") == []
+
+
+def test_the_core_exports_its_public_names_and_loads_them_on_use() -> None:
+    """`crawler.core` names every public name a strategy or store needs, each from its own module,
+    and importing the package alone loads no engine (so `crawler --help` stays light)."""
+    modules = modules_loaded_by(
+        "import crawler.core as core\n"
+        "assert len(core.__all__) == len(set(core.__all__)) and set(core.__all__) == set(core._HOME)\n"
+        "import sys\n"
+        "assert 'crawler.core.engine' not in sys.modules\n"
+        "for name in core.__all__:\n"
+        "    value = getattr(core, name)\n"
+        "    module = sys.modules['crawler.core.' + core._HOME[name]]\n"
+        "    assert getattr(module, name) is value, name\n"
+    )
+    assert "crawler.core.engine" in modules
+
+
+def test_no_two_modules_share_a_file_name() -> None:
+    """Each module's file name says which one it is: `grep`, a traceback or an editor tab showing
+    `settings.py` never leaves the reader guessing which of several."""
+    root = Path(__file__).parents[1]
+    seen: dict[str, list[str]] = {}
+    for package in ("crawler", "command_kit", "mock_server"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path.stem not in ("__init__", "__main__"):
+                seen.setdefault(path.name, []).append(str(path.relative_to(root)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

@@ -99,8 +99,8 @@ def test_config_file_sets_and_flags_override(tmp_path: Path) -> None:
 def test_help_documents_every_setting() -> None:
     """`mock-server --help` names every setting the config file accepts, with its type and
     default."""
-    from crawl_basics.declared import option_rows
-    from mock_server.settings import ServerSettings, SiteSettings
+    from command_kit.declared import option_rows
+    from mock_server.server_settings import ServerSettings, SiteSettings
 
     result = run_cli("--help")
     text = " ".join(result.stdout.split())

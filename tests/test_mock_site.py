@@ -12,7 +12,7 @@ from yarl import URL
 
 from mock_server import FaultKind, Site, SiteSettings, expected_crawl
 from mock_server.faults import HOSTILE_FAULTS, LINK_FAULTS, PAGE_FAULTS, parse_fault_spec
-from mock_server.pages import write_href
+from mock_server.html_pages import write_href
 from mock_server.site import Action
 
 ALL_FAULTS = parse_fault_spec("all")

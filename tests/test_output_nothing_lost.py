@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from crawler.core.records import ErrorKind
-from crawler.run import run_crawl
+from crawler.run.crawl import run_crawl
 from crawler.settings import load_crawl_settings
 from crawler.strategies import STRATEGIES
 from mock_server import MockServerProcess, expected_crawl, load_settings

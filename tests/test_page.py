@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.page import analyze_page
-from crawler.page_options import PageOptions
+from crawler.pages.page_options import PageOptions
+from crawler.pages.parse import analyze_page
 from mock_server import hostile
 from tests.sites import html
 

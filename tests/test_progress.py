@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from crawler.core.engine import CrawlCore
-from crawler.progress import StatusLine, print_summary
+from crawler.run.progress import StatusLine, print_summary
 from crawler.settings import load_crawl_settings
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from crawl_basics.declared import declared_fields, flag_of, option_rows, shown_default
+from command_kit.declared import declared_fields, flag_of, option_rows, shown_default
 from crawler.settings import CrawlSettings
-from mock_server.settings import ServerSettings, SiteSettings
+from mock_server.server_settings import ServerSettings, SiteSettings
 
 README = Path(__file__).parent.parent / "README.md"
 CRAWLER = [sys.executable, "-m", "crawler"]

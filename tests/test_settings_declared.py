@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from crawl_basics.declared import INTEGER, declare, optional, validate_declared
-from crawl_basics.errors import SettingsError
-from crawl_basics.validators import (
+from command_kit.declared import INTEGER, declare, optional, validate_declared
+from command_kit.errors import SettingsError
+from command_kit.validators import (
     above,
     at_least,
     between,
@@ -19,7 +19,7 @@ from crawl_basics.validators import (
 )
 from crawler.core.policy import DEFAULT_POLICY
 from crawler.http.options import DEFAULT_HTTP_OPTIONS
-from crawler.page_options import DEFAULT_PAGE_OPTIONS
+from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS
 from crawler.settings import CrawlSettings, StrategyName
 from crawler.strategies import STRATEGIES
 

@@ -10,17 +10,17 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from crawl_basics.errors import ResourceError
+from command_kit.errors import ResourceError
 from crawler.cli import main
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.frontier import FrontierEntry, MemoryFrontier
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, PageAnalysis
 from crawler.core.records import ErrorKind
 from crawler.settings import load_crawl_settings
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
-from crawler.state.frontier import READ_AHEAD
+from crawler.state.sqlite_frontier import READ_AHEAD
 from crawler.strategies.async_ import crawl
+from crawler.strategies.context import RunContext
 from mock_server import FaultKind, MockServer, expected_crawl
 from mock_server.faults import CLASSIC_FAULTS, TRANSIENT_FAULTS
 from tests.conftest import StartServer

@@ -1,10 +1,10 @@
-"""The stop state machine (`crawler.stop`) on explicit clocks: no sleeping, no signals sent."""
+"""The stop state machine (`crawler.stopping.control`) on explicit clocks: no sleeping, no signals sent."""
 
 from __future__ import annotations
 
 import signal
 
-from crawler.stop import StopControl, StopReason, StopState
+from crawler.stopping.control import StopControl, StopReason, StopState
 
 
 def control(grace: float = 2.0, *, signals: bool = True) -> tuple[StopControl, list[str]]:

@@ -18,12 +18,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-import crawler.page
-from crawler.context import RunContext
+import crawler.pages.parse
 from crawler.core.engine import CrawlCore
 from crawler.core.records import ErrorKind, Record
 from crawler.settings import load_crawl_settings
 from crawler.strategies import STRATEGIES
+from crawler.strategies.context import RunContext
 from mock_server import MockServer, MockServerProcess, expected_crawl, load_settings
 from tests.conftest import StartServer, get_stats
 from tests.crawling import check_output, expected_outcomes, outcomes, read_records
@@ -339,13 +339,13 @@ async def test_analysis_cost_adds_work_and_never_changes_a_record(
     plain-Python SimHash on top, and what is recorded stays the same."""
     server = await start_server(pages=30)
     rounds: list[int] = []
-    slow_simhash = crawler.page.slow_simhash
+    slow_simhash = crawler.pages.parse.slow_simhash
 
     def counted(words: Sequence[bytes], cost: int) -> int | None:
         rounds.append(cost)
         return slow_simhash(words, cost)
 
-    monkeypatch.setattr(crawler.page, "slow_simhash", counted)
+    monkeypatch.setattr(crawler.pages.parse, "slow_simhash", counted)
     by_cost = {}
     for cost in (0, 1, 3):
         rounds.clear()

@@ -2,6 +2,6 @@
 
 `plan.py` turns a scenario (or a grid given on the command line) into runs, `measure.py` measures
 one run in a subprocess, `metrics.py` turns it into a result row, `verdict.py` reads the numbers,
-`run.py` drives the whole and keeps each result as it comes, and `report.py`, `charts.py` and
+`drive.py` drives the whole and keeps each result as it comes, and `report.py`, `charts.py` and
 `html.py` write them down (JSON, CSV, Markdown, PNG charts, one-file HTML, a terminal table).
 """

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from crawl_basics.config import read_config_table
-from crawl_basics.errors import SettingsError
-from crawl_basics.units import parse_duration, parse_int
-from crawler.embedded import SCENARIOS_IN_PACKAGE, SCENARIOS_IN_SOURCE, find_config
+from command_kit.config import read_config_table
+from command_kit.errors import SettingsError
+from command_kit.units import parse_duration, parse_int
+from crawler.run.embedded import SCENARIOS_IN_PACKAGE, SCENARIOS_IN_SOURCE, find_config
 from crawler.strategies import STRATEGIES
 
 # Three repeats at least: the fewest for which "its slowest beats the other's fastest" means

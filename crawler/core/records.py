@@ -62,7 +62,7 @@ class Record:
     attempts: int
     error: ErrorKind | None
     content_type: str | None = None
-    simhash: str | None = None  # 16 hex digits, see crawler/fingerprint.py
+    simhash: str | None = None  # 16 hex digits, see crawler/pages/fingerprint.py
     words: int | None = None
     # The page's outgoing links (resolved, in document order), kept only with --record-links.
     outlinks: tuple[str, ...] | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from crawler.errors import OutputClosed
-from crawler.output import STDOUT, prepare_output
+from crawler.output.aborts import OutputClosed
+from crawler.output.jsonl import STDOUT, prepare_output
 from crawler.state.store import StateStore
 
 

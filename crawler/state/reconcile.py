@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import BinaryIO
 
-from crawl_basics.errors import ResourceError
-from crawler.output import STDOUT
+from command_kit.errors import ResourceError
+from crawler.output.jsonl import STDOUT
 from crawler.state.store import StateStore
 
 CHUNK = 1 << 20

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawl_basics.errors import ResourceError, SettingsError, SetupError
-from crawler.errors import CrawlAborted, cannot_write
+from command_kit.errors import ResourceError, SettingsError, SetupError
+from crawler.output.aborts import CrawlAborted, cannot_write
 from crawler.settings import CrawlSettings
 
 SCHEMA_VERSION = 2

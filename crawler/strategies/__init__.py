@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 from crawler.settings import CrawlSettings, StrategyName
 
 if TYPE_CHECKING:  # only annotations: `crawler --help` need not load the core
-    from crawler.context import RunContext
     from crawler.core.engine import CrawlCore
+    from crawler.strategies.context import RunContext
 
 
 class Strategy(Protocol):

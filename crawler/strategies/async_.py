@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from crawler.analysis import PageJob, page_job_for, with_page
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import (
     Done,
@@ -31,11 +29,13 @@ from crawler.core.messages import (
     PageAnalysis,
 )
 from crawler.core.records import ErrorKind
-from crawler.errors import CrawlAborted
 from crawler.http.aiohttp_client import fetch, new_session
-from crawler.output import AsyncJsonlSink
+from crawler.output.aborts import CrawlAborted
+from crawler.output.jsonl import AsyncJsonlSink
+from crawler.pages.analysis import PageJob, page_job_for, with_page
 from crawler.settings import CrawlSettings, EventLoop
-from crawler.signals import handled_on_loop
+from crawler.stopping.signals import handled_on_loop
+from crawler.strategies.context import RunContext
 
 # Runs a page's parse somewhere (inline on the loop, or in a process pool) and gives its result.
 Analyzer = Callable[[PageJob], Awaitable[PageAnalysis]]
@@ -66,7 +66,7 @@ async def crawl(
     analyzer: Analyzer | None = None,
 ) -> None:
     """Drive `core` to the end on the running loop, writing records to `context.output`."""
-    importing = None if analyzer else _import_meanwhile("crawler.page")
+    importing = None if analyzer else _import_meanwhile("crawler.pages.parse")
     sink = AsyncJsonlSink(context.output, context.before_write)
     await sink.open()
     try:

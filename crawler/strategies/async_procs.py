@@ -18,12 +18,12 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from crawler.analysis import PageJob
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import PageAnalysis
+from crawler.pages.analysis import PageJob
 from crawler.settings import CrawlSettings
 from crawler.strategies.async_ import Analyzer, crawl, run_on_loop
+from crawler.strategies.context import RunContext
 
 PARENT_CHECK_SECONDS = 0.5
 

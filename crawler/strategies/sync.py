@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 
-from crawler.analysis import analysed
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import (
     Done,
@@ -20,9 +18,11 @@ from crawler.core.messages import (
 from crawler.core.records import ErrorKind
 from crawler.http.deadlines import WATCHDOG
 from crawler.http.requests_client import fetch, new_session
-from crawler.output import JsonlSink
+from crawler.output.jsonl import JsonlSink
+from crawler.pages.analysis import analysed
 from crawler.settings import CrawlSettings
-from crawler.stopping import POLL_SECONDS, GraceExpired, StopRequests
+from crawler.stopping.blocking import POLL_SECONDS, GraceExpired, StopRequests
+from crawler.strategies.context import RunContext
 
 
 class SyncStrategy:
@@ -33,7 +33,11 @@ class SyncStrategy:
         try:
             with (
                 WATCHDOG.in_use(),
-                StopRequests(context, settings.grace, lambda: core.in_flight) as stop,
+                StopRequests(
+                    context.stop_for(settings.grace),
+                    context.signals_to_handle,
+                    lambda: core.in_flight,
+                ) as stop,
                 new_session(settings.http_options) as session,
             ):
                 while True:

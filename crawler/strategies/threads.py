@@ -18,17 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from crawler.analysis import PageJob, analysed
-from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import Done, FetchFailure, FetchRequest, PageAnalysis
 from crawler.core.records import ErrorKind
-from crawler.errors import CrawlAborted
 from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
 from crawler.http.requests_client import fetch, new_session
-from crawler.output import JsonlSink
+from crawler.output.aborts import CrawlAborted
+from crawler.output.jsonl import JsonlSink
+from crawler.pages.analysis import PageJob, analysed
 from crawler.settings import CrawlSettings
-from crawler.stopping import POLL_SECONDS, StopRequests
+from crawler.stopping.blocking import POLL_SECONDS, StopRequests
+from crawler.strategies.context import RunContext
 
 
 class ThreadsStrategy:
@@ -67,7 +67,11 @@ class _ThreadsDriver:
     def run(self) -> None:
         with (
             WATCHDOG.in_use(),  # outlives the pool, whose workers it may have to cut
-            StopRequests(self.context, self.settings.grace, lambda: len(self.out)) as stop,
+            StopRequests(
+                self.context.stop_for(self.settings.grace),
+                self.context.signals_to_handle,
+                lambda: len(self.out),
+            ) as stop,
             ThreadPoolExecutor(
                 max_workers=self.settings.concurrency, thread_name_prefix="crawler-worker"
             ) as pool,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawl_basics.config import read_config_table
-from crawl_basics.declared import (
+from command_kit.config import read_config_table
+from command_kit.declared import (
     DURATION,
     INTEGER,
     NUMBER,
@@ -29,8 +29,8 @@ from crawl_basics.declared import (
     settings_from,
     validate_declared,
 )
-from crawl_basics.errors import SettingsError
-from crawl_basics.validators import above, at_least, between
+from command_kit.errors import SettingsError
+from command_kit.validators import above, at_least, between
 from mock_server.faults import FaultKind, parse_fault_spec
 from mock_server.latency import LatencyDistribution, validate_latency
 

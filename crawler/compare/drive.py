@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from crawl_basics.errors import ResourceError
+from command_kit.errors import ResourceError
 from crawler.compare.charts import write_charts
 from crawler.compare.html import write_html
 from crawler.compare.measure import measure
@@ -27,7 +27,7 @@ from crawler.compare.metrics import RunResult, result_of
 from crawler.compare.plan import ComparePlan, RunSpec
 from crawler.compare.report import print_table, write_markdown, write_results
 from crawler.compare.verdict import Verdict, verdicts
-from crawler.signals import exit_status, handled
+from crawler.stopping.signals import exit_status, handled
 from mock_server import MockServerProcess, load_settings
 
 

@@ -20,7 +20,7 @@ import enum
 import signal
 from collections.abc import Callable
 
-from crawl_basics.units import format_duration
+from command_kit.units import format_duration
 
 
 class StopState(enum.Enum):

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.core.engine import CrawlCore
-from crawler.logs import stats_line
+from crawler.run.logs import stats_line
 
 
 class StatusLine:

@@ -21,7 +21,7 @@ class SettingsError(SetupError, ValueError):
     """A setting has a value that is not allowed: malformed, out of range, or unknown.
 
     A problem may name other settings as `{name}` (listed in `mentions`): a front end rewrites
-    each as the user wrote it (`--concurrency`, or a config key), see `crawl_basics.declared`.
+    each as the user wrote it (`--concurrency`, or a config key), see `command_kit.declared`.
     """
 
     def __init__(self, setting: str, problem: str, mentions: tuple[str, ...] = ()) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from crawl_basics.config import read_config_table
+from command_kit.config import read_config_table
 from mock_server import MockServer, ServerSettings, load_settings
 from mock_server.server import run
 
-SCENARIOS_IN_PACKAGE = Path(__file__).parent / "scenarios"
-SCENARIOS_IN_SOURCE = Path(__file__).parent.parent / "config"
+SCENARIOS_IN_PACKAGE = Path(__file__).parents[1] / "scenarios"
+SCENARIOS_IN_SOURCE = Path(__file__).parents[2] / "config"
 
 
 def find_config(name: str) -> Path:

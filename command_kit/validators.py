@@ -1,7 +1,7 @@
 """Constraints on one setting's value, written on its declaration: `validators=(at_least(1),)`.
 
 After attrs' `validators.ge` / `le` / `in_`: a validator is given a value and returns the problem
-with it, or None when the value is allowed. `crawl_basics.declared.validate_declared` runs them all
+with it, or None when the value is allowed. `command_kit.declared.validate_declared` runs them all
 for a settings object, so a range is written once, beside the setting's kind and help; only checks
 that read two settings at once stay in the class's `__post_init__`.
 

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from crawl_basics.errors import ResourceError
+from command_kit.errors import ResourceError
 from crawler.core.records import Record
-from crawler.errors import CrawlAborted, cannot_write
+from crawler.output.aborts import CrawlAborted, cannot_write
 
 STDOUT = "-"
 # Exit status when the reader of the records went away: a shell's status for death by SIGPIPE.

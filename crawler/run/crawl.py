@@ -18,21 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from crawl_basics.errors import ResourceError
-from crawler.context import RunContext
+from command_kit.errors import ResourceError
 from crawler.core.engine import CrawlCore
-from crawler.errors import CrawlAborted, OutputClosed, cannot_write
-from crawler.limits import fit_to_open_files
-from crawler.locks import exclusive
-from crawler.logs import PeriodicStats, crawl_log, log_each_request
-from crawler.output import EXIT_OUTPUT_CLOSED, STDOUT, prepare_output, silence_stdout
-from crawler.progress import StatusLine, print_summary
+from crawler.output.aborts import CrawlAborted, OutputClosed, cannot_write
+from crawler.output.jsonl import EXIT_OUTPUT_CLOSED, STDOUT, prepare_output, silence_stdout
+from crawler.output.locks import exclusive
+from crawler.run.logs import PeriodicStats, crawl_log, log_each_request
+from crawler.run.open_files import fit_to_open_files
+from crawler.run.progress import StatusLine, print_summary
 from crawler.settings import CrawlSettings
-from crawler.signals import StopSignalsNoted, exit_status, handled
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
 from crawler.state.store import already_holds_a_crawl
-from crawler.stop import StopReason
+from crawler.stopping.control import StopReason
+from crawler.stopping.signals import StopSignalsNoted, exit_status, handled
 from crawler.strategies import strategy_for
+from crawler.strategies.context import RunContext
 
 if TYPE_CHECKING:
     from mock_server import ServerSettings
@@ -125,7 +125,7 @@ def _open(
     stored_extra: dict[str, Any] = {}
     if not settings.seeds:
         # Here, not above: only a crawl of the embedded site loads the mock server.
-        from crawler.embedded import EmbeddedSite, default_site
+        from crawler.run.embedded import EmbeddedSite, default_site
 
         if stored.get(EMBEDDED_PORT):
             # A resumed crawl of the embedded site serves it where the first run did.

@@ -1,5 +1,5 @@
 """What a strategy is given besides the core and the settings: where records go, what to do
-before writing them, and the crawl's stop control (`crawler.stop`)."""
+before writing them, and the crawl's stop control (`crawler.stopping.control`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crawler.signals import stop_signals
-from crawler.stop import StopControl
+from crawler.stopping.control import StopControl
+from crawler.stopping.signals import stop_signals
 
 
 def _notice(message: str) -> None:
@@ -41,6 +41,11 @@ class RunContext:
         if self.stop is None:
             self.stop = StopControl(grace, signals=bool(self.stop_signals), announce=_notice)
         return self.stop
+
+    @property
+    def signals_to_handle(self) -> tuple[int, ...]:
+        """Return the signals a strategy forwards to its stop control (none: handle_signals off)."""
+        return self.stop_signals if self.handle_signals else ()
 
     @property
     def stopped_by(self) -> int | None:

@@ -3,7 +3,7 @@ options, the config keys and the help's `[default: …]` are all generated from 
 
 A setting is written as `concurrency: int = field(default=32, metadata=declare(INTEGER, "…"))`:
 its name, default, parser and help live on that one line, and so do the constraints on its value
-alone (`validators=(at_least(1),)`, see `crawl_basics.validators`). `options_from` turns the
+alone (`validators=(at_least(1),)`, see `command_kit.validators`). `options_from` turns the
 fields into click options (typed, so help shows INTEGER, DURATION, SIZE), `settings_from` builds
 the object from a config table and flags, `validate_declared` runs the validators, and
 `option_rows` lists what the README's option table must say.
@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 
 import click
 
-from crawl_basics.errors import SettingsError
-from crawl_basics.units import (
+from command_kit.errors import SettingsError
+from command_kit.units import (
     format_duration,
     format_size,
     parse_duration,
@@ -31,7 +31,7 @@ from crawl_basics.units import (
     parse_int,
     parse_size,
 )
-from crawl_basics.validators import Validator
+from command_kit.validators import Validator
 
 __all__ = [
     "BOOLEAN",
@@ -54,7 +54,7 @@ __all__ = [
     "validate_declared",
 ]
 
-_SPEC = "crawl_basics.setting"
+_SPEC = "command_kit.setting"
 Function = TypeVar("Function", bound=Callable[..., Any])
 
 

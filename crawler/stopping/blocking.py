@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 
-from crawler.context import RunContext
-from crawler.signals import handled
+from crawler.stopping.control import StopControl
+from crawler.stopping.signals import handled
 
 # Longest single sleep of a blocking strategy's loop, so a stop request is noticed promptly.
 POLL_SECONDS = 0.05
@@ -33,10 +33,14 @@ class StopRequests:
     """Forwards stop signals to the crawl's stop control, and keeps its deadlines with SIGALRM."""
 
     def __init__(
-        self, context: RunContext, grace: float, in_flight: Callable[[], int] = lambda: 1
+        self,
+        control: StopControl,
+        signals: Sequence[int],
+        in_flight: Callable[[], int] = lambda: 1,
     ) -> None:
-        self.control = context.stop_for(grace)
-        self.context = context
+        """Forward `signals` (none: the crawl handles no signals) to `control`."""
+        self.control = control
+        self.signals = tuple(signals)
         self.in_flight = in_flight
         self._in_io = False
         self._alarm = False
@@ -64,8 +68,8 @@ class StopRequests:
         self.control.gave_up()
 
     def __enter__(self) -> StopRequests:
-        if self.context.handle_signals:
-            self._handlers.enter_context(handled(self._on_stop, self.context.stop_signals))
+        if self.signals:
+            self._handlers.enter_context(handled(self._on_stop, self.signals))
             self._alarm = self._handlers.enter_context(handled(self._on_alarm, [signal.SIGALRM]))
             self._arm(time.monotonic())
         return self

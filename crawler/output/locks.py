@@ -17,8 +17,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from crawl_basics.errors import ResourceError
-from crawler.output import STDOUT, is_regular_file
+from command_kit.errors import ResourceError
+from crawler.output.jsonl import STDOUT, is_regular_file
 
 PROC_LOCKS = Path("/proc/locks")
 

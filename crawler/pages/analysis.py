@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, PageAnalysis
 from crawler.core.messages import should_analyze as _is_page
-from crawler.page_options import PageOptions
+from crawler.pages.page_options import PageOptions
 
 PageJob = Callable[[], PageAnalysis]
 
@@ -23,7 +23,7 @@ PageJob = Callable[[], PageAnalysis]
 def _page_job() -> Callable[..., PageJob]:
     # Imported on first use, not with this module: the page analysis loads numpy and lexbor,
     # which the async strategy imports on a thread while its first requests are out.
-    from crawler.page import page_job
+    from crawler.pages.parse import page_job
 
     return page_job
 

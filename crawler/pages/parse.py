@@ -18,9 +18,9 @@ from selectolax.lexbor import LexborHTMLParser
 from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind
 from crawler.core.urls import LinkResolver
-from crawler.fingerprint import fingerprint, words_of
-from crawler.fingerprint import simhash as slow_simhash
-from crawler.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
+from crawler.pages.fingerprint import fingerprint, words_of
+from crawler.pages.fingerprint import simhash as slow_simhash
+from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)

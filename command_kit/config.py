@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crawl_basics.errors import SettingsError
+from command_kit.errors import SettingsError
 
 # Every table a config file of this project may hold: a crawl's settings, the mock site's, and a
 # comparison's grid. One file often holds several (config/default.toml: [crawl] and [mock_server]),

@@ -12,7 +12,7 @@ import dataclasses
 import os
 import resource
 
-from crawl_basics.limits import raise_open_file_limit
+from command_kit.open_file_limit import raise_open_file_limit
 from crawler.settings import CrawlSettings
 
 # Descriptors kept for everything but sockets: the output, the state file (with its WAL and

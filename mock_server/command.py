@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from crawl_basics.cli_errors import OneLineErrorCommand
-from crawl_basics.declared import options_from
-from crawl_basics.errors import SetupError
+from command_kit.cli_errors import OneLineErrorCommand
+from command_kit.declared import options_from
+from command_kit.errors import SetupError
 from mock_server.server import MockServerProcess, run, serve_until_stopped
-from mock_server.settings import ServerSettings, SiteSettings, load_settings
+from mock_server.server_settings import ServerSettings, SiteSettings, load_settings
 
 
 @click.command(
