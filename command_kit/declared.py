@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from command_kit.errors import SettingsError
+from command_kit.errors import SettingsError, SetupError
 from command_kit.units import (
     format_duration,
     format_size,
@@ -56,6 +56,7 @@ __all__ = [
 
 _SPEC = "command_kit.setting"
 Function = TypeVar("Function", bound=Callable[..., Any])
+SetupErrorT = TypeVar("SetupErrorT", bound=SetupError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,12 +304,27 @@ class SettingsSource:
             return flag_of(fields[base]) + (dot + rest)
         return setting
 
-    def renamed(self, error: SettingsError) -> SettingsError:
-        """Return `error` with every setting it names written as the user wrote it."""
+    def renamed(self, error: SetupErrorT) -> SetupErrorT:
+        """Return `error` (of the same class) with every setting it names written as the user
+        wrote it."""
         problem = error.problem
         for other in error.mentions:
             problem = problem.replace("{" + other + "}", self.name(other))
-        return SettingsError(self.name(error.setting), problem)
+        return type(error)(self.name(error.setting), problem)
+
+    @classmethod
+    def of(
+        cls,
+        settings_classes: tuple[type, ...],
+        table: str,
+        config: Path | None,
+        config_values: Mapping[str, Any],
+        flags: Mapping[str, Any],
+    ) -> SettingsSource:
+        """Return where each setting came from: a flag wins over the config's key."""
+        from_config = {name.replace("-", "_") for name in config_values}
+        from_flags = {name.replace("-", "_") for name in flags}
+        return cls(settings_classes, table, config, frozenset(from_config - from_flags))
 
 
 def settings_from(
@@ -322,9 +338,7 @@ def settings_from(
     """Parse a config table and flags (flags win) and call `build(values, chosen)`, where `chosen`
     names the settings the user set; errors name each setting as the user wrote it."""
     fields = {field.name: field for field in declared_fields(*settings_classes)}
-    from_config = {name.replace("-", "_") for name in config_values}
-    from_flags = {name.replace("-", "_") for name in flags}
-    source = SettingsSource(settings_classes, table, config, frozenset(from_config - from_flags))
+    source = SettingsSource.of(settings_classes, table, config, config_values, flags)
     values: dict[str, Any] = {}
     try:
         for origin in (config_values, flags):

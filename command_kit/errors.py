@@ -9,16 +9,7 @@ from __future__ import annotations
 
 
 class SetupError(Exception):
-    """A command cannot start as asked; the message names the setting concerned."""
-
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting}: {problem}")
-        self.setting = setting
-        self.problem = problem
-
-
-class SettingsError(SetupError, ValueError):
-    """A setting has a value that is not allowed: malformed, out of range, or unknown.
+    """A command cannot start as asked; the message names the setting concerned.
 
     A problem may name other settings as `{name}` (listed in `mentions`): a front end rewrites
     each as the user wrote it (`--concurrency`, or a config key), see `command_kit.declared`.
@@ -28,9 +19,14 @@ class SettingsError(SetupError, ValueError):
         shown = problem
         for other in mentions:
             shown = shown.replace("{" + other + "}", other)
-        super().__init__(setting, shown)
+        super().__init__(f"{setting}: {shown}")
+        self.setting = setting
         self.problem = problem
         self.mentions = mentions
+
+
+class SettingsError(SetupError, ValueError):
+    """A setting has a value that is not allowed: malformed, out of range, or unknown."""
 
 
 class ResourceError(SetupError):

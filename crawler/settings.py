@@ -26,6 +26,7 @@ from command_kit.declared import (
     INTEGER,
     SIZE,
     TEXT,
+    SettingsSource,
     choice_of,
     declare,
     optional,
@@ -453,6 +454,15 @@ def crawl_settings_from_mapping(
         (CrawlSettings,), "crawl", config, config_values, values, build
     )
     return built
+
+
+def crawl_settings_source(
+    config: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> SettingsSource:
+    """Return where each crawl setting came from, so an error found once the crawl has started
+    (a file that cannot be written) names the setting as the user wrote it."""
+    values = read_config_table(config, "crawl") if config is not None else {}
+    return SettingsSource.of((CrawlSettings,), "crawl", config, values, overrides or {})
 
 
 def load_crawl_settings(

@@ -350,14 +350,14 @@ def test_a_second_crawl_of_the_same_state_or_output_is_refused(tmp_path: Path) -
                 second = run(command)
                 assert second.returncode == 2
                 assert one_error_line(second.stderr).startswith(
-                    f"crawler crawl: error: state: {state} is in use by another crawl"
+                    f"crawler crawl: error: --state: {state} is in use by another crawl"
                     f" (pid {first.pid}: "
                 )
             other = run(
                 crawl_command(server.base_url, output, "--state", str(tmp_path / "other.db"), "-q")
             )
             assert other.returncode == 2
-            assert f"output: {output} is in use by another crawl (pid {first.pid}" in (
+            assert f"--output: {output} is in use by another crawl (pid {first.pid}" in (
                 one_error_line(other.stderr)
             )
         finally:

@@ -99,7 +99,7 @@ def test_config_file_sets_crawl_options_and_flags_override(tmp_path: Path) -> No
         (["--max-outlinks", "0"], "--max-outlinks: must be at least 1"),
         (["--timeout", "soon"], "timeout"),
         (["--strategy", "telepathy"], "--strategy"),
-        (["-o", "/nonexistent-dir/out.jsonl"], "output: cannot write /nonexistent-dir/out.jsonl"),
+        (["-o", "/nonexistent-dir/out.jsonl"], "--output: cannot write /nonexistent-dir/out.jsonl"),
         (["--config", "/nonexistent/crawl.toml"], "config: cannot read"),
     ],
 )

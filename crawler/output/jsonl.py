@@ -43,8 +43,9 @@ def silence_stdout() -> None:
         os.close(devnull)
 
 
-def prepare_output(path: str, append: bool = False) -> None:
-    """Check that `path` can be written (creating or emptying it) before the crawl starts."""
+def prepare_output(path: str, append: bool = False, setting: str = "output") -> None:
+    """Check that `path` can be written (creating or emptying it) before the crawl starts;
+    `setting` is the one an error names."""
     if path in ("", STDOUT):
         return
     target = Path(path)
@@ -52,7 +53,7 @@ def prepare_output(path: str, append: bool = False) -> None:
         with target.open("a" if append else "w", encoding="utf-8"):
             pass
     except OSError as error:
-        raise ResourceError("output", f"cannot write {path}: {error.strerror}") from None
+        raise ResourceError(setting, f"cannot write {path}: {error.strerror}") from None
 
 
 def is_regular_file(path: str) -> bool:

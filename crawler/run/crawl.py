@@ -23,6 +23,7 @@ from crawler.core.engine import CrawlCore
 from crawler.output.aborts import CrawlAborted, OutputClosed, cannot_write
 from crawler.output.jsonl import EXIT_OUTPUT_CLOSED, STDOUT, prepare_output, silence_stdout
 from crawler.output.locks import exclusive
+from crawler.output.preflight import check_writable
 from crawler.run.logs import PeriodicStats, crawl_log, log_each_request
 from crawler.run.open_files import fit_to_open_files
 from crawler.run.progress import StatusLine, print_summary
@@ -109,6 +110,14 @@ def _open(
 ) -> _Crawl:
     """Open the crawl's log, lock its files, prepare its output, start the embedded site if it
     has no seeds, and open its durable state; each is closed by `stack`."""
+    check_writable(
+        [
+            ("output", settings.output),
+            ("stats_json", settings.stats_json),
+            ("state", settings.state),
+            ("log_file", settings.log_file),
+        ]
+    )  # all of them before any is created or emptied: a typo in one never costs another
     log = stack.enter_context(_opened_log(settings, console))
     settings, warning = fit_to_open_files(settings, embedded=not settings.seeds)
     if warning:  # even with --quiet: the user asked for more than they get
@@ -121,7 +130,7 @@ def _open(
         raise already_holds_a_crawl(settings.state)  # before the output below is emptied
     prepare_output(settings.output, append=bool(stored))
     if settings.stats_json:
-        prepare_output(settings.stats_json)
+        prepare_output(settings.stats_json, setting="stats_json")
     stored_extra: dict[str, Any] = {}
     if not settings.seeds:
         # Here, not above: only a crawl of the embedded site loads the mock server.
@@ -317,7 +326,7 @@ def _opened_log(settings: CrawlSettings, console: Console) -> Iterator[logging.L
         logger = log.__enter__()
     except OSError as error:
         raise ResourceError(
-            "--log-file", f"cannot write {settings.log_file}: {error.strerror}"
+            "log_file", f"cannot write {settings.log_file}: {error.strerror}"
         ) from None
     try:
         yield logger
