@@ -15,7 +15,7 @@ import click
 
 from command_kit.cli_errors import OneLineErrorGroup
 from command_kit.declared import options_from
-from command_kit.errors import ResourceError, SetupError
+from command_kit.errors import SetupError
 from crawler.settings import CrawlSettings, crawl_settings_source, load_crawl_settings
 from crawler.stopping.signals import StopSignalsNoted, stopped_at_once
 
@@ -62,7 +62,7 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
                 site = site_for(config)
         try:
             outcome = run_crawl(settings, site)
-        except ResourceError as error:  # a file: named as the user wrote its setting
+        except SetupError as error:  # a file, or a resume: named as the user wrote its setting
             raise crawl_settings_source(config, overrides).renamed(error) from None
     except SetupError as error:
         raise click.UsageError(str(error)) from None

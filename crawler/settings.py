@@ -147,10 +147,10 @@ class CrawlSettings:
     max_pages: int | None = field(
         default=DEFAULT_POLICY.max_pages,
         metadata=declare(
-            optional(INTEGER, ("", "none", 0)),
-            "Records written: never more than this.",
+            optional(INTEGER),
+            "Records written: never more than this ('none': no limit).",
             shown_default="no limit",
-            validators=(at_least(1),),
+            validators=(at_least(1, problem="must be at least 1 ('none' for no limit)"),),
         ),
     )
     time_limit: float | None = field(
@@ -268,7 +268,8 @@ class CrawlSettings:
     record_links: bool = field(
         default=DEFAULT_POLICY.record_links,
         metadata=declare(
-            BOOLEAN, "Keep each page's outgoing links in its record (`links`), for the link graph."
+            BOOLEAN,
+            "Keep each page's outgoing links in its record (`outlinks`), for the link graph.",
         ),
     )
     output: str = field(
@@ -311,8 +312,8 @@ class CrawlSettings:
         default=DEFAULT_HTTP_OPTIONS.user_agent,
         metadata=declare(
             TEXT,
-            "User-Agent header; its product token is matched against robots.txt.",
-            shown_default="crawler-lab/0.1",
+            "User-Agent header; its product token is matched against robots.txt. Add a URL"
+            " where site owners can reach you: 'mybot/1.0 (+https://example.org/bot)'.",
             validators=(not_blank,),
         ),
     )
@@ -362,7 +363,8 @@ class CrawlSettings:
         normalized = []
         for seed in self.seeds:
             url = normalize_url(seed, self.max_url_length)
-            _require(url is not None, "seeds", f"{seed!r} is not an http(s) URL")
+            if url is None:
+                raise SettingsError("seeds", _not_a_url(seed, self.max_url_length))
             normalized.append(url)
         object.__setattr__(self, "seeds", tuple(dict.fromkeys(normalized)))
         if self.per_host > self.concurrency:
@@ -434,6 +436,16 @@ class CrawlSettings:
     def robots_agent(self) -> str:
         """Return the product token robots.txt rules are matched against."""
         return self.user_agent.split("/", 1)[0].strip()
+
+
+def _not_a_url(seed: str, max_length: int) -> str:
+    """Say why `seed` is no seed, suggesting the URL a bare host name was probably meant as."""
+    problem = f"{seed!r} is not an http(s) URL"
+    if "://" not in seed:
+        guess = normalize_url("http://" + seed.strip(), max_length)
+        if guess is not None:
+            return f"{problem}; did you mean {guess} ?"
+    return problem
 
 
 def _require(condition: bool, setting: str, problem: str, mentions: tuple[str, ...] = ()) -> None:

@@ -281,7 +281,9 @@ class CrawlCore:
         if rules is not None and not rules.allows(job.url, self.policy.robots_agent):
             if not rules.unavailable:
                 self._finish(job, ErrorKind.ROBOTS)
-            elif job.depth == 0 and rules.cause is not None:
+                return None
+            job.robots_attempts = state.robots.failures
+            if job.depth == 0 and rules.cause is not None:
                 # A seed is where the user looks first: name what failed, not its consequence.
                 self._finish(job, rules.cause)
             else:

@@ -47,6 +47,9 @@ class Job:
     state: JobState = JobState.READY
     redirected_to: str | None = None  # where its redirect led, if it answered with one
     attempts: int = 0
+    # Refused because its origin's robots.txt could not be fetched: the attempts at that, which
+    # the record reports as its own, so an unreachable seed does not read "0 attempts".
+    robots_attempts: int = 0
     failures: int = 0  # failed attempts so far, for the retry policy
     elapsed: float = 0.0
     status: int | None = None
@@ -76,7 +79,7 @@ class Job:
             links=page.link_count if page is not None else 0,
             bytes=self.body_bytes,
             elapsed_ms=round(self.elapsed * 1000, 3),
-            attempts=self.attempts,
+            attempts=self.attempts or self.robots_attempts,
             error=error,
             content_type=self.content_type,
             simhash=f"{page.simhash:016x}"

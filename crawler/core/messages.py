@@ -110,11 +110,13 @@ def is_html(content_type: str | None) -> bool:
 def should_read_body(request: FetchRequest, status: int, content_type: str | None) -> bool:
     """Say whether a strategy should download the body of a response to `request`.
 
-    Bodies the crawl will not use (images, PDFs) are not downloaded at all.
+    Successful bodies the crawl will not use (images, PDFs) are not downloaded at all. The rest
+    are read, up to `--max-bytes`: a page's HTML, and the body of a redirect or an error, which
+    is small, is what the record's `bytes` reports, and once read leaves the connection reusable.
     """
     if request.kind is RequestKind.ROBOTS:
         return status == 200
-    return status == 200 and is_html(content_type)
+    return is_html(content_type) or not 200 <= status < 300
 
 
 def should_analyze(request: FetchRequest, response: FetchResponse) -> bool:

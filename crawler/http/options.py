@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from crawler.core.policy import DEFAULT_POLICY
 
 # The robots.txt product token first, so the rules for "crawler-lab" are the ones obeyed.
-DEFAULT_USER_AGENT = f"{DEFAULT_POLICY.robots_agent}/0.1 (+https://github.com/crawler-lab)"
+# The product token and version only: a contact URL is the user's to give (--user-agent), and a
+# made-up one would send site owners nowhere.
+DEFAULT_USER_AGENT = f"{DEFAULT_POLICY.robots_agent}/0.1"
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,9 @@ def check_writable(files: Sequence[tuple[str, str | None]]) -> None:
         key = os.path.realpath(path)
         if key in claimed and _is_regular_or_missing(path):
             other = claimed[key]
-            raise ResourceError(setting, f"{path} is already written by {{{other}}}", mentions=(other,))
+            raise ResourceError(
+                setting, f"{path} is already written by {{{other}}}", mentions=(other,)
+            )
         claimed.setdefault(key, setting)
 
 

@@ -63,6 +63,11 @@ _REASONS = {
 }
 
 
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """Return `count` and the noun it counts, singular or plural: "1 group", "2,710 URLs"."""
+    return f"{count:,} {one if count == 1 else many or one + 's'}"
+
+
 def print_summary(summary: dict[str, Any], console: Console, output: str) -> None:
     """Print the end-of-crawl summary as a small table, then the broken links."""
     table = Table(title="Crawl summary", show_header=False, title_justify="left")
@@ -72,13 +77,15 @@ def print_summary(summary: dict[str, Any], console: Console, output: str) -> Non
     reason = summary["finish_reason"]
     left = summary["left"]
     undone = [
-        f"{count:,} {what}"
-        for count, what in ((left["queued"], "URLs queued"), (left["retries"], "retries"))
+        text
+        for count, text in (
+            (left["queued"], counted(left["queued"], "URL") + " still queued"),
+            (left["retries"], counted(left["retries"], "retry", "retries") + " pending"),
+        )
         if count
     ]
     table.add_row(
-        "finish",
-        _REASONS.get(reason, reason) + (f" ({', '.join(undone)} left)" if undone else ""),
+        "finish", _REASONS.get(reason, reason) + (f" ({', '.join(undone)})" if undone else "")
     )
     table.add_row("pages", f"{summary['pages']:,} ({summary['ok']:,} ok)")
     table.add_row("errors", _counts(summary["errors"]) or "none")
@@ -95,7 +102,7 @@ def print_summary(summary: dict[str, Any], console: Console, output: str) -> Non
     if duplicates["groups"]:
         table.add_row(
             "near-duplicates",
-            f"{duplicates['groups']:,} groups of {duplicates['pages']:,} pages "
+            f"{counted(duplicates['groups'], 'group')} of {counted(duplicates['pages'], 'page')} "
             f"(fingerprints within {duplicates['threshold_bits']} bits)",
         )
     if summary.get("scope_added"):

@@ -191,8 +191,9 @@ class StateStore:
             if stored.get(name) != value:
                 raise SettingsError(
                     "state",
-                    f"{self.path} holds a crawl with {name} = {stored.get(name)!r}, not {value!r};"
-                    " resume it with the same settings, or use another state file",
+                    f"{self.path} holds a crawl with {{{name}}} {stored.get(name)!r}, not"
+                    f" {value!r}; resume it with the same settings, or use another state file",
+                    mentions=(name,),
                 )
 
     # -- Reading (at start-up, and for export) -------------------------------------------------
