@@ -176,7 +176,7 @@ def _is_plain_normal(url: str) -> bool:
 def _is_plain_host(host: str) -> bool:
     """Whether the parser keeps a lowercase host of letters, digits, dots and hyphens as it is:
     it is no IDN (`xn--`, which the parser checks) and, if it ends in a number, a canonical IPv4
-    address (else it is read as one, `1.2.3` is `1.2.0.3`, or refused: `example.0x1g`)."""
+    address (else it is read as one, `1.2.3` is `1.2.0.3`, or refused: `example.0x`)."""
     if "xn--" in host:
         return False
     last = host[host.rfind(".", 0, len(host) - 1) + 1 :]
