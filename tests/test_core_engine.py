@@ -54,7 +54,8 @@ def test_robots_txt_comes_first_and_its_404_allows_everything() -> None:
 
 def test_robots_5xx_is_retried_then_denies_the_origin() -> None:
     """A failing robots.txt is retried with backoff; when retries run out, every page is refused,
-    and the seed's record names the failure itself (here the last one, a timeout)."""
+    and the seed's record names the failure itself (here the last one, a timeout) and counts the
+    robots.txt attempts that failed."""
     core = make_core(retries=1, backoff=0.1)
     robots = take(core, 0.0)
     core.complete(robots, FetchResponse(503, 0.01), 0.0)
@@ -64,7 +65,7 @@ def test_robots_5xx_is_retried_then_denies_the_origin() -> None:
     core.complete(robots, FetchFailure(ErrorKind.TIMEOUT, 5.0), 1.0)
     assert core.next_request(1.0) == DONE
     [record] = core.take_records()
-    assert record.error is ErrorKind.TIMEOUT and record.attempts == 0
+    assert record.error is ErrorKind.TIMEOUT and record.attempts == 2
 
 
 def test_delay_is_kept_between_requests_to_one_origin() -> None:

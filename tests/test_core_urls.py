@@ -171,6 +171,7 @@ hrefs = st.lists(
             *"ab/.-_~%2F?#:@!$&'()*+,;=\\ \tAé",
             *("..", "../", "./", "/.", "//", "%41", "x.html", "http:", "https://h.example"),
             *("//h.example:80/", "http://h.example:8080/", "HTTP://H.x"),
+            *("//1.2.3.4/", "//1.2.3/", "//h.example.1/", "//0x7f.1/", "//xn--a/", "http:", "'"),
         ]
     ),
     max_size=12,
@@ -186,6 +187,9 @@ bases = st.sampled_from(
         "HTTP://Example.com:80/dir/",  # not in normal form: not plain
         "http://xn--mnchen-3ya.de/d/",
         "http://example.com/d;p/e;f?g;h",
+        "http://192.168.0.1/d/",
+        "http://user:pass@example.com/d/",  # userinfo: not plain
+        "https://example.com/?'",  # a query WHATWG escapes: not plain
     ]
 )
 
@@ -197,7 +201,7 @@ def test_plain_hrefs_joined_as_strings_resolve_as_parsed_ones(base: str, href: s
     """The string-join fast path gives exactly what full parsing and normalization give."""
     fast = LinkResolver(base)
     parsed = LinkResolver(base)
-    parsed.joins_as_strings = False  # every href through urljoin and the normalizer
+    parsed.joins_as_strings = False  # every href through the WHATWG parser and the normalizer
     assert fast.resolve(href) == parsed.resolve(href)
 
 
@@ -223,3 +227,52 @@ def test_a_base_in_normal_form_is_split_by_string_search_as_urlsplit_splits_it(u
     resolver = LinkResolver(base)
     assert resolver.origin == f"{parts.scheme}://{parts.netloc}"
     assert resolver.directory == resolver.origin + path[: path.rfind("/") + 1]
+
+
+@given(
+    st.text(alphabet="0123456789abfnx.-", min_size=1, max_size=12)
+    | st.sampled_from(["xn--a", "xn--mnchen-3ya.de", "a.xn--", "1.2.3.4", "1.2.3.4.", "0x", "a.0x"])
+)
+def test_a_host_is_kept_as_it_is_only_when_the_parser_keeps_it(host: str) -> None:
+    """The fast path keeps a host only if the parser gives it back unchanged: a host that ends
+    in a number is an IPv4 address (canonical, or refused), an `xn--` label is checked."""
+    for href in (f"http://{host}/p", f"//{host}/p"):
+        fast = LinkResolver("http://example.com/")
+        parsed = LinkResolver("http://example.com/")
+        parsed.joins_as_strings = False
+        assert fast.resolve(href) == parsed.resolve(href), href
+
+
+@pytest.mark.parametrize(
+    "href,base,link",
+    [
+        # Empty path segments are kept (wget too): urljoin dropped them.
+        ("a//b/", "http://h.test/pt-BR/foo.html", "http://h.test/pt-BR/a//b/"),
+        # A special scheme without slashes is relative to a base of the same scheme.
+        ("http:foo.com", "http://example.org/foo/bar", "http://example.org/foo/foo.com"),
+        ("http:/example.com/", "http://example.org/foo/bar", "http://example.org/example.com/"),
+        ("https:example.com/", "http://example.org/foo/bar", "https://example.com/"),
+        ("///test", "http://example.org/", "http://test/"),
+        ("////../..", "http://example.org/foo/bar", "http://../"),
+        # Hosts a browser refuses give no link.
+        ("http://ho%3Ast/", BASE, None),
+        ("http://hello%00", BASE, None),
+        ("http://example example.com", BASE, None),
+        ("http://192.168.0.257", BASE, None),
+        ("http://4294967296", BASE, None),
+        ("http://example.0x/", BASE, None),
+        # IPv4 and IPv6 hosts in canonical form.
+        ("http://192.0x00A80001", BASE, "http://192.168.0.1/"),
+        ("http://256", BASE, "http://0.0.1.0/"),
+        ("http://[::127.0.0.1]", BASE, "http://[::7f00:1]/"),
+        # Userinfo without an empty password; an empty query kept; `'` escaped in a query.
+        ("https://test:@test", BASE, "https://test@test/"),
+        ("x?", BASE, "http://example.com/dir/x?"),
+        ("?a='b'", BASE, "http://example.com/dir/page.html?a=%27b%27"),
+    ],
+)
+def test_links_browsers_follow_where_urljoin_did_not(
+    href: str, base: str, link: str | None
+) -> None:
+    """The kinds of href the WHATWG parser reads as browsers do, where urllib read them otherwise."""
+    assert resolve_link(href, base) == link

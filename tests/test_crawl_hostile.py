@@ -4,7 +4,7 @@ Every strategy crawls a site with every hostile fault on, as `crawler crawl` in 
 the records must name each attack the same way, peak memory must stay far below what the bombs
 inflate to, nothing outside the site may be requested, and nothing written outside the paths given.
 That the mock serves each attack as described is tested in tests/test_mock_http.py; that the
-parser refuses a page nested too deep, in tests/test_page.py.
+parser refuses a page nested too deep, in tests/test_pages_parse.py.
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ def test_state_misuse_is_one_line_and_exit_2(tmp_path: Path) -> None:
             "--allow-domain",
             "b.test",
             "http://a.test/",
-        ): "holds a crawl with allow_domains",
+        ): "holds a crawl with --allow-domain [], not",
         ("--state", str(tmp_path / "junk.db"), "--resume"): "is not a crawl state file",
     }
     for arguments, message in cases.items():

@@ -1,6 +1,6 @@
 """Memory that does not grow with `--concurrency`, in every strategy: pages are parsed on at most
 one thread or process per core, and each keeps at most `--max-outlinks` links (that cap on one page
-is tested in tests/test_page.py)."""
+is tested in tests/test_pages_parse.py)."""
 
 from __future__ import annotations
 

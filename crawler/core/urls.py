@@ -1,24 +1,22 @@
-"""URL rules: resolve links, normalize them for dedup, and name their origin.
+"""URL rules: resolve links as browsers do, normalize them for dedup, and name their origin.
 
-Normal form (RFC 3986 §6.2.2, with the WHATWG URL rules where browsers differ in ways that change
-the target): lowercase scheme and host (IDN hosts in punycode), no default port, no fragment, dot
-segments resolved (`%2E` ones too), an empty path as `/`. Percent-escapes of *unreserved*
-characters (letters, digits, `-._~`) are decoded and every other escape is upper-cased, never
-decoded: `%2F` in a query and `%3A` in a path may mean something else than `/` and `:` to the
-server. Bytes a URL may not hold (spaces, non-ASCII, `"<>`...) are percent-encoded as UTF-8.
-
-From an href, as browsers read it: leading and trailing spaces and controls are trimmed, tabs and
-newlines anywhere are dropped, and a backslash before the query is a slash. Two URLs that name the
-same resource by these rules are one URL to the crawl.
+An href is read by the WHATWG URL Standard, as browsers read it, through ada (the parser of
+Node.js, tested against the standard's own test data): ends trimmed, tabs and newlines dropped,
+backslashes as slashes, empty path segments kept, IPv4 and IPv6 hosts in canonical form, IDN hosts
+in punycode, hosts browsers refuse refused. Our own code only puts that result in the crawler's
+normal form, RFC 3986 §6.2.2 on top of it: no fragment, and percent-escapes of *unreserved*
+characters (letters, digits, `-._~`) decoded and every other escape upper-cased, never decoded
+(`%2F` in a query and `%3A` in a path may mean something else than `/` and `:` to the server);
+ASCII a URL may not hold that WHATWG leaves as it is (`|`, `[`, `]`, `^`...) is percent-encoded.
+Two URLs that name the same resource by these rules are one URL to the crawl.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import SplitResult, urljoin, urlsplit
 
-import idna
+import ada_url
 
 CRAWLABLE_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -26,7 +24,12 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def normalize_url(url: str, max_length: int = 2048) -> str | None:
     """Return the normal form of an absolute http(s) URL, or None if it is not one we crawl."""
-    return _resolve("", _cleaned(url), max_length)
+    return _resolve("", url, max_length)
+
+
+def resolve_link(href: str, base: str, max_length: int = 2048) -> str | None:
+    """Resolve an href against a document's base URL; None for links a crawler does not follow."""
+    return LinkResolver(base, max_length).resolve(href)
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
@@ -36,7 +39,7 @@ _DROPPED = str.maketrans("", "", "\t\n\r")
 
 
 def _cleaned(href: str) -> str:
-    """Return `href` as a browser reads it: trimmed, without tabs and newlines, and with
+    """Return `href` as the parser reads it: trimmed, without tabs and newlines, and with
     backslashes before the query read as slashes (every crawlable URL is a WHATWG special URL)."""
     href = href.strip(_TRIMMED)
     if "\t" in href or "\n" in href or "\r" in href:  # rare; three searches beat a translate
@@ -47,11 +50,6 @@ def _cleaned(href: str) -> str:
     return href
 
 
-def resolve_link(href: str, base: str, max_length: int = 2048) -> str | None:
-    """Resolve an href against a document's base URL; None for links a crawler does not follow."""
-    return LinkResolver(base, max_length).resolve(href)
-
-
 class LinkResolver:
     """Resolve the hrefs of one document, memoizing each by the part of the base it depends on.
 
@@ -59,34 +57,33 @@ class LinkResolver:
     `../x` only on the base's directory. Navigation links repeat on every page of a site, so most
     hrefs of a crawl are resolved once; the cache is bounded, so memory stays flat.
 
-    Most hrefs need no work at all: an absolute URL already in normal form is kept as it is, and
-    a path of plain characters (nothing to escape, no dot segments) against a base in normal form
-    is in normal form once joined, so it is joined as strings. Only the rest goes through
-    parsing, and the result is the same (a test holds the two ways equal).
+    Most hrefs need no parsing at all: an absolute URL already in normal form is kept as it is,
+    and a path of plain characters (nothing to escape, no dot segments) against a base in normal
+    form is in normal form once joined, so it is joined as strings. Only the rest goes to the
+    parser, and the result is the same (tests hold the two ways equal).
     """
 
     __slots__ = ("directory", "full", "joins_as_strings", "max_length", "origin", "plain_base")
 
     def __init__(self, base: str, max_length: int = 2048) -> None:
         self.max_length = max_length
+        self.joins_as_strings = True  # False sends every href to the parser (for tests)
         self.full = base.split("#", 1)[0]
-        self.joins_as_strings = True  # False sends every href through parsing (for tests)
         self.plain_base = _is_plain_normal(self.full)
-        if self.plain_base:  # the usual base, a crawled URL: its parts found by two searches
+        if not self.plain_base:  # then the base as the parser reads it (or none, if it fails)
+            self.full = (_parsed(base, "") or "").split("#", 1)[0]
+        if self.full.startswith(("http://", "https://")):  # its parts found by two searches
             path_start = self.full.index("/", self.full.index("://") + 3)
             self.origin = self.full[:path_start]
             self.directory = self.full[: self.full.rindex("/", 0, _query_start(self.full)) + 1]
-            return
-        try:
-            parts = urlsplit(self.full)
-        except ValueError:
-            parts = SplitResult("", "", "", "", "")
-        self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
-        path = parts.path or "/"
-        self.directory = self.origin + path[: path.rfind("/") + 1]
+        else:  # a base of another scheme: every href is resolved against all of it
+            self.origin = self.directory = self.full
 
     def resolve(self, href: str) -> str | None:
-        """Return the normalized absolute URL `href` names, or None if it is not crawlable."""
+        """Return the normalized absolute URL `href` names, or None if it is not crawlable.
+
+        An empty or fragment-only href names the document itself: not a link to follow.
+        """
         if self.joins_as_strings and href.startswith(("http://", "https://")):
             url = _plain_absolute(href)  # the commonest link of all, remembered as it is
             if url is not None:
@@ -95,15 +92,18 @@ class LinkResolver:
         if not href or href.startswith("#"):
             return None
         scheme = _SCHEME.match(href)
-        if scheme is not None and scheme.group().lower() not in ("http:", "https:"):
-            return None
-        if self.joins_as_strings and scheme is None:
+        if scheme is not None:
+            if scheme.group().lower() not in ("http:", "https:"):
+                return None
+            # `http://h/x` needs no base; `http:x` and `http:/x` are relative to a base of the
+            # same scheme (and `https:x` on an http page is `https://x/`: the parser knows).
+            absolute = href.startswith("//", scheme.end())
+            return _resolve("" if absolute else self.full, href, self.max_length)
+        if self.joins_as_strings:
             joined = self._joined_as_strings(href)
             if joined is not None:
                 return joined if len(joined) <= self.max_length else None
-        if scheme is not None:
-            context = ""
-        elif href.startswith("/"):
+        if href.startswith("/"):
             context = self.origin
         elif href.startswith("?"):
             context = self.full
@@ -118,15 +118,11 @@ class LinkResolver:
             return None
         if href.startswith("//"):  # the base's scheme, and the rest as it is
             url = self.origin[: self.origin.index(":") + 1] + href.split("#", 1)[0]
-            before, _, query = url.partition("?")
-            url = url if query else before  # joining drops an empty query
             return url if _is_plain_normal(url) else None
         match = _PLAIN_REFERENCE.fullmatch(href)
         if match is None:
             return None
         path, query = match.group(1), match.group(2) or ""
-        if "//" in path:
-            return None  # empty segments, which joining drops
         context = self.origin if href.startswith("/") else self.directory
         while path.startswith("."):  # leading `./` and `../`: the directory and its parents
             if path.startswith("./"):
@@ -139,19 +135,25 @@ class LinkResolver:
                 return None
         if "/." in path:
             return None  # a dot segment further on, or what may be one
-        return context + path + (query if len(query) > 1 else "")  # joining drops an empty query
+        return context + path + query
 
 
-# A path and query of characters that stay as they are in normal form: unreserved, sub-delims,
-# `:@/` (and `?` in the query); then maybe a fragment, which is dropped. Not `;` in the path:
-# urllib's join reads it as the start of RFC 1808 parameters, and those are left to it. A query
-# alone (`?x`) is left to it too.
+# A path and query of characters that stay as they are in both WHATWG's serialization and the
+# normal form: unreserved, sub-delims and `:@/` (and `?` in the query), but not `'` in the query,
+# which WHATWG escapes there; then maybe a fragment, which is dropped. A query alone (`?x`) is
+# left to the parser.
 _PLAIN_REFERENCE = re.compile(
-    r"([\w\-.~!$&'()*+,=:@/]+)(\?[\w\-.~!$&'()*+,;=:@/?]*)?(?:#.*)?", re.ASCII
+    r"([\w\-.~!$&'()*+,;=:@/]+)(\?[\w\-.~!$&()*+,;=:@/?]*)?(?:#.*)?", re.ASCII
 )
 _PLAIN_NORMAL_URL = re.compile(
-    r"(https?)://[a-z0-9.\-]+(?::([1-9][0-9]{0,4}))?(/[\w\-.~!$&'()*+,=:@/]*)(\?[\w\-.~!$&'()*+,;=:@/?]*)?",
+    r"(https?)://([a-z0-9.\-]+)(?::([1-9][0-9]{0,4}))?(/[\w\-.~!$&'()*+,;=:@/]*)(\?[\w\-.~!$&()*+,;=:@/?]*)?",
     re.ASCII,
+)
+# The last label of a host WHATWG reads as an IPv4 address, and such an address in its canonical
+# form (four decimal parts, each 0 to 255, without leading zeros).
+_NUMBER_LABEL = re.compile(r"(?:[0-9]+|0x[0-9a-f]*)\.?")
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 )
 
 
@@ -161,13 +163,24 @@ def _query_start(url: str) -> int:
 
 
 def _is_plain_normal(url: str) -> bool:
-    """Whether `url` is in normal form in a way a string test can tell: lowercase http(s), an
-    ASCII host, a port that is not the default, a plain path without dot or empty segments."""
+    """Whether `url` is in normal form in a way a string test can tell: lowercase http(s), a
+    host the parser keeps as it is, a port that is not the default, a plain path without dot
+    segments."""
     match = _PLAIN_NORMAL_URL.fullmatch(url)
-    if match is None or "/." in match.group(3) or "//" in match.group(3):
+    if match is None or "/." in match.group(4) or not _is_plain_host(match.group(2)):
         return False
-    port = match.group(2)
+    port = match.group(3)
     return port is None or (int(port) <= 65535 and int(port) != _DEFAULT_PORTS[match.group(1)])
+
+
+def _is_plain_host(host: str) -> bool:
+    """Whether the parser keeps a lowercase host of letters, digits, dots and hyphens as it is:
+    it is no IDN (`xn--`, which the parser checks) and, if it ends in a number, a canonical IPv4
+    address (else it is read as one, `1.2.3` is `1.2.0.3`, or refused: `example.0x`)."""
+    if "xn--" in host:
+        return False
+    last = host[host.rfind(".", 0, len(host) - 1) + 1 :]
+    return _NUMBER_LABEL.fullmatch(last) is None or _IPV4.fullmatch(host) is not None
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -180,39 +193,52 @@ def _plain_absolute(href: str) -> str | None:
 
 @functools.lru_cache(maxsize=65_536)
 def _resolve(context: str, href: str, max_length: int) -> str | None:
+    """Return the normal form of what `href` names against `context` (a base, or "" for none)."""
+    parsed = _parsed(href, context)
+    return None if parsed is None else _normal_form(parsed, max_length)
+
+
+def _parsed(href: str, base: str) -> str | None:
+    """Return the WHATWG serialization of `href` parsed against `base` ("" for none), or None
+    when the standard says it is no URL."""
+    if not href.isascii():
+        href = _scalar_values(href)
     try:
-        return _crawlable(urljoin(context, href) if context else href, max_length)
-    except (ValueError, UnicodeError):  # a bad port, IPv6 literal or IDN host
+        return ada_url.join_url(base, href) if base else ada_url.URL(href).href
+    except ValueError:
         return None
 
 
-def _crawlable(url: str, max_length: int) -> str | None:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in CRAWLABLE_SCHEMES:
+def _scalar_values(text: str) -> str:
+    """Return `text` with each lone surrogate replaced by U+FFFD, as a browser's DOM gives it to
+    the URL parser (an HTML parser never makes one, but a caller may)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _normal_form(href: str, max_length: int) -> str | None:
+    """Return a WHATWG serialization in the crawler's normal form, or None if not http(s).
+
+    The parser has lowercased the scheme and host, dropped the default port, resolved dot
+    segments (escaped ones too) and escaped non-ASCII as UTF-8; what is left is RFC 3986's part.
+    A serialization splits by string search: `?` and `#` are escaped before the query, `@` and
+    `/` in the userinfo.
+    """
+    scheme_end = href.find(":")
+    if href[:scheme_end] not in CRAWLABLE_SCHEMES:
         return None
-    host = _host(parts.hostname or "")
-    if not host:
-        return None
-    port = parts.port  # raises ValueError for one out of range
-    authority = f"[{host}]" if ":" in host else host
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        authority = f"{authority}:{port}"
-    if "@" in parts.netloc:
-        authority = f"{_escapes(parts.netloc.rpartition('@')[0], _USERINFO)}@{authority}"
-    path = _without_dot_segments(_escapes(parts.path, _PATH)) or "/"
-    query = f"?{_escapes(parts.query, _QUERY)}" if "?" in url.split("#", 1)[0] else ""
-    text = f"{scheme}://{authority}{path}{query}"
+    href = href.split("#", 1)[0]
+    path_start = href.index("/", scheme_end + 3)
+    authority = href[:path_start]
+    if "@" in authority:
+        userinfo, _, host = authority[scheme_end + 3 :].rpartition("@")
+        authority = f"{href[: scheme_end + 3]}{_escapes(userinfo, _USERINFO)}@{host}"
+    path, mark, query = href[path_start:].partition("?")
+    text = f"{authority}{_escapes(path, _PATH)}{mark}{_escapes(query, _QUERY)}"
     return text if len(text) <= max_length else None
-
-
-def _host(host: str) -> str:
-    """Return a host in its normal form: lowercase, IDN in punycode (UTS #46, as browsers)."""
-    if "%" in host:
-        host = _unescape_all(host)
-    if host.isascii():
-        return host.lower()
-    return idna.encode(host, uts46=True).decode("ascii")
 
 
 # Bytes kept as they are, by component: unreserved, sub-delims, and what RFC 3986 allows there.
@@ -247,33 +273,6 @@ def _escapes(part: str, allowed: frozenset[int]) -> str:
             out.append(f"%{byte:02X}")
         index += 1
     return "".join(out)
-
-
-def _unescape_all(text: str) -> str:
-    return _ANY_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
-
-
-_ANY_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-
-
-def _without_dot_segments(path: str) -> str:
-    """Remove `.` and `..` segments (RFC 3986 §5.2.4), after unreserved escapes were decoded."""
-    if "." not in path:
-        return path
-    segments = path.split("/")
-    output: list[str] = []
-    for segment in segments[1:] if path.startswith("/") else segments:
-        if segment == ".":
-            continue
-        if segment == "..":
-            if output:
-                output.pop()
-            continue
-        output.append(segment)
-    result = ("/" if path.startswith("/") else "") + "/".join(output)
-    if segments[-1] in (".", "..") and not result.endswith("/"):
-        result += "/"  # `/a/b/..` names the directory `/a/`
-    return result
 
 
 def origin_of(url: str) -> str:

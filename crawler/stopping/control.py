@@ -11,7 +11,7 @@ the requests in flight now? how long may I sleep before something changes? It al
 crawl stopped and by which signal (for the exit status), and announces each step in one line.
 Time is always passed in (`now`, on the `time.monotonic()` clock) and never read here: nothing in
 this module handles a signal, reads a clock or sleeps, so every strategy stops by the same rules
-and `tests/test_stop.py` checks them with explicit clocks.
+and `tests/test_stopping_control.py` checks them with explicit clocks.
 """
 
 from __future__ import annotations
