@@ -4,6 +4,12 @@ Failure policy, as Google and Scrapy document it: a 4xx robots.txt (404, 401, 40
 rules, so everything is allowed; a 5xx, 429 or network failure is retried like any request, and if
 it still fails the origin is treated as disallowing everything: its owner's wishes are unknown.
 Bodies past `MAX_ROBOTS_BYTES` are cut there, as Google's parser does with 500 KiB.
+
+Groups as RFC 9309 §2.1 draws them: a group's user-agent lines run until its first allow or
+disallow line, and any other line among them (a comment, a blank, Sitemap, Crawl-delay, a key
+nobody knows) leaves the run whole, as in Google's reference parser. protego ends the run at any
+line it reads as a directive but Sitemap and Host, so such lines are moved after the run's last
+user-agent line before protego reads the text (`agents_kept_together`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from crawler.core.retry import RetryPolicy
 
 MAX_ROBOTS_BYTES = 512 * 1024
 MAX_CRAWL_DELAY = 30.0
+
+# Keys read as Google's parser reads them: a line whose key starts with one of these, in any
+# case, with protego's and Google's allowance for frequent typos.
+USER_AGENT_KEYS = ("user-agent", "useragent", "user agent")
+RULE_KEYS = ("allow", "disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw")
 
 
 class RobotsState(enum.Enum):
@@ -47,7 +58,7 @@ class RobotsRules:
         # RFC 9309 §2.3.1 allows a UTF-8 byte-order mark; protego would read it as part of the
         # first line and drop that group's rules.
         text = text.removeprefix("\ufeff")
-        parser = Protego.parse(text)
+        parser = Protego.parse(agents_kept_together(text))
         delay = parser.crawl_delay(user_agent)
         return cls(
             parser=parser, allow_all=False, crawl_delay=min(float(delay or 0.0), MAX_CRAWL_DELAY)
@@ -63,6 +74,32 @@ class RobotsRules:
         if self.parser is None:
             return self.allow_all
         return bool(self.parser.can_fetch(url, user_agent))
+
+
+def agents_kept_together(text: str) -> str:
+    """Return robots.txt with every line that sits among a group's user-agent lines and is no
+    user-agent line itself moved after the group's last user-agent line, where protego reads it.
+
+    Only an allow or disallow line ends a group's run of user-agent lines (RFC 9309 §2.1, and
+    §2.2.4: other records "MUST NOT interfere"); what was among them applies to the whole group,
+    so a Crawl-delay there holds for every agent the group names.
+    """
+    kept: list[str] = []
+    held: list[str] = []  # other lines met since the run's last user-agent line
+    in_run = False
+    for line in text.splitlines():
+        key = line.split("#", 1)[0].strip().lower()
+        if key.startswith(USER_AGENT_KEYS):
+            in_run = True
+            kept.append(line)
+        elif in_run and not key.startswith(RULE_KEYS):
+            held.append(line)
+        else:
+            in_run = False
+            kept.extend(held)
+            held.clear()
+            kept.append(line)
+    return "\n".join(kept + held)
 
 
 # RFC 9309 §2.3.1.2: follow at least five redirects.

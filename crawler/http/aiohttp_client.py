@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import math
 import time
 
 import aiohttp
@@ -27,6 +28,19 @@ from crawler.http.responses import (
 READ_CHUNK = 64 * 1024
 
 
+def exact_timeout(options: HttpOptions) -> aiohttp.ClientTimeout:
+    """Return the crawl's timeouts as aiohttp deadlines that fire when they say.
+
+    aiohttp rounds a deadline of `ceil_threshold` (5 s by default) or more up to the next whole
+    second of the loop's clock, to batch timers: `--timeout 5s` would cut a request at 5 to 6 s,
+    late by a different amount each time, where the blocking client's watchdog cuts it at 5 s.
+    A threshold of infinity is never reached, so no deadline (total or connect) is rounded.
+    """
+    return aiohttp.ClientTimeout(
+        total=options.timeout, sock_connect=options.connect_timeout, ceil_threshold=math.inf
+    )
+
+
 def new_session(options: HttpOptions) -> aiohttp.ClientSession:
     """Return a session sized for the crawl: one pool, no cookies, the crawl's timeouts."""
     connector = aiohttp.TCPConnector(
@@ -37,7 +51,7 @@ def new_session(options: HttpOptions) -> aiohttp.ClientSession:
         cookie_jar=aiohttp.DummyCookieJar(),
         headers={"User-Agent": options.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         auto_decompress=False,  # `decoding` undoes Content-Encoding, for both clients alike
-        timeout=aiohttp.ClientTimeout(total=options.timeout, sock_connect=options.connect_timeout),
+        timeout=exact_timeout(options),
     )
 
 
