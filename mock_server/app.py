@@ -83,6 +83,18 @@ async def delete_stats(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def drawn_latency(settings: ServerSettings, host: int, raw_path: str, attempt: int = 1) -> float:
+    """Return the seconds the server waits before answering `raw_path` of its `host`-th origin.
+
+    Keyed by host and path, not port: two servers of one seed wait alike. A pure function, so a
+    test knows what the server decided for each URL without timing it from a busy client.
+    """
+    u = uniform_draw(settings.site.seed, "latency", host, raw_path, attempt)
+    return latency_quantile(
+        settings.latency_distribution, settings.latency, settings.latency_p99, u
+    )
+
+
 def _host_of(request: web.Request, state: ServerState) -> int:
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
     return state.host_by_port.get(sockname[1], 0) if sockname else 0
@@ -128,13 +140,7 @@ async def _answer(
     response = state.site.respond(url, attempt, accept_gzip)
     settings = state.settings
     if settings.latency > 0:
-        # Keyed by host and path, not port: two servers of one seed wait alike.
-        u = uniform_draw(settings.site.seed, "latency", host, request.raw_path, attempt)
-        await asyncio.sleep(
-            latency_quantile(
-                settings.latency_distribution, settings.latency, settings.latency_p99, u
-            )
-        )
+        await asyncio.sleep(drawn_latency(settings, host, request.raw_path, attempt))
     if response.action is Action.HANG:
         await asyncio.sleep(settings.hang_seconds)
         _abort(request)

@@ -103,7 +103,7 @@ def agents_kept_together(text: str) -> str:
 
 
 # RFC 9309 §2.3.1.2: follow at least five redirects.
-MAX_ROBOTSREDIRECT_STATUSES = 5
+MAX_ROBOTS_REDIRECTS = 5
 
 
 @dataclass(slots=True)
@@ -147,7 +147,7 @@ class RobotsGate:
         elif status in REDIRECT_STATUSES and location is not None:
             # The rules found at the target apply to the origin that asked. Past five hops,
             # robots.txt is "unavailable": no rules.
-            if self.hops < MAX_ROBOTSREDIRECT_STATUSES:
+            if self.hops < MAX_ROBOTS_REDIRECTS:
                 self.hops += 1
                 self.url = location
                 self.state = RobotsState.UNKNOWN
