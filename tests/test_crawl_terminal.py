@@ -249,7 +249,9 @@ def test_time_limit_stops_scheduling_and_says_so(site: str, strategy: str, tmp_p
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["finish_reason"] == "time_limit"
-    assert 0 < summary["pages"] < 300
+    # On a busy machine a process pool may still be starting when the time is up: then the seed
+    # itself is what is left, queued, and no page was written.
+    assert summary["pages"] < 300 and summary["pages"] + summary["left"]["queued"] > 0
     if summary["pages"] > 1:
         # The seed's links were queued before the stop (on a busy machine a process pool may
         # still be starting when the time is up, and then nothing is queued yet).

@@ -160,9 +160,10 @@ def test_per_host_limit_and_delay_hold_per_strategy(tmp_path: Path, strategy: st
             max_pages=20,
         )
         # The crawler spaces its sends by 100 ms. On a busy 2-core machine one request can leave
-        # late (the loop or a worker was on the CPU) and the next on time, so the gap the server
-        # sees may shrink by a few ms; without --delay it is near zero (see test_crawl_limits).
-        assert server_stats(server.origins[0])["min_gap_ms"] >= 80.0
+        # or arrive late (the loop, a worker or the server was off the CPU) and the next on time,
+        # so the gap the server sees shrinks by tens of ms (71 ms seen under two CPU hogs);
+        # without --delay it is near zero (see test_crawl_limits).
+        assert server_stats(server.origins[0])["min_gap_ms"] >= 50.0
 
 
 def run_blocking(strategy: str, seed: str, output: Path, **settings: Any) -> CrawlCore:
