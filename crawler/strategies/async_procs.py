@@ -3,15 +3,18 @@
 The same driver as `async`, with one change: each page's analysis (parsing, link resolution,
 fingerprint) runs in a `ProcessPoolExecutor`, so CPU work uses every core while the event loop
 keeps fetching. Only the body goes to a worker and only the compact `PageAnalysis` comes back.
-The pool starts once, before the crawl, and is shut down on every way out; its workers ignore
-SIGINT and SIGTERM, so a Ctrl-C reaches the crawl's own stop logic and nothing else, and exit by
-themselves if the crawl is killed outright.
+The pool starts once, before the crawl, and is shut down on every way out.
+
+The crawl alone decides when to stop. A terminal sends Ctrl-C (and a hangup) to its whole
+foreground process group, workers included, so the workers are started with the stop signals
+blocked and ignore them before unblocking them: a signal sent while a worker's interpreter starts
+up is never its own. They exit by themselves if the crawl is killed outright.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import threading
@@ -23,17 +26,42 @@ from crawler.context import RunContext
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import PageAnalysis
 from crawler.settings import CrawlSettings
+from crawler.signals import STOP_SIGNALS
 from crawler.strategies.async_ import Analyzer, crawl, run_on_loop
 
 PARENT_CHECK_SECONDS = 0.5
+
+
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker that starts with the stop signals blocked.
+
+    The blocked mask is inherited through fork and exec, so a Ctrl-C that comes while the new
+    interpreter imports (before any initializer can run) waits instead of raising
+    KeyboardInterrupt there; the initializer ignores the signals, which discards it, before it
+    unblocks them. The standard library starts its resource tracker the same way.
+    """
+
+    def start(self) -> None:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            super().start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    """The spawn start method, with workers started deaf to the stop signals."""
+
+    Process = _WorkerProcess
 
 
 def _start_worker(parent: int) -> None:
     """Worker initializer: the crawl process `parent` decides when to stop, and a worker
     outlives it by at most half a second (a crawl killed with SIGKILL cannot shut its pool
     down, and may die before this even runs)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def exit_when_orphaned() -> None:
         while os.getppid() == parent:
@@ -54,7 +82,7 @@ class AsyncProcsStrategy:
         workers = settings.process_workers
         pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_WorkerContext(),
             initializer=_start_worker,
             initargs=(os.getpid(),),
         )
