@@ -3,37 +3,79 @@
 The same driver as `async`, with one change: each page's analysis (parsing, link resolution,
 fingerprint) runs in a `ProcessPoolExecutor`, so CPU work uses every core while the event loop
 keeps fetching. Only the body goes to a worker and only the compact `PageAnalysis` comes back.
-The pool starts once, before the crawl, and is shut down on every way out; its workers ignore
-SIGINT and SIGTERM, so a Ctrl-C reaches the crawl's own stop logic and nothing else, and exit by
-themselves if the crawl is killed outright.
+The pool starts once, before the crawl, and is shut down on every way out.
+
+The crawl alone decides when to stop. A terminal sends Ctrl-C (and a hangup) to its whole
+foreground process group, workers included, so the workers are started with the stop signals
+blocked and ignore them before unblocking them: a signal sent while a worker's interpreter starts
+up is never its own. They exit by themselves if the crawl is killed outright. A worker lost all
+the same (killed, out of memory) breaks its pool: a new pool takes over, and the pages the broken
+one held are parsed there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import logging
+import multiprocessing.context
 import os
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import PageAnalysis
+from crawler.core.records import ErrorKind
 from crawler.pages.analysis import PageJob
 from crawler.settings import CrawlSettings
-from crawler.strategies.async_ import Analyzer, crawl, run_on_loop
+from crawler.stopping.signals import STOP_SIGNALS
+from crawler.strategies.async_ import crawl, run_on_loop
 from crawler.strategies.context import RunContext
 
 PARENT_CHECK_SECONDS = 0.5
+# Pools a page's analysis is tried in: a pool that breaks may have been broken by another page,
+# and a page that breaks a second pool too is given up.
+POOLS_PER_PAGE = 2
+
+
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker that starts with the stop signals blocked, and is killed to terminate.
+
+    The blocked mask is inherited through fork and exec, so a Ctrl-C that comes while the new
+    interpreter imports (before any initializer can run) waits instead of raising
+    KeyboardInterrupt there; the initializer ignores the signals, which discards it, before it
+    unblocks them. The standard library starts its resource tracker the same way.
+    """
+
+    def start(self) -> None:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            super().start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def terminate(self) -> None:
+        """Kill the worker, since it ignores SIGTERM: a pool that lost a worker terminates the
+        others, which may wait forever on a queue lock the lost one held."""
+        self.kill()
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    """The spawn start method, with workers started deaf to the stop signals."""
+
+    Process = _WorkerProcess
 
 
 def _start_worker(parent: int) -> None:
     """Worker initializer: the crawl process `parent` decides when to stop, and a worker
     outlives it by at most half a second (a crawl killed with SIGKILL cannot shut its pool
     down, and may die before this even runs)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def exit_when_orphaned() -> None:
         while os.getppid() == parent:
@@ -47,30 +89,70 @@ def _ready() -> None:
     """A no-op job: its result says a worker is up."""
 
 
+class WorkerPool:
+    """The crawl's process pool, replaced by a new one when a worker is lost."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = self._new_pool()
+        self.broken: list[ProcessPoolExecutor] = []
+
+    def __repr__(self) -> str:
+        workers = "1 worker" if self.workers == 1 else f"{self.workers} workers"
+        lost = "1 pool lost" if len(self.broken) == 1 else f"{len(self.broken)} pools lost"
+        return f"<WorkerPool [{workers} | {lost}]>"
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=_WorkerContext(),
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
+        )
+
+    def start(self, stopping: Callable[[], bool]) -> None:
+        """Start every worker now, so the crawl does not pay for process start-up mid-way; stop
+        waiting if the crawl is stopped meanwhile (a pool broken meanwhile is replaced on use)."""
+        started = [self.pool.submit(_ready) for _ in range(self.workers)]
+        while not stopping() and not all(future.done() for future in started):
+            wait(started, timeout=0.1)
+
+    async def analyze(self, job: PageJob) -> PageAnalysis:
+        """Parse in one of the pool's processes: the loop only waits for the result. A page
+        that two pools lost is recorded as `local`: this machine's failure, not the site's."""
+        for _ in range(POOLS_PER_PAGE):
+            pool = self.pool
+            try:
+                return await asyncio.get_running_loop().run_in_executor(pool, job)
+            except BrokenProcessPool:
+                self._replace(pool)
+        return PageAnalysis(None, (), 0, error=ErrorKind.LOCAL)
+
+    def _replace(self, pool: ProcessPoolExecutor) -> None:
+        """Start a new pool in place of `pool`, broken, unless another page did already."""
+        if pool is not self.pool:
+            return
+        logging.getLogger("crawler").warning(
+            "a page-analysis worker was lost; a new pool of %d parses its pages again",
+            self.workers,
+        )
+        self.broken.append(pool)
+        self.pool = self._new_pool()
+
+    def close(self) -> None:
+        """Shut every pool down and wait for its workers to exit."""
+        for pool in [*self.broken, self.pool]:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 class AsyncProcsStrategy:
     """Coroutines for I/O, processes for CPU."""
 
     def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
-        workers = settings.process_workers
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(os.getpid(),),
-        )
+        stop = context.stop_for(settings.grace)
+        pool = WorkerPool(settings.process_workers)
         try:
-            # Start every worker now, so the crawl does not pay for process start-up mid-way.
-            for future in [pool.submit(_ready) for _ in range(workers)]:
-                future.result()
-            run_on_loop(crawl(core, settings, context, _pool_analyzer(pool)), settings.loop)
+            pool.start(lambda: stop.stopping)
+            run_on_loop(crawl(core, settings, context, pool.analyze), settings.loop)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _pool_analyzer(pool: ProcessPoolExecutor) -> Analyzer:
-    """Parse in one of the pool's processes: the loop only waits for the result."""
-
-    async def analyze(job: PageJob) -> PageAnalysis:
-        return await asyncio.get_running_loop().run_in_executor(pool, job)
-
-    return analyze
+            pool.close()
