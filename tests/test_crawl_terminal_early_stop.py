@@ -14,6 +14,7 @@ import json
 import os
 import pty
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -223,3 +224,52 @@ async def test_a_page_that_kills_its_worker_each_time_is_recorded_as_local() -> 
     assert lost.error is ErrorKind.LOCAL
     assert parsed == PageAnalysis("a title", (), 0)
     assert repr(pool) == "<WorkerPool [1 worker | 2 pools lost]>"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_terminal_that_closes_mid_crawl_stops_it_as_a_hangup(
+    site: str, strategy: str, tmp_path: Path
+) -> None:
+    """The crawl's terminal goes away (a window closed, an ssh session dropped): the kernel hangs
+    up its session, and every later write to the terminal fails. The crawl stops as SIGHUP asks,
+    writes its whole records and --stats-json, and exits 129, not 1 on a write to a dead terminal.
+    """
+    output, stats = tmp_path / "crawl.jsonl", tmp_path / "stats.json"
+    arguments = ["crawl", site, "--strategy", strategy, "--concurrency", "2", "--workers", "2"]
+    pid, primary = pty.fork()
+    if pid == 0:
+        try:
+            os.chdir(REPOSITORY)
+            os.execv(
+                sys.executable,
+                [
+                    sys.executable,
+                    "-m",
+                    "crawler",
+                    *arguments,
+                    "-o",
+                    str(output),
+                    "--stats-json",
+                    str(stats),
+                ],
+            )
+        finally:
+            os._exit(127)
+    deadline = time.monotonic() + 90
+    # Read the screen (so the child never blocks on a full terminal) until records are written.
+    while not (output.exists() and output.read_text().count("\n") >= 5):
+        assert time.monotonic() < deadline, "no records written"
+        if select.select([primary], [], [], 0.1)[0]:
+            os.read(primary, 65536)
+    os.close(primary)  # the last descriptor of the terminal's far end: the kernel hangs up
+    while (waited := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError("still running after its terminal closed")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(waited[1]) == 128 + signal.SIGHUP
+    summary = json.loads(stats.read_text())
+    assert summary["finish_reason"] == "interrupted"
+    check_output(output, summary["pages"])

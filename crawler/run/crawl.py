@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from rich.console import Console
 
@@ -27,6 +27,7 @@ from crawler.output.preflight import check_writable
 from crawler.run.logs import PeriodicStats, crawl_log, log_each_request
 from crawler.run.open_files import fit_to_open_files
 from crawler.run.progress import StatusLine, print_summary
+from crawler.run.terminal import SurvivingStderr
 from crawler.settings import CrawlSettings
 from crawler.state import SqliteFrontier, StateStore, reconcile_output
 from crawler.state.store import already_holds_a_crawl
@@ -71,7 +72,7 @@ def run_crawl(
 
     Three steps: open what the crawl holds, run it, then summarise it and choose the exit status.
     """
-    console = console or Console(stderr=True)
+    console = console or Console(file=cast(TextIO, SurvivingStderr(sys.stderr)))
     context = RunContext(settings.output, handle_signals)
     started_at = datetime.now(UTC)
     with contextlib.ExitStack() as stack:
