@@ -15,7 +15,7 @@ import pytest
 
 from crawler.core.records import Record
 from crawler.core.robots import RobotsRules
-from crawler.run import run_crawl
+from crawler.run.crawl import run_crawl
 from crawler.settings import load_crawl_settings
 from crawler.strategies import STRATEGIES
 from tests.crawling import check_output, read_records
