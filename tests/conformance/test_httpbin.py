@@ -70,9 +70,9 @@ def responses(port: int) -> dict[str, Expected]:
     expected["/redirect-to?url=/html"] = Expected(302, None, "/html", 1)
     # A seed's redirect to another origin takes it into scope; nothing listens there, so its
     # robots.txt cannot be fetched, and the target, a seed too, names that failure (README:
-    # robots.txt): it is never requested.
+    # robots.txt): it is never requested, and its attempts are its robots.txt's (--retries 1).
     expected[f"/redirect-to?url={unreachable}"] = Expected(302, None, unreachable, 1)
-    expected[unreachable] = Expected(None, "connect", None, 0)
+    expected[unreachable] = Expected(None, "connect", None, 2)
     return expected
 
 
