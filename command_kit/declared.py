@@ -312,6 +312,12 @@ class SettingsSource:
             problem = problem.replace("{" + other + "}", self.name(other))
         return type(error)(self.name(error.setting), problem)
 
+    def renamed_if_declared(self, error: SetupErrorT) -> SetupErrorT:
+        """Return `error` renamed as `renamed` does if it names one of these settings, else as it
+        is: an error found later (a file, the embedded site's port) may name another table's."""
+        fields = {field.name for field in declared_fields(*self.settings_classes)}
+        return self.renamed(error) if error.setting.partition(".")[0] in fields else error
+
     @classmethod
     def of(
         cls,

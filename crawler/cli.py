@@ -63,7 +63,7 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
         try:
             outcome = run_crawl(settings, site)
         except SetupError as error:  # a file, or a resume: named as the user wrote its setting
-            raise crawl_settings_source(config, overrides).renamed(error) from None
+            raise crawl_settings_source(config, overrides).renamed_if_declared(error) from None
     except SetupError as error:
         raise click.UsageError(str(error)) from None
     if outcome.problem:

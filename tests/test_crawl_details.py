@@ -158,3 +158,19 @@ def test_a_resume_with_other_settings_names_the_option(tmp_path: Path, site: str
     )
     assert second.returncode == 2
     assert "holds a crawl with --max-depth 3, not 4;" in second.stderr
+
+
+def test_a_busy_port_of_the_embedded_site_is_named_as_its_config_key(tmp_path: Path) -> None:
+    """The embedded site's `port` belongs to `[mock_server]`: an error found once the crawl has
+    started names it as it is, not as a key of `[crawl]`."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = tmp_path / "crawl.toml"
+        config.write_text(f"[mock_server]\nport = {port}\n")
+        done = crawler(tmp_path, "crawl", "--config", str(config), "-o", "out.jsonl")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"crawler crawl: error: port: 127.0.0.1:{port} is already in use"
+    ]
