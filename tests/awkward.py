@@ -109,6 +109,21 @@ CASES: dict[str, Script] = {
     ),
     "location-ff": response("302 Found", headers=("Location: /x\xff.html",), body=b""),
     "location-control": response("302 Found", headers=("Location: /a\x01b",), body=b""),
+    # The body of a redirect or an error decides nothing: however it arrives, the status does.
+    "503-corrupt-gzip": response(
+        "503 Service Unavailable",
+        headers=("Content-Encoding: gzip",),
+        body=b"\x1f\x8b\x08\x00garbage-that-is-not-deflate",
+    ),
+    "404-cut-body": response(
+        "404 Not Found", headers=("Content-Length: 1000",), body=b"short", length=False
+    ),
+    "302-cut-body": response(
+        "302 Found",
+        headers=("Location: /identity", "Content-Length: 1000"),
+        body=b"x",
+        length=False,
+    ),
     # Cookies
     "cookie-flood": response(
         headers=tuple(f"Set-Cookie: c{i}={'v' * 3000}; Path=/" for i in range(90))
@@ -128,6 +143,11 @@ SLOW_CASES: dict[str, Script] = {
     "drip-headers": [b"HTTP/1.1 200 OK\r\n", Drip(response()[len(b"HTTP/1.1 200 OK\r\n") :], 0.25)],
     "drip-body": [head_only(500), Drip(b"x" * 500, 0.25)],
     "silent-after-headers": [head_only(9), 8.0],
+    # A 404 whose body never ends: still a 404, with what arrived of its body.
+    "drip-404-body": [
+        response("404 Not Found", headers=("Content-Length: 500",), body=b"", length=False),
+        Drip(b"x" * 500, 0.25),
+    ],
     "silent-before-status": [8.0, response()],
 }
 

@@ -119,6 +119,13 @@ def should_read_body(request: FetchRequest, status: int, content_type: str | Non
     return is_html(content_type) or not 200 <= status < 300
 
 
+def body_is_incidental(request: FetchRequest, status: int) -> bool:
+    """Say whether a body is read only to be counted (a redirect's, an error's): the status is
+    the response's outcome, so a body that arrives cut short, late or undecodable does not
+    change it, and what arrived of it is kept."""
+    return request.kind is RequestKind.PAGE and not 200 <= status < 300
+
+
 def should_analyze(request: FetchRequest, response: FetchResponse) -> bool:
     """Say whether a strategy should run the page analysis on a response."""
     return (

@@ -13,7 +13,13 @@ import time
 
 import aiohttp
 
-from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
+from crawler.core.messages import (
+    FetchFailure,
+    FetchRequest,
+    FetchResponse,
+    body_is_incidental,
+    should_read_body,
+)
 from crawler.core.records import ErrorKind
 from crawler.http.decoding import ACCEPT_ENCODING
 from crawler.http.options import HttpOptions
@@ -66,21 +72,34 @@ async def fetch(
             status = response.status
             head = head_from(status, response.raw_headers)
             body, too_large = b"", False
+            incidental = body_is_incidental(request, status)
             if should_read_body(request, status, head.headers.get("content-type")):
-                body, too_large = await _read_capped(response.content, request.max_bytes)
-            return response_from(head, body, too_large, request.max_bytes, started)
+                body, too_large = await _read_capped(
+                    response.content, request.max_bytes, best_effort=incidental
+                )
+            return response_from(head, body, too_large, request.max_bytes, started, incidental)
     except asyncio.CancelledError:
         raise
     except Exception as error:
         return failure_from(classify(error), error, status, started)
 
 
-async def _read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
-    """Read a body as sent (still coded) up to `limit` bytes; say whether there was more."""
+async def _read_capped(
+    content: aiohttp.StreamReader, limit: int, best_effort: bool = False
+) -> tuple[bytes, bool]:
+    """Read a body as sent (still coded) up to `limit` bytes; say whether there was more.
+
+    `best_effort`: a body cut short or too slow ends the read with what arrived (the body of a
+    redirect or an error, which decides nothing), instead of failing the request.
+    """
     capped = CappedBody(limit)
-    async for chunk in content.iter_chunked(READ_CHUNK):
-        if capped.add(chunk):
-            break
+    try:
+        async for chunk in content.iter_chunked(READ_CHUNK):
+            if capped.add(chunk):
+                break
+    except (TimeoutError, aiohttp.ClientError):
+        if not best_effort:
+            raise
     return capped.body(), capped.too_large
 
 

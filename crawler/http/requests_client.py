@@ -20,7 +20,13 @@ import urllib3
 import urllib3.connection
 from requests.adapters import HTTPAdapter
 
-from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, should_read_body
+from crawler.core.messages import (
+    FetchFailure,
+    FetchRequest,
+    FetchResponse,
+    body_is_incidental,
+    should_read_body,
+)
 from crawler.core.records import ErrorKind
 from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
 from crawler.http.decoding import ACCEPT_ENCODING
@@ -172,13 +178,20 @@ def fetch(
                 # RFC 9112 §6.3: a sign of request smuggling, to be handled as an error (as
                 # aiohttp's parser does).
                 raise http.client.HTTPException("both Transfer-Encoding and Content-Length")
-            body, too_large = b"", False
+            incidental = body_is_incidental(request, status)
+            capped = CappedBody(request.max_bytes)
             if should_read_body(request, status, head.headers.get("content-type")):
-                body, too_large = _read_capped(response, request.max_bytes, in_flight.deadline)
+                try:
+                    _read_capped(response, capped, in_flight.deadline)
+                except Exception:
+                    if not incidental:
+                        raise
             in_flight.finish()
-            if in_flight.cut_by is not None:
+            if in_flight.cut_by is not None and not incidental:
                 raise RequestCut(in_flight.cut_by)  # what was read may end where the cut was
-            return response_from(head, body, too_large, request.max_bytes, started)
+            return response_from(
+                head, capped.body(), capped.too_large, request.max_bytes, started, incidental
+            )
     except Exception as error:
         in_flight.finish()
         kind = _CUT_KINDS[in_flight.cut_by] if in_flight.cut_by else classify(error)
@@ -195,10 +208,9 @@ def _raw_fields(response: requests.Response) -> list[tuple[bytes, bytes]]:
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in message.items()]
 
 
-def _read_capped(response: requests.Response, limit: int, deadline: float) -> tuple[bytes, bool]:
-    """Read a body as sent (still coded) up to `limit` bytes by `deadline`; say whether there
-    was more."""
-    capped = CappedBody(limit)
+def _read_capped(response: requests.Response, capped: CappedBody, deadline: float) -> None:
+    """Read a body as sent (still coded) into `capped`, up to its limit, by `deadline` (what
+    arrived before a failure stays in `capped`)."""
     # read1 returns what one receive brings, where iter_content would wait for a
     # whole chunk: a body sent a byte a second must not outlive the deadline by hours.
     while chunk := response.raw.read1(READ_CHUNK, decode_content=False):
@@ -206,7 +218,6 @@ def _read_capped(response: requests.Response, limit: int, deadline: float) -> tu
             raise TotalTimeout
         if capped.add(chunk):
             break
-    return capped.body(), capped.too_large
 
 
 _RESET_SIGNS = ("ConnectionResetError", "Connection reset", "RemoteDisconnected")

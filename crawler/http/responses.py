@@ -43,12 +43,14 @@ def response_from(
     raw_too_large: bool,
     max_bytes: int,
     started: float,
+    incidental: bool = False,
 ) -> FetchResponse | FetchFailure:
     """Return the response as the core sees it, its body decoded (see `decoding`), its Location
     read from raw bytes and its Retry-After against this machine's clock.
 
     `raw_body` is the body as it came off the wire, cut after `max_bytes + 1` bytes
-    (`raw_too_large` then).
+    (`raw_too_large` then). An `incidental` body (see `body_is_incidental`) that cannot be
+    decoded is counted as it arrived, and the response stays what its status says.
     """
     status, headers, raw_location = head.status, head.headers, head.raw_location
     body, too_large = raw_body, raw_too_large
@@ -58,8 +60,15 @@ def response_from(
                 raw_body, headers.get("content-encoding"), max_bytes, complete=not raw_too_large
             )
         except BadEncoding as error:
-            return failure_from(ErrorKind.BAD_ENCODING, error, status, started)
-        body, too_large = decoded.body, decoded.too_large or raw_too_large
+            if not incidental:
+                return failure_from(ErrorKind.BAD_ENCODING, error, status, started)
+            body_bytes = len(raw_body)
+            body = b""
+        else:
+            body, too_large = decoded.body, decoded.too_large or raw_too_large
+            body_bytes = len(body)
+    else:
+        body_bytes = 0
     return FetchResponse(
         status=status,
         elapsed=time.perf_counter() - started,
@@ -67,7 +76,7 @@ def response_from(
         location=location_from_bytes(raw_location) if raw_location is not None else None,
         retry_after=parse_retry_after(headers.get("retry-after"), time.time()),
         body=body,
-        body_bytes=len(body),
+        body_bytes=body_bytes,
         too_large=too_large,
     )
 
