@@ -9,7 +9,6 @@ interrupt character into it, as a person does.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import pty
@@ -24,9 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind
-from crawler.strategies.async_procs import WorkerPool
 from mock_server import MockServerProcess, load_settings
 from tests.crawling import check_output, read_records
 from tests.test_crawl_terminal import STRATEGIES, Lines
@@ -205,25 +202,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _exit_worker() -> PageAnalysis:
-    """A parse that kills the process it runs in, as a crash of the parser would."""
-    os._exit(1)
-
-
-async def test_a_page_that_kills_its_worker_each_time_is_recorded_as_local() -> None:
-    """A parse that kills its worker is tried in a second pool, then given up as `local`; the
-    pool that replaced the broken ones parses the next page as usual."""
-    pool = WorkerPool(1)
-    try:
-        lost = await pool.analyze(_exit_worker)
-        parsed = await pool.analyze(functools.partial(PageAnalysis, "a title", (), 0))
-    finally:
-        pool.close()
-    assert lost.error is ErrorKind.LOCAL
-    assert parsed == PageAnalysis("a title", (), 0)
-    assert repr(pool) == "<WorkerPool [1 worker | 2 pools lost]>"
 
 
 @pytest.mark.slow

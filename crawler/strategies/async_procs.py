@@ -22,7 +22,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
@@ -31,14 +30,12 @@ from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind
 from crawler.pages.analysis import PageJob
 from crawler.settings import CrawlSettings
+from crawler.stopping.control import StopControl
 from crawler.stopping.signals import STOP_SIGNALS
 from crawler.strategies.async_ import crawl, run_on_loop
 from crawler.strategies.context import RunContext
 
 PARENT_CHECK_SECONDS = 0.5
-# Pools a page's analysis is tried in: a pool that breaks may have been broken by another page,
-# and a page that breaks a second pool too is given up.
-POOLS_PER_PAGE = 2
 
 
 class _WorkerProcess(multiprocessing.context.SpawnProcess):
@@ -58,8 +55,8 @@ class _WorkerProcess(multiprocessing.context.SpawnProcess):
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def terminate(self) -> None:
-        """Kill the worker, since it ignores SIGTERM: a pool that lost a worker terminates the
-        others, which may wait forever on a queue lock the lost one held."""
+        """Kill the worker: it ignores SIGTERM (the terminal's signals are the crawl's), and a
+        pool that lost a worker terminates the others, then waits for them to exit."""
         self.kill()
 
 
@@ -96,44 +93,66 @@ class WorkerPool:
         self.workers = workers
         self.pool = self._new_pool()
         self.broken: list[ProcessPoolExecutor] = []
+        self._alone: ProcessPoolExecutor | None = None  # where suspect pages are parsed again
+        self._one_suspect = asyncio.Lock()
 
     def __repr__(self) -> str:
         workers = "1 worker" if self.workers == 1 else f"{self.workers} workers"
         lost = "1 pool lost" if len(self.broken) == 1 else f"{len(self.broken)} pools lost"
         return f"<WorkerPool [{workers} | {lost}]>"
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _new_pool(self, workers: int | None = None) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers,
+            max_workers=workers or self.workers,
             mp_context=_WorkerContext(),
             initializer=_start_worker,
             initargs=(os.getpid(),),
         )
 
-    def start(self, stopping: Callable[[], bool]) -> None:
+    def start(self, stop: StopControl) -> None:
         """Start every worker now, so the crawl does not pay for process start-up mid-way; stop
-        waiting if the crawl is stopped meanwhile (a pool broken meanwhile is replaced on use)."""
+        waiting if the crawl is stopped meanwhile, by a signal or its time limit (a pool broken
+        meanwhile is replaced on use)."""
         started = [self.pool.submit(_ready) for _ in range(self.workers)]
-        while not stopping() and not all(future.done() for future in started):
+        while not all(future.done() for future in started):
+            stop.tick(time.monotonic(), 0)
+            if stop.stopping:
+                return
             wait(started, timeout=0.1)
 
     async def analyze(self, job: PageJob) -> PageAnalysis:
-        """Parse in one of the pool's processes: the loop only waits for the result. A page
-        that two pools lost is recorded as `local`: this machine's failure, not the site's."""
-        for _ in range(POOLS_PER_PAGE):
-            pool = self.pool
+        """Parse in one of the pool's processes: the loop only waits for the result.
+
+        A page whose pool broke may have been broken by another page: it is parsed again alone,
+        in a pool of one that takes one suspect at a time, so a page is given up (recorded as
+        `local`, this machine's failure, not the site's) only when it broke a pool by itself,
+        and the records never depend on which pages happened to share a pool.
+        """
+        pool = self.pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, job)
+        except BrokenProcessPool:
+            self._replace(pool)
+        async with self._one_suspect:
+            alone = self._alone or self._start_alone()
             try:
-                return await asyncio.get_running_loop().run_in_executor(pool, job)
+                return await asyncio.get_running_loop().run_in_executor(alone, job)
             except BrokenProcessPool:
-                self._replace(pool)
-        return PageAnalysis(None, (), 0, error=ErrorKind.LOCAL)
+                self.broken.append(alone)
+                self._alone = None
+                return PageAnalysis(title=None, links=(), link_count=0, error=ErrorKind.LOCAL)
+
+    def _start_alone(self) -> ProcessPoolExecutor:
+        self._alone = self._new_pool(workers=1)
+        return self._alone
 
     def _replace(self, pool: ProcessPoolExecutor) -> None:
         """Start a new pool in place of `pool`, broken, unless another page did already."""
         if pool is not self.pool:
             return
         logging.getLogger("crawler").warning(
-            "a page-analysis worker was lost; a new pool of %d parses its pages again",
+            "a page-analysis worker was lost; a new pool of %d takes over, and the pages it held"
+            " are parsed again one at a time",
             self.workers,
         )
         self.broken.append(pool)
@@ -141,7 +160,7 @@ class WorkerPool:
 
     def close(self) -> None:
         """Shut every pool down and wait for its workers to exit."""
-        for pool in [*self.broken, self.pool]:
+        for pool in [*self.broken, self.pool, *([self._alone] if self._alone else [])]:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -152,7 +171,7 @@ class AsyncProcsStrategy:
         stop = context.stop_for(settings.grace)
         pool = WorkerPool(settings.process_workers)
         try:
-            pool.start(lambda: stop.stopping)
+            pool.start(stop)
             run_on_loop(crawl(core, settings, context, pool.analyze), settings.loop)
         finally:
             pool.close()
