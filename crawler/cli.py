@@ -50,6 +50,9 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
         overrides["seeds"] = list(urls)
     try:
         settings = load_crawl_settings(config, overrides)
+        # Where each setting came from, read with the settings (not after the crawl, when the
+        # config file may have changed): an error found later names a setting as it was written.
+        source = crawl_settings_source(config, overrides)
         # Imported now, not above, so `--help` is quick; a Ctrl-C meanwhile ends it quietly.
         with StopSignalsNoted():
             from crawler.run.crawl import run_crawl
@@ -63,7 +66,7 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
         try:
             outcome = run_crawl(settings, site)
         except SetupError as error:  # a file, or a resume: named as the user wrote its setting
-            raise crawl_settings_source(config, overrides).renamed_if_declared(error) from None
+            raise source.renamed_if_declared(error) from None
     except SetupError as error:
         raise click.UsageError(str(error)) from None
     if outcome.problem:

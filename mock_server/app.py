@@ -89,9 +89,9 @@ def drawn_latency(settings: ServerSettings, host: int, raw_path: str, attempt: i
     Keyed by host and path, not port: two servers of one seed wait alike. A pure function, so a
     test knows what the server decided for each URL without timing it from a busy client.
     """
-    u = uniform_draw(settings.site.seed, "latency", host, raw_path, attempt)
+    quantile = uniform_draw(settings.site.seed, "latency", host, raw_path, attempt)
     return latency_quantile(
-        settings.latency_distribution, settings.latency, settings.latency_p99, u
+        settings.latency_distribution, settings.latency, settings.latency_p99, quantile
     )
 
 

@@ -21,7 +21,7 @@ from crawler.strategies import STRATEGIES
 from tests.crawling import check_output, read_records
 from tests.sites import html, robots, serve
 
-AGENTS = ("FooBot", "crawler-lab")  # named in the first user-agent line; matched by `*`
+AGENTS = ("FooBot", "crawler-lab")  # each named in the first user-agent line in turn
 
 # Lines that may sit between `User-agent: FooBot` and `User-agent: *`: none ends the group.
 BETWEEN = {
@@ -50,8 +50,9 @@ def rules(text: str, agent: str) -> RobotsRules:
 @pytest.mark.parametrize("line", BETWEEN.values(), ids=list(BETWEEN))
 @pytest.mark.parametrize("agent", AGENTS)
 def test_a_line_between_user_agents_leaves_them_one_group(line: str, agent: str) -> None:
-    """A line that is no rule between two user-agent lines leaves both agents in one group."""
-    text = f"User-agent: FooBot\n{line}\nUser-agent: *\nDisallow: /\n"
+    """A line that is no rule between two user-agent lines leaves both agents in one group: the
+    first agent is denied by the group's rule, where a group of its own would allow it (`*`)."""
+    text = f"User-agent: {agent}\n{line}\nUser-agent: OtherBot\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
     assert not rules(text, agent).allows("https://example.com/page", agent)
 
 

@@ -147,3 +147,11 @@ def test_no_two_modules_share_a_file_name() -> None:
             if path.stem not in ("__init__", "__main__"):
                 seen.setdefault(path.name, []).append(str(path.relative_to(root)))
     assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
+
+
+def test_the_folder_packages_load_nothing_by_themselves() -> None:
+    """`crawler.pages`, `crawler.run`, `crawler.stopping` and `crawler.output` are folders, not
+    APIs: importing them loads none of their modules, so a module pays only for what it uses."""
+    packages = ("crawler.pages", "crawler.run", "crawler.stopping", "crawler.output")
+    modules = modules_loaded_by("import " + ", ".join(packages))
+    assert within(modules, "crawler") == sorted(["crawler", *packages])

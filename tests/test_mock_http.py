@@ -246,8 +246,9 @@ async def test_latency_median_matches(distribution: str, p99: str | None) -> Non
     """Over 300 distinct pages the latencies the server draws have the median asked for (and the
     p99, for lognormal), and no client ever gets a first byte before its page's drawn wait.
 
-    What the server decided is asserted exactly; what a client times on a busy machine measures
-    the machine too, so of that only the physical bound is kept: never sooner than the draw.
+    The draws are computed by `drawn_latency`, the very function the server sleeps by, so they
+    are asserted exactly; what a client times on a busy machine measures the machine too, so of
+    that only the physical bound is kept: never sooner than the page's draw.
     """
     overrides = {"pages": 300, "latency": "100ms", "latency_distribution": distribution}
     if p99:

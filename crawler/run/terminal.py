@@ -14,7 +14,8 @@ import errno
 import os
 from typing import Any, TextIO
 
-# What a write to a terminal that has gone fails with (EIO), or to a reader that has gone (EPIPE).
+# What a write fails with once its terminal has gone (EIO; ENXIO for a device that went away), or
+# its reader (EPIPE).
 _GONE = frozenset({errno.EIO, errno.EPIPE, errno.ENXIO})
 
 
