@@ -11,7 +11,8 @@ settings (async, uvloop, concurrency 32, 16 per host), C's `[crawl]` table allow
 of the site, against a mock server in its own process at zero latency whose pages a first crawl
 has cached. The crawl runs under a small launcher that reads the kernel's account of it (CPU:
 user + system, every thread, start-up included; peak RSS, its own since the launcher is small, see
-tests/crawling.py) and samples its open file descriptors and the server's every 20 ms.
+tests/crawling.py); the warm-up crawl alone also samples its open file descriptors and the
+server's, every 100 ms (sampling slows what it samples).
 
 Goal: CPU per page at 10,000 origins within 1.5x of one origin. Then a cProfile of the crawl at
 the first and last origin counts, in this process, says where any difference goes.
@@ -43,8 +44,11 @@ from defaults import component_of
 from crawler.compare.measure import processes_cpu_s
 from mock_server import MockServerProcess, load_settings
 
-# Runs a command, sampling its open descriptors (and the server's, pids in argv[2]) every 20 ms;
-# writes its rusage, wall time and peak descriptor counts as JSON to argv[1].
+# Runs a command; writes its rusage, wall time and the peak descriptor counts as JSON to argv[1],
+# sampling its open descriptors and the server's (pids in argv[3]) every argv[2] seconds (0: never).
+# Listing 10,000 descriptors takes milliseconds, and the kernel's lock on the process's file
+# table: sampled every 20 ms, three such processes slowed the crawl of 10,000 origins from 12 s
+# to 20 s and raised its CPU per page by a third, so only the warm-up crawl is sampled.
 LAUNCHER = textwrap.dedent(
     """
     import json, os, subprocess, sys, time
@@ -55,17 +59,20 @@ LAUNCHER = textwrap.dedent(
         except OSError:
             return 0
 
-    servers = [int(pid) for pid in sys.argv[2].split(",") if pid]
+    interval = float(sys.argv[2])
+    servers = [int(pid) for pid in sys.argv[3].split(",") if pid]
     started = time.perf_counter()
-    process = subprocess.Popen(sys.argv[3:], stdout=subprocess.DEVNULL)
-    peak_fds, server_peak_fds = 0, 0
+    process = subprocess.Popen(sys.argv[4:], stdout=subprocess.DEVNULL)
+    peak_fds, server_peak_fds, next_sample = 0, 0, 0.0
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
-        peak_fds = max(peak_fds, descriptors(process.pid))
-        server_peak_fds = max([server_peak_fds, *map(descriptors, servers)])
-        time.sleep(0.02)
+        if interval and time.perf_counter() >= next_sample:
+            peak_fds = max(peak_fds, descriptors(process.pid))
+            server_peak_fds = max([server_peak_fds, *map(descriptors, servers)])
+            next_sample = time.perf_counter() + interval
+        time.sleep(0.01)
     json.dump(
         {
             "status": os.waitstatus_to_exitcode(status),
@@ -89,16 +96,23 @@ def crawl_config(path: Path, origins: list[str]) -> Path:
     return path
 
 
-def crawl(server: MockServerProcess, config: Path, scratch: Path) -> dict[str, Any]:
-    """Run one default crawl of the server as a process of its own; return what it cost."""
+def crawl(
+    server: MockServerProcess,
+    config: Path,
+    scratch: Path,
+    *flags: str,
+    sample_every: float = 0.0,
+) -> dict[str, Any]:
+    """Run one default crawl (plus `flags`) of the server as a process of its own; return what
+    it cost, with peak open descriptors if `sample_every` (seconds) is set."""
     output, stats_json, report = scratch / "out.jsonl", scratch / "stats.json", scratch / "run"
     output.unlink(missing_ok=True)
     command = [sys.executable, "-m", "crawler", "crawl", server.base_url, "--config", str(config)]
-    command += ["-o", str(output), "--stats-json", str(stats_json), "--quiet"]
+    command += ["-o", str(output), "--stats-json", str(stats_json), "--quiet", *flags]
     pids = ",".join(str(pid) for pid in server.pids)
     server_cpu_before = processes_cpu_s(server.pids)
     subprocess.run(
-        [sys.executable, "-c", LAUNCHER, str(report), pids, *command],
+        [sys.executable, "-c", LAUNCHER, str(report), str(sample_every), pids, *command],
         check=True,
         env=CHILD_ENVIRONMENT,
     )
@@ -123,25 +137,24 @@ def reset(server: MockServerProcess) -> None:
     urllib.request.urlopen(request, timeout=30).close()
 
 
-def measure(origins: int, pages: int, repeat: int, workers: int, scratch: Path) -> dict[str, Any]:
-    """Crawl a site of `pages` pages on `origins` loopback origins `repeat` times, after a warm-up."""
+def measure(
+    origins: int, pages: int, repeat: int, workers: int, scratch: Path, *flags: str
+) -> dict[str, Any]:
+    """Crawl a site of `pages` pages on `origins` loopback origins `repeat` times (with `flags`),
+    after a warm-up crawl that also samples the open descriptors."""
     settings = load_settings(
-        overrides={
-            "pages": pages,
-            "hosts": origins,
-            "hosts_on": "addresses",
-            "workers": workers,
-        }
+        overrides={"pages": pages, "hosts": origins, "hosts_on": "addresses", "workers": workers}
     )
     runs = []
     with MockServerProcess(settings) as server:
         config = crawl_config(scratch / "crawl.toml", server.origins)
-        warm = crawl(server, config, scratch)  # the server renders and caches every page once
+        # The server renders and caches every page once; the descriptors are counted meanwhile.
+        warm = crawl(server, config, scratch, *flags, sample_every=0.1)
         for _ in range(repeat):
             reset(server)
             time.sleep(1.0)  # the last crawl's connections are closed and the server is idle
-            runs.append(crawl(server, config, scratch))
-            print(f"  {origins:>6} origins: {json.dumps(runs[-1])}", flush=True)
+            runs.append(crawl(server, config, scratch, *flags))
+            print(f"  {origins:>6} origins {' '.join(flags)}: {json.dumps(runs[-1])}", flush=True)
     keys = (
         "cpu_us_per_page",
         "cpu_us_per_request",
@@ -153,11 +166,12 @@ def measure(origins: int, pages: int, repeat: int, workers: int, scratch: Path) 
     )
     return {
         "origins": origins,
+        "flags": list(flags),
         "pages": runs[0]["pages"],
         "requests": runs[0]["requests"],
         "errors": max(run["errors"] for run in runs),
-        "peak_fds": max(run["peak_fds"] for run in runs),
-        "server_peak_fds": max(run["server_peak_fds"] for run in runs),
+        "peak_fds": warm["peak_fds"],
+        "server_peak_fds": warm["server_peak_fds"],
         **{key: spread([run[key] for run in runs]) for key in keys},
         "warm_up": warm,
         "runs": runs,
@@ -262,17 +276,29 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     arguments = parser.parse_args()
     counts = [int(count) for count in arguments.origins.split(",")]
-    rows = []
+    rows, without_robots = [], []
     with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
         for count in counts:
             rows.append(
+                measure(count, arguments.pages, arguments.repeat, arguments.workers, scratch)
+            )
+        # The same crawls with one request per page: what robots.txt adds, apart from the rest.
+        for count in (counts[0], counts[-1]):
+            without_robots.append(
                 measure(
-                    count, arguments.pages, arguments.repeat, arguments.workers, Path(scratch_dir)
+                    count,
+                    arguments.pages,
+                    arguments.repeat,
+                    arguments.workers,
+                    scratch,
+                    "--ignore-robots",
                 )
             )
-    baseline = rows[0]["cpu_us_per_page"]["median"]
-    for row in rows:
-        row["ratio_to_first"] = row["cpu_us_per_page"]["median"] / baseline
+    for table in (rows, without_robots):
+        baseline = table[0]["cpu_us_per_page"]["median"]
+        for row in table:
+            row["ratio_to_first"] = row["cpu_us_per_page"]["median"] / baseline
     profiles = None
     if not arguments.no_profile:
         first = profile(counts[0], arguments.pages, arguments.workers)
@@ -289,6 +315,7 @@ def main() -> None:
         " 16 per host), every origin allowed",
         "server_workers": arguments.workers,
         "rows": rows,
+        "rows_ignoring_robots": without_robots,
         "profile": profiles,
         "goal_ratio": 1.5,
     }
@@ -302,25 +329,15 @@ def _cell(values: dict[str, float], digits: int = 0) -> str:
     )
 
 
-def markdown(result: dict[str, Any]) -> str:
-    machine_facts = result["machine"]
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    first = rows[0]["origins"]
     lines = [
-        "# CPU per page from 1 to 10,000 origins",
-        "",
-        f"- Command: `{result['command']}` (revision {result['revision']})",
-        f"- Machine: {machine_facts['cores']} cores, {machine_facts['cpu']}, Python"
-        f" {machine_facts['python']}, {machine_facts['date']}",
-        f"- Site: {result['site']}; mock server in its own"
-        f" processes ({result['server_workers']} workers), pages cached by a first crawl.",
-        f"- Crawl: {result['crawl']}, a process of its own: CPU is user + system of every thread,"
-        " start-up included. Medians of the repeats (min-max in brackets).",
-        "",
-        "| origins | requests | crawler CPU per page | per request | ratio to 1 origin"
+        f"| origins | requests | crawler CPU per page | per request | ratio to {first:,}"
         " | pages/s | crawler CPU / wall | server CPU | peak RSS | crawler's peak fds"
         " | server's peak fds |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in result["rows"]:
+    for row in rows:
         lines.append(
             f"| {row['origins']:,} | {row['requests']:,} | {_cell(row['cpu_us_per_page'])} us"
             f" | {_cell(row['cpu_us_per_request'])} us | **{row['ratio_to_first']:.2f}x**"
@@ -329,31 +346,69 @@ def markdown(result: dict[str, Any]) -> str:
             f" | {_cell(row['server_cpu_s'], 1)} s | {_cell(row['peak_rss_mb'])} MB"
             f" | {row['peak_fds']:,} | {row['server_peak_fds']:,} |"
         )
-    lines.append("")
+    return lines
+
+
+def _profile_tables(profiles: dict[str, Any]) -> list[str]:
+    first, last = profiles["origins"]
+    lines = [
+        f"## Where the difference goes: cProfile, {first:,} against {last:,} origins",
+        "",
+        "µs per page as cProfile counts them, robots.txt read (it adds a cost per Python call, so"
+        " these are larger than the CPU above; the differences say where to look). C code is"
+        " counted with the Python function that called it; uvloop's own work (sockets, epoll)"
+        " shows as `runners.py(run)`, the loop's caller.",
+        "",
+        f"| component | {first:,} origins | {last:,} origins |",
+        "|---|---|---|",
+    ]
+    for name, (before, after) in profiles["by_component"].items():
+        lines.append(f"| {name} | {before:.0f} | {after:.0f} |")
+    lines += [
+        "",
+        f"| function (own time), most grown | {first:,} origins | {last:,} origins |",
+        "|---|---|---|",
+    ]
+    for item in profiles["top_function_growth"]:
+        lines.append(f"| `{item['function']}` | {item['first_us']:.1f} | {item['last_us']:.1f} |")
+    return lines
+
+
+def markdown(result: dict[str, Any]) -> str:
+    machine_facts = result["machine"]
+    rows, bare = result["rows"], result["rows_ignoring_robots"]
+    last, last_bare = rows[-1], bare[-1]
+    per_request = last["cpu_us_per_request"]["median"] / rows[0]["cpu_us_per_request"]["median"]
+    lines = [
+        f"# CPU per page from {rows[0]['origins']:,} to {last['origins']:,} origins",
+        "",
+        f"- Command: `{result['command']}` (revision {result['revision']})",
+        f"- Machine: {machine_facts['cores']} cores, {machine_facts['cpu']}, Python"
+        f" {machine_facts['python']}, {machine_facts['date']}",
+        f"- Site: {result['site']}; mock server in its own"
+        f" processes ({result['server_workers']} workers), pages cached by a first crawl.",
+        f"- Crawl: {result['crawl']}, a process of its own: CPU is user + system of every thread,"
+        " start-up included. Medians of the repeats (min-max in brackets); descriptors counted"
+        " during the warm-up crawl.",
+        "",
+        *_table(rows),
+        "",
+        "The same crawls with `--ignore-robots`, one request per page:",
+        "",
+        *_table(bare),
+        "",
+        f"At {last['origins']:,} origins a page costs **{last['ratio_to_first']:.2f}x** its CPU"
+        f" on one origin (goal: within {result['goal_ratio']}x), and a request"
+        f" {per_request:.2f}x. Each origin of a broad crawl costs a robots.txt request (here"
+        f" {last['requests'] - last['pages']:,} beside {last['pages']:,} pages) and connections"
+        " of its own (a TCP handshake each and, once the crawl is done with the origin, an idle"
+        " keep-alive socket on both sides until aiohttp's 15 s timeout or the crawl's end)."
+        f" Without robots.txt the ratio is {last_bare['ratio_to_first']:.2f}x: what is left is"
+        " mostly the connections.",
+        "",
+    ]
     if result["profile"]:
-        profiles = result["profile"]
-        first, last = profiles["origins"]
-        lines += [
-            f"## Where the difference goes: cProfile, {first:,} against {last:,} origins",
-            "",
-            "µs per page as cProfile counts them (it adds a cost per Python call, so these are"
-            " larger than the CPU above; the differences say where to look).",
-            "",
-            f"| component | {first:,} origins | {last:,} origins |",
-            "|---|---|---|",
-        ]
-        for name, (before, after) in profiles["by_component"].items():
-            lines.append(f"| {name} | {before:.0f} | {after:.0f} |")
-        lines += [
-            "",
-            f"| function (own time) | {first:,} origins | {last:,} origins |",
-            "|---|---|---|",
-        ]
-        for item in profiles["top_function_growth"]:
-            lines.append(
-                f"| `{item['function']}` | {item['first_us']:.1f} | {item['last_us']:.1f} |"
-            )
-        lines.append("")
+        lines += [*_profile_tables(result["profile"]), ""]
     return "\n".join(lines)
 
 
