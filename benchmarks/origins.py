@@ -18,7 +18,7 @@ Goal: CPU per page at 10,000 origins within 1.5x of one origin. Then a cProfile 
 the first and last origin counts, in this process, says where any difference goes.
 
 Run: `.venv/bin/python benchmarks/origins.py [--repeat 3] [--origins 1,10,100,1000,10000]
-[--pages 10000] [--no-profile]`; writes results/origins.{json,md}.
+[--pages 10000] [--no-profile] [--name origins]`; writes results/NAME.{json,md}.
 """
 
 from __future__ import annotations
@@ -275,6 +275,7 @@ def main() -> None:
     # open-file limit of 20,000 here; two hold a share of the connections each.
     parser.add_argument("--workers", type=int, default=2, help="mock server processes")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--name", default="origins", help="results/NAME.{json,md}")
     arguments = parser.parse_args()
     counts = [int(count) for count in arguments.origins.split(",")]
     rows, without_robots = [], []
@@ -320,7 +321,7 @@ def main() -> None:
         "profile": profiles,
         "goal_ratio": 1.5,
     }
-    write_results("origins", result, markdown(result))
+    write_results(arguments.name, result, markdown(result))
     print(markdown(result))
 
 
