@@ -380,6 +380,10 @@ def _median_per_page_us(row: dict[str, Any], key: str) -> float:
     return statistics.median(run[key] / run["pages"] * 1e6 for run in row["runs"])
 
 
+def _every(pages: float) -> str:
+    return "per page" if round(pages) <= 1 else f"every {pages:,.0f} pages"
+
+
 def _what_grows(result: dict[str, Any]) -> list[str]:
     """Say, with this run's numbers, what a page of the largest count pays that one origin's
     does not."""
@@ -391,14 +395,16 @@ def _what_grows(result: dict[str, Any]) -> list[str]:
     system_first = _median_per_page_us(bare_first, "system_s")
     system_last = _median_per_page_us(bare_last, "system_s")
     memory_kb = (last["peak_rss_mb"]["median"] - first["peak_rss_mb"]["median"]) * 1024
+    per_request = last["cpu_us_per_request"]["median"] / first["cpu_us_per_request"]["median"]
     return [
-        f"Per request the crawl costs no more at {last['origins']:,} origins than at"
-        f" {first['origins']:,}: the core's dispatch, politeness slots and robots gates do not"
-        " grow with the number of origins (`dispatch.md` measures the core alone: 1.28x). What"
-        " grows is what each origin costs once, paid here about once per page since"
-        f" {last['origins']:,} origins share {last['pages']:,} pages:",
+        f"Per request the crawl costs {per_request:.2f}x at {last['origins']:,} origins what it"
+        f" costs at {first['origins']:,}: the core's dispatch, politeness slots and robots gates"
+        " do not grow with the number of origins (`dispatch.md` measures the core alone: 1.28x). What"
+        " grows is what each origin costs once, paid here once"
+        f" {_every(last['pages'] / last['origins'])} ({last['pages']:,} pages on"
+        f" {last['origins']:,} origins):",
         "",
-        f"- robots.txt, a second request per page: {robots_us:.0f} us per page (the crawl with"
+        f"- robots.txt, one more request per origin: {robots_us:.0f} us per page (the crawl with"
         " robots.txt less the crawl without, at the largest count);",
         f"- a connection per origin: {connection_us:.0f} us per page (the crawls without"
         f" robots.txt), {system_last - system_first:.0f} us of it in the kernel (system time"
