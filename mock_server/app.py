@@ -31,7 +31,7 @@ class ServerState:
     settings: ServerSettings
     site: Site
     stats: Stats
-    host_by_port: dict[int, int]
+    host_by_endpoint: dict[tuple[str, int], int]
     attempts: Counter[str] = field(default_factory=Counter)
     url_log: Counter[str] = field(default_factory=Counter)
     url_log_truncated: bool = False
@@ -43,9 +43,10 @@ STATE = web.AppKey("state", ServerState)
 
 
 def create_app(
-    settings: ServerSettings, site: Site, stats: Stats, ports: list[int]
+    settings: ServerSettings, site: Site, stats: Stats, endpoints: list[tuple[str, int]]
 ) -> web.Application:
-    """Return the application serving `site` on `ports` (one port per host, in host order)."""
+    """Return the application serving `site` on `endpoints`: the (address, port) each host's
+    socket is bound to, in host order. Hosts differ by port, by address, or both."""
     app = web.Application()
     gate = None
     if settings.capacity and settings.overload is Overload.QUEUE:
@@ -54,7 +55,7 @@ def create_app(
         settings=settings,
         site=site,
         stats=stats,
-        host_by_port={port: host for host, port in enumerate(ports)},
+        host_by_endpoint={endpoint: host for host, endpoint in enumerate(endpoints)},
         gate=gate,
     )
     app.router.add_get("/_stats", get_stats)
@@ -96,8 +97,9 @@ def drawn_latency(settings: ServerSettings, host: int, raw_path: str, attempt: i
 
 
 def _host_of(request: web.Request, state: ServerState) -> int:
+    """Return which host a request came to: the local address and port of its connection."""
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    return state.host_by_port.get(sockname[1], 0) if sockname else 0
+    return state.host_by_endpoint.get(tuple(sockname[:2]), 0) if sockname else 0
 
 
 async def serve(request: web.Request) -> web.StreamResponse:

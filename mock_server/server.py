@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import multiprocessing
 import signal
 import socket
@@ -25,12 +24,12 @@ from aiohttp import web
 from command_kit.errors import ResourceError
 from command_kit.open_file_limit import raise_open_file_limit
 from mock_server.app import create_app
+from mock_server.listening import LISTEN_BACKLOG, bind_sockets, origins_of
 from mock_server.request_stats import Stats, shared_counters
 from mock_server.server_settings import ServerSettings
 from mock_server.site import Site
 
 T = TypeVar("T")
-LISTEN_BACKLOG = 4096
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -41,46 +40,6 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
-
-
-def bind_sockets(settings: ServerSettings, ports: list[int] | None = None) -> list[socket.socket]:
-    """Bind one listening socket per host, raising ResourceError for a port already in use."""
-    hosts = settings.site.hosts
-    wanted = ports or [settings.port + index if settings.port else 0 for index in range(hosts)]
-    sockets: list[socket.socket] = []
-    try:
-        for port in wanted:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if settings.workers > 1:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            try:
-                sock.bind((settings.host, port))
-            except OSError as error:
-                if error.errno == errno.EADDRINUSE:
-                    raise ResourceError(
-                        "port", f"{settings.host}:{port} is already in use"
-                    ) from None
-                if error.errno == errno.EADDRNOTAVAIL:
-                    raise ResourceError(
-                        "host", f"{settings.host} is not an address of this machine"
-                    ) from None
-                raise ResourceError(
-                    "port", f"cannot bind {settings.host}:{port}: {error.strerror}"
-                ) from None
-            sock.listen(LISTEN_BACKLOG)
-            sock.setblocking(False)
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
-
-
-def origins_of(settings: ServerSettings, sockets: list[socket.socket]) -> list[str]:
-    """Return the origin (`http://host:port`) each bound socket serves."""
-    return [f"http://{settings.host}:{sock.getsockname()[1]}" for sock in sockets]
 
 
 class MockServer:
@@ -119,8 +78,8 @@ class MockServer:
         self.origins = origins_of(self.settings, sockets)
         self.site = Site(self.settings.site, self.origins)
         self.stats = Stats([origin.removeprefix("http://") for origin in self.origins], shared)
-        ports = [sock.getsockname()[1] for sock in sockets]
-        app = create_app(self.settings, self.site, self.stats, ports)
+        endpoints = [sock.getsockname()[:2] for sock in sockets]
+        app = create_app(self.settings, self.site, self.stats, endpoints)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         for sock in sockets:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,18 @@ _FAULT_HELP = ", ".join(kind.value for kind in FaultKind)
 _UNLIMITED_AT_0 = (at_least(0, problem="must not be negative (0 means unlimited)"),)
 
 
+MAX_HOSTS_ON_PORTS = 64
+MAX_HOSTS = 10_000
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+
+
+class HostsOn(enum.StrEnum):
+    """Where a site of several origins puts them: ports of one address, or loopback addresses."""
+
+    PORTS = "ports"
+    ADDRESSES = "addresses"
+
+
 class Overload(enum.StrEnum):
     """What an origin at capacity does with one more request."""
 
@@ -92,8 +105,8 @@ class SiteSettings:
         default=1,
         metadata=declare(
             INTEGER,
-            "Number of origins the site spans, each on its own port.",
-            validators=(between(1, 64, show_value=True),),
+            "Number of origins the site spans (see --hosts-on for where they live).",
+            validators=(between(1, MAX_HOSTS, show_value=True),),
         ),
     )
     faults: Mapping[FaultKind, float] = field(
@@ -159,8 +172,16 @@ class ServerSettings:
         default=0,
         metadata=declare(
             INTEGER,
-            "Port of the first host (later hosts take the next ports); 0 picks free ports.",
+            "Port of the first host (hosts on ports take the next ones); 0 picks free ports.",
             validators=(between(0, 65535, show_value=True),),
+        ),
+    )
+    hosts_on: HostsOn = field(
+        default=HostsOn.PORTS,
+        metadata=declare(
+            choice_of([place.value for place in HostsOn], HostsOn),
+            "Where the hosts live: ports (one address, a port each) or addresses (one port,"
+            " a loopback address each from --host up: 127.0.0.1, 127.0.0.2, ...).",
         ),
     )
     workers: int = field(
@@ -218,16 +239,67 @@ class ServerSettings:
 
     def __post_init__(self) -> None:
         validate_declared(self)  # each setting alone; what follows reads two or more at once
-        if self.port:
-            last = self.port + self.site.hosts - 1
-            _require(last <= 65535, "port", f"hosts need ports up to {last}, past 65535")
+        if self.hosts_on is HostsOn.ADDRESSES:
+            self._check_addresses()
+        else:
+            self._check_ports()
         problem = validate_latency(self.latency_distribution, self.latency, self.latency_p99)
         _require(problem is None, "latency", problem or "")
 
+    def _check_ports(self) -> None:
+        """Hold the hosts on ports to a few, on ports that exist."""
+        hosts = self.site.hosts
+        _require(
+            hosts <= MAX_HOSTS_ON_PORTS,
+            "hosts",
+            f"at most {MAX_HOSTS_ON_PORTS} on ports of one address (got {hosts});"
+            f" {{hosts_on}} addresses serves up to {MAX_HOSTS:,}",
+            mentions=("hosts_on",),
+        )
+        if self.port:
+            last = self.port + hosts - 1
+            _require(last <= 65535, "port", f"hosts need ports up to {last}, past 65535")
 
-def _require(condition: bool, setting: str, problem: str) -> None:
+    def _check_addresses(self) -> None:
+        """Hold `host` to a loopback address with room above it for every host's address."""
+        first = _ipv4(self.host)
+        _require(
+            first is not None and first.is_loopback,
+            "host",
+            f"{{hosts_on}} addresses needs an IPv4 loopback address, 127.x.x.x (got {self.host!r})",
+            mentions=("hosts_on",),
+        )
+        last = int(first or 0) + self.site.hosts - 1
+        _require(
+            last < int(LOOPBACK.broadcast_address),
+            "hosts",
+            f"{self.site.hosts} addresses from {self.host} run past {LOOPBACK[-2]}",
+        )
+
+    def host_addresses(self) -> list[str]:
+        """Return the address each host is bound to, in host order.
+
+        On ports, every host has `host`. On addresses, host i has `host` + i: Linux delivers all
+        of 127.0.0.0/8 to the loopback interface, and every address of it but the broadcast
+        127.255.255.255 binds and connects (127.0.0.255 and 127.0.1.0 too), so none is skipped.
+        """
+        hosts = self.site.hosts
+        if self.hosts_on is HostsOn.PORTS:
+            return [self.host] * hosts
+        first = int(ipaddress.IPv4Address(self.host))
+        return [str(ipaddress.IPv4Address(first + index)) for index in range(hosts)]
+
+
+def _ipv4(text: str) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        return None
+
+
+def _require(condition: bool, setting: str, problem: str, mentions: tuple[str, ...] = ()) -> None:
     if not condition:
-        raise SettingsError(setting, problem)
+        raise SettingsError(setting, problem, mentions)
 
 
 _SITE_FIELDS = {f.name for f in dataclasses.fields(SiteSettings)}
