@@ -63,6 +63,7 @@ class StrategyName(enum.StrEnum):
     THREADS = "threads"
     ASYNC = "async"
     ASYNC_PROCS = "async-procs"
+    PROCESSES = "processes"
 
 
 class LogLevel(enum.StrEnum):
@@ -341,6 +342,15 @@ class CrawlSettings:
             validators=(between(0, 256, problem="must be 0 (one per core) to 256"),),
         ),
     )
+    processes: int = field(
+        default=0,
+        metadata=declare(
+            INTEGER,
+            "Fetching processes of the processes strategy, each with its own event loop; 0 is one"
+            " per core. Given without --strategy, it chooses that strategy.",
+            validators=(between(0, 256, problem="must be 0 (one per core) to 256"),),
+        ),
+    )
     state: str | None = field(
         default=None,
         metadata=declare(
@@ -367,6 +377,15 @@ class CrawlSettings:
                 raise SettingsError("seeds", _not_a_url(seed, self.max_url_length))
             normalized.append(url)
         object.__setattr__(self, "seeds", tuple(dict.fromkeys(normalized)))
+        if "processes" in self.chosen and self.strategy is not StrategyName.PROCESSES:
+            # --processes N alone asks for the processes strategy; with another, it means nothing.
+            _require(
+                "strategy" not in self.chosen,
+                "processes",
+                "applies to {strategy} processes only",
+                ("strategy",),
+            )
+            object.__setattr__(self, "strategy", StrategyName.PROCESSES)
         if self.per_host > self.concurrency:
             if "per_host" not in self.chosen:  # the default follows a lower --concurrency down
                 object.__setattr__(self, "per_host", self.concurrency)

@@ -50,11 +50,18 @@ def _async_procs() -> Strategy:
     return AsyncProcsStrategy()
 
 
+def _processes() -> Strategy:
+    from crawler.strategies.processes import ProcessesStrategy
+
+    return ProcessesStrategy()
+
+
 STRATEGIES: dict[StrategyName, Callable[[], Strategy]] = {
     StrategyName.SYNC: _sync,
     StrategyName.THREADS: _threads,
     StrategyName.ASYNC: _async,
     StrategyName.ASYNC_PROCS: _async_procs,
+    StrategyName.PROCESSES: _processes,
 }
 
 

@@ -33,12 +33,17 @@ from crawler.http.aiohttp_client import fetch, new_session
 from crawler.output.aborts import CrawlAborted
 from crawler.output.jsonl import AsyncJsonlSink
 from crawler.pages.analysis import PageJob, page_job_for, with_page
+from crawler.pages.page_options import PageOptions
 from crawler.settings import CrawlSettings, EventLoop
 from crawler.stopping.signals import handled_on_loop
 from crawler.strategies.context import RunContext
 
 # Runs a page's parse somewhere (inline on the loop, or in a process pool) and gives its result.
 Analyzer = Callable[[PageJob], Awaitable[PageAnalysis]]
+Outcome = FetchResponse | FetchFailure
+# Performs one request wherever it likes (here, or in another process), calling `sent()` when it
+# actually leaves, and gives its outcome, the page analysed; never raises but for cancellation.
+Performer = Callable[[FetchRequest, Callable[[], None]], Awaitable[Outcome]]
 
 
 def run_on_loop(main: Awaitable[None], loop_kind: EventLoop) -> None:
@@ -71,8 +76,14 @@ async def crawl(
     await sink.open()
     try:
         async with new_session(settings.http_options) as session:
-            driver = AsyncDriver(core, settings, session, sink, context, analyzer or _inline)
-            await driver.run()
+
+            async def perform(request: FetchRequest, sent: Callable[[], None]) -> Outcome:
+                sent()
+                return await fetch_and_analyse(
+                    session, request, settings.page_options, analyzer or _inline
+                )
+
+            await drive(core, settings, context, sink, perform)
     finally:
         await sink.close()
         if importing is not None:
@@ -96,6 +107,38 @@ def _import_meanwhile(module: str) -> threading.Thread:
     return thread
 
 
+async def drive(
+    core: CrawlCore,
+    settings: CrawlSettings,
+    context: RunContext,
+    sink: AsyncJsonlSink,
+    perform: Performer,
+) -> None:
+    """Drive `core` to the end on the running loop, each request performed by `perform`."""
+    await AsyncDriver(core, settings, sink, context, perform).run()
+
+
+async def fetch_and_analyse(
+    session: aiohttp.ClientSession,
+    request: FetchRequest,
+    page_options: PageOptions,
+    analyze: Analyzer,
+) -> Outcome:
+    """Fetch one request and, if it is a page, analyse it; never raises but for cancellation.
+
+    A bug or a broken process pool costs one record (`other`), never a crawl that waits forever.
+    """
+    try:
+        outcome = await fetch(session, request)
+        job = page_job_for(page_options, request, outcome)
+        if job is not None:
+            assert isinstance(outcome, FetchResponse)
+            outcome = with_page(outcome, await analyze(job))
+        return outcome
+    except Exception as error:
+        return FetchFailure(ErrorKind.OTHER, 0.0, None, f"{type(error).__name__}: {error}"[:200])
+
+
 async def _inline(job: PageJob) -> PageAnalysis:
     """Parse on the loop's thread: CPU work holds up the loop while it runs."""
     return job()
@@ -108,18 +151,16 @@ class AsyncDriver:
         self,
         core: CrawlCore,
         settings: CrawlSettings,
-        session: aiohttp.ClientSession,
         sink: AsyncJsonlSink,
         context: RunContext,
-        analyze: Analyzer,
+        perform: Performer,
     ) -> None:
         self.core = core
         self.settings = settings
         self.stop = context.stop_for(settings.grace)
-        self.session = session
         self.sink = sink
         self.context = context
-        self.analyze = analyze
+        self.perform = perform
         self.loop = asyncio.get_running_loop()
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
@@ -169,20 +210,14 @@ class AsyncDriver:
                 await self.wake.wait()
 
     async def _perform(self, request: FetchRequest) -> None:
-        """Fetch one request, parse it if it is a page, and report to the core."""
-        self.core.sent(request, time.monotonic())
-        self.wake.set()
+        """Have one request performed (and its page parsed), and report to the core."""
+
+        def sent() -> None:
+            self.core.sent(request, time.monotonic())
+            self.wake.set()
+
         try:
-            outcome = await fetch(self.session, request)
-            job = page_job_for(self.settings.page_options, request, outcome)
-            if job is not None:
-                assert isinstance(outcome, FetchResponse)
-                outcome = with_page(outcome, await self.analyze(job))
-        except Exception as error:
-            # A bug or a broken process pool must cost one record, never a crawl that waits forever.
-            outcome = FetchFailure(
-                ErrorKind.OTHER, 0.0, None, f"{type(error).__name__}: {error}"[:200]
-            )
+            outcome = await self.perform(request, sent)
         except asyncio.CancelledError:
             outcome = FetchFailure(ErrorKind.INTERRUPTED, 0.0)
             self._report(request, outcome)

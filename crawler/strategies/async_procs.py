@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing.context
 import os
-import signal
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -31,55 +28,9 @@ from crawler.core.records import ErrorKind
 from crawler.pages.analysis import PageJob
 from crawler.settings import CrawlSettings
 from crawler.stopping.control import StopControl
-from crawler.stopping.signals import STOP_SIGNALS
 from crawler.strategies.async_ import crawl, run_on_loop
 from crawler.strategies.context import RunContext
-
-PARENT_CHECK_SECONDS = 0.5
-
-
-class _WorkerProcess(multiprocessing.context.SpawnProcess):
-    """A spawned worker that starts with the stop signals blocked, and is killed to terminate.
-
-    The blocked mask is inherited through fork and exec, so a Ctrl-C that comes while the new
-    interpreter imports (before any initializer can run) waits instead of raising
-    KeyboardInterrupt there; the initializer ignores the signals, which discards it, before it
-    unblocks them. The standard library starts its resource tracker the same way.
-    """
-
-    def start(self) -> None:
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        try:
-            super().start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-
-    def terminate(self) -> None:
-        """Kill the worker: it ignores SIGTERM (the terminal's signals are the crawl's), and a
-        pool that lost a worker terminates the others, then waits for them to exit."""
-        self.kill()
-
-
-class _WorkerContext(multiprocessing.context.SpawnContext):
-    """The spawn start method, with workers started deaf to the stop signals."""
-
-    Process = _WorkerProcess
-
-
-def _start_worker(parent: int) -> None:
-    """Worker initializer: the crawl process `parent` decides when to stop, and a worker
-    outlives it by at most half a second (a crawl killed with SIGKILL cannot shut its pool
-    down, and may die before this even runs)."""
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-
-    def exit_when_orphaned() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=exit_when_orphaned, name="parent-watch", daemon=True).start()
+from crawler.strategies.worker_processes import WorkerContext, start_worker
 
 
 def _ready() -> None:
@@ -104,8 +55,8 @@ class WorkerPool:
     def _new_pool(self, workers: int | None = None) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=workers or self.workers,
-            mp_context=_WorkerContext(),
-            initializer=_start_worker,
+            mp_context=WorkerContext(),
+            initializer=start_worker,
             initargs=(os.getpid(),),
         )
 
