@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import statistics
 import subprocess
 import sys
 import urllib.request
@@ -103,9 +104,14 @@ async def test_per_host_limit_on_loopback_origins_can_be_exceeded_without_it(
 async def test_delay_spaces_each_loopback_origin_not_the_crawl(
     start_server: StartServer, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    """--delay 100ms spaces the requests to each origin (by 50 ms at least, with the margin
-    test_strategies allows a busy machine), while the fifty origins together see requests
-    arrive far closer: the delay is per origin. Without it, one origin's requests come closer."""
+    """--delay 100ms spaces the requests to each origin, while the fifty origins together see
+    requests arrive far closer: the delay is per origin. Without it, one origin's requests come
+    closer.
+
+    The server runs on the crawl's own loop, so a request's arrival is stamped when the loop gets
+    to it: on a busy machine one late stamp shrinks a gap by tens of ms (39 ms seen under two CPU
+    hogs), and the smallest of fifty origins' gaps finds the worst. So the typical origin's
+    smallest gap must show the delay, and every origin's must stay well above no delay at all."""
     server = await start_loopback_site(start_server, pages=100)
     hosts = hosts_of(server)
     await crawl_server(
@@ -117,7 +123,8 @@ async def test_delay_spaces_each_loopback_origin_not_the_crawl(
         allow_domains=hosts[1:],
     )
     stats = await get_stats(http, server)
-    assert min(stats["hosts"][host]["min_gap_ms"] for host in hosts) >= 50
+    gaps = [stats["hosts"][host]["min_gap_ms"] for host in hosts]
+    assert statistics.median(gaps) >= 80 and min(gaps) >= 25, gaps
     assert stats["min_gap_ms"] < 20
     await reset_stats(http, server)
     await crawl_server(
