@@ -16,7 +16,12 @@ import click
 from command_kit.cli_errors import OneLineErrorGroup
 from command_kit.declared import options_from
 from command_kit.errors import SetupError
-from crawler.settings import CrawlSettings, crawl_settings_source, load_crawl_settings
+from crawler.settings import (
+    CrawlSettings,
+    EventLoop,
+    crawl_settings_source,
+    load_crawl_settings,
+)
 from crawler.stopping.signals import StopSignalsNoted, stopped_at_once
 
 
@@ -72,6 +77,52 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
     if outcome.problem:
         click.echo(f"crawler: error: {outcome.problem}", err=True)
     sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.argument("broker", metavar="URL")
+@click.option(
+    "--processes",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 256),
+    help="Workers on this machine, each a process with its own event loop; 0 is one per core.",
+)
+@click.option(
+    "--wait",
+    default="10m",
+    show_default=True,
+    help="How long to wait for a crawl to serve (none yet, or one whose coordinator crashed"
+    " and may be resumed) before leaving.",
+)
+@click.option(
+    "--loop",
+    type=click.Choice([loop.value for loop in EventLoop]),
+    default=EventLoop.UVLOOP.value,
+    show_default=True,
+    help="Event loop of each worker.",
+)
+def worker(broker: str, processes: int, wait: str, loop: str) -> None:
+    """Serve the crawls that go through the Redis at URL (redis://[:PASSWORD@]HOST:PORT/DB).
+
+    A worker fetches and parses what a crawl started with `crawler crawl --broker URL` hands
+    out, on this machine; it may be started before the crawl, and leaves once every crawl it
+    served has ended. Killed or frozen, it loses nothing: its requests go to other workers once
+    their lease (the crawl's --lease) runs out. Ctrl-C lets the requests in hand finish.
+    """
+    from command_kit.units import parse_duration
+    from crawler.settings import broker_problem
+
+    problem = broker_problem(broker)
+    if problem is not None:
+        raise click.UsageError(f"URL: {problem}")
+    try:
+        seconds = parse_duration(wait)
+    except ValueError as error:
+        raise click.UsageError(f"--wait: {error}") from None
+    with StopSignalsNoted():
+        from crawler.strategies.fleet.machine import run_workers
+    sys.exit(run_workers(broker, processes, EventLoop(loop), seconds))
 
 
 @main.command()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,15 @@ from crawler.core.urls import normalize_url
 from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
 from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 
-__all__ = ["CrawlSettings", "EventLoop", "LogLevel", "StrategyName", "load_crawl_settings"]
+__all__ = [
+    "CrawlSettings",
+    "EventLoop",
+    "LogLevel",
+    "StrategyName",
+    "broker_problem",
+    "load_crawl_settings",
+    "redacted_url",
+]
 
 _NOT_NEGATIVE = (at_least(0),)
 _ABOVE_ZERO = (above(0),)
@@ -64,6 +73,7 @@ class StrategyName(enum.StrEnum):
     ASYNC = "async"
     ASYNC_PROCS = "async-procs"
     PROCESSES = "processes"
+    BROKER = "broker"
 
 
 class LogLevel(enum.StrEnum):
@@ -351,6 +361,38 @@ class CrawlSettings:
             validators=(between(0, 256, problem="must be 0 (one per core) to 256"),),
         ),
     )
+    broker: str | None = field(
+        default=None,
+        repr=False,  # it may hold a password
+        metadata=declare(
+            optional(TEXT),
+            "Redis URL (redis://[:PASSWORD@]HOST:PORT/DB) the crawl's requests go through;"
+            " `crawler worker URL` on any machine joins in. Given without --strategy, it"
+            " chooses the broker strategy; --processes then counts this machine's workers.",
+            shown_default="none",
+            validators=(lambda value: broker_problem(value),),
+        ),
+    )
+    crawl_id: str | None = field(
+        default=None,
+        metadata=declare(
+            optional(TEXT),
+            "Name of the crawl's keys in the broker, so crawls can share one Redis.",
+            shown_default="a new random id",
+            validators=(
+                matching(r"[A-Za-z0-9_.\-]{1,64}", "must be 1 to 64 letters, digits, _ . or -"),
+            ),
+        ),
+    )
+    lease: float = field(
+        default=30.0,
+        metadata=declare(
+            DURATION,
+            "How long a broker's worker holds a request unrenewed before another takes it"
+            " over (a worker killed or frozen loses its requests to the others after this).",
+            validators=(at_least(0.5, problem="must be at least 500ms"),),
+        ),
+    )
     state: str | None = field(
         default=None,
         metadata=declare(
@@ -377,7 +419,33 @@ class CrawlSettings:
                 raise SettingsError("seeds", _not_a_url(seed, self.max_url_length))
             normalized.append(url)
         object.__setattr__(self, "seeds", tuple(dict.fromkeys(normalized)))
-        if "processes" in self.chosen and self.strategy is not StrategyName.PROCESSES:
+        if self.broker is not None and self.strategy is not StrategyName.BROKER:
+            # --broker URL alone asks for the broker strategy; with another, it means nothing.
+            _require(
+                "strategy" not in self.chosen,
+                "broker",
+                "applies to {strategy} broker only",
+                ("strategy",),
+            )
+            object.__setattr__(self, "strategy", StrategyName.BROKER)
+        _require(
+            self.strategy is not StrategyName.BROKER or self.broker is not None,
+            "strategy",
+            "broker needs {broker}: the Redis URL the crawl's requests go through",
+            ("broker",),
+        )
+        for fleet_only in ("crawl_id", "lease"):
+            _require(
+                fleet_only not in self.chosen or self.broker is not None,
+                fleet_only,
+                "applies to a crawl through {broker} only",
+                ("broker",),
+            )
+        if (
+            "processes" in self.chosen
+            and self.strategy is not StrategyName.PROCESSES
+            and self.strategy is not StrategyName.BROKER
+        ):
             # --processes N alone asks for the processes strategy; with another, it means nothing.
             _require(
                 "strategy" not in self.chosen,
@@ -455,6 +523,34 @@ class CrawlSettings:
     def robots_agent(self) -> str:
         """Return the product token robots.txt rules are matched against."""
         return self.user_agent.split("/", 1)[0].strip()
+
+
+def broker_problem(url: str) -> str | None:
+    """Say what is wrong with a broker URL, never showing the password it may hold."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"{redacted_url(url)!r} is not a URL: its port is not a number"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return f"{redacted_url(url)!r} is not a redis://, rediss:// or unix:// URL"
+    if parts.scheme != "unix" and not parts.hostname:
+        return f"{redacted_url(url)!r} names no host"
+    del port
+    return None
+
+
+def redacted_url(url: str) -> str:
+    """Return `url` with its password (if any) shown as `***`: for output, logs and errors."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "(a URL that does not parse)"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _not_a_url(seed: str, max_length: int) -> str:

@@ -56,12 +56,19 @@ def _processes() -> Strategy:
     return ProcessesStrategy()
 
 
+def _broker() -> Strategy:
+    from crawler.strategies.fleet.coordinator import BrokerStrategy
+
+    return BrokerStrategy()
+
+
 STRATEGIES: dict[StrategyName, Callable[[], Strategy]] = {
     StrategyName.SYNC: _sync,
     StrategyName.THREADS: _threads,
     StrategyName.ASYNC: _async,
     StrategyName.ASYNC_PROCS: _async_procs,
     StrategyName.PROCESSES: _processes,
+    StrategyName.BROKER: _broker,
 }
 
 

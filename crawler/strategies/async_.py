@@ -41,8 +41,10 @@ from crawler.strategies.context import RunContext
 # Runs a page's parse somewhere (inline on the loop, or in a process pool) and gives its result.
 Analyzer = Callable[[PageJob], Awaitable[PageAnalysis]]
 Outcome = FetchResponse | FetchFailure
-# Performs one request wherever it likes (here, or in another process), calling `sent()` when it
-# actually leaves, and gives its outcome, the page analysed; never raises but for cancellation.
+# Performs one request wherever it likes (here, another process, another machine), calling
+# `sent()` when it actually leaves, and gives its outcome, the page analysed; never raises but
+# for cancellation, or `CrawlAborted` when no request can be performed any more (a broker lost
+# for good), which stops the crawl at once with the records kept so far.
 Performer = Callable[[FetchRequest, Callable[[], None]], Awaitable[Outcome]]
 
 
@@ -218,6 +220,13 @@ class AsyncDriver:
 
         try:
             outcome = await self.perform(request, sent)
+        except CrawlAborted as error:
+            self.core.complete(request, FetchFailure(ErrorKind.INTERRUPTED, 0.0), time.monotonic())
+            if self.failure is None:
+                self.failure = error
+            self.core.stop()
+            self.wake.set()
+            return
         except asyncio.CancelledError:
             outcome = FetchFailure(ErrorKind.INTERRUPTED, 0.0)
             self._report(request, outcome)
