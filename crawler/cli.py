@@ -7,6 +7,7 @@ SIGTERM) after writing its records and summary.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
 
 
 @main.command()
-@click.argument("broker", metavar="URL")
+@click.argument("broker", metavar="[URL]", required=False)
 @click.option(
     "--processes",
     default=0,
@@ -103,7 +104,8 @@ def crawl(urls: tuple[str, ...], config: Path | None, **flags: Any) -> None:
     help="Event loop of each worker.",
 )
 def worker(broker: str, processes: int, wait: str, loop: str) -> None:
-    """Serve the crawls that go through the Redis at URL (redis://[:PASSWORD@]HOST:PORT/DB).
+    """Serve the crawls that go through the Redis at URL (redis://[:PASSWORD@]HOST:PORT/DB;
+    without URL, $CRAWLER_BROKER, which keeps a password out of the process list).
 
     A worker fetches and parses what a crawl started with `crawler crawl --broker URL` hands
     out, on this machine; it may be started before the crawl, and leaves once every crawl it
@@ -111,8 +113,11 @@ def worker(broker: str, processes: int, wait: str, loop: str) -> None:
     their lease (the crawl's --lease) runs out. Ctrl-C lets the requests in hand finish.
     """
     from command_kit.units import parse_duration
-    from crawler.settings import broker_problem
+    from crawler.settings import BROKER_ENVIRONMENT, broker_problem
 
+    broker = broker or os.environ.get(BROKER_ENVIRONMENT, "")
+    if not broker:
+        raise click.UsageError(f"URL: give the broker's URL, or set ${BROKER_ENVIRONMENT}")
     problem = broker_problem(broker)
     if problem is not None:
         raise click.UsageError(f"URL: {problem}")

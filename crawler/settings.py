@@ -52,6 +52,7 @@ from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
 from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 
 __all__ = [
+    "BROKER_ENVIRONMENT",
     "CrawlSettings",
     "EventLoop",
     "LogLevel",
@@ -62,6 +63,8 @@ __all__ = [
 ]
 
 _NOT_NEGATIVE = (at_least(0),)
+# Where `--strategy broker` and `crawler worker` find the broker's URL when it is not given.
+BROKER_ENVIRONMENT = "CRAWLER_BROKER"
 _ABOVE_ZERO = (above(0),)
 
 
@@ -368,7 +371,8 @@ class CrawlSettings:
             optional(TEXT),
             "Redis URL (redis://[:PASSWORD@]HOST:PORT/DB) the crawl's requests go through;"
             " `crawler worker URL` on any machine joins in. Given without --strategy, it"
-            " chooses the broker strategy; --processes then counts this machine's workers.",
+            " chooses the broker strategy; --processes then counts this machine's workers."
+            " --strategy broker alone reads it from $CRAWLER_BROKER.",
             shown_default="none",
             validators=(lambda value: broker_problem(value),),
         ),
@@ -428,10 +432,16 @@ class CrawlSettings:
                 ("strategy",),
             )
             object.__setattr__(self, "strategy", StrategyName.BROKER)
+        if self.strategy is StrategyName.BROKER and self.broker is None:
+            # From the environment, a password stays out of the process list and shell history.
+            from_environment = os.environ.get(BROKER_ENVIRONMENT) or None
+            if from_environment is not None and broker_problem(from_environment) is None:
+                object.__setattr__(self, "broker", from_environment)
         _require(
             self.strategy is not StrategyName.BROKER or self.broker is not None,
             "strategy",
-            "broker needs {broker}: the Redis URL the crawl's requests go through",
+            f"broker needs {{broker}} (or ${BROKER_ENVIRONMENT}): the Redis URL the crawl's"
+            " requests go through",
             ("broker",),
         )
         for fleet_only in ("crawl_id", "lease"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,7 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from crawler.settings import BROKER_ENVIRONMENT
 from mock_server import MockServer, load_settings
+from tests.redis_server import REDIS_SERVER, shared_broker_url
 
 StartServer = Callable[..., Awaitable[MockServer]]
 
@@ -24,6 +27,14 @@ for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(
             _signum, signal.default_int_handler if _signum == signal.SIGINT else signal.SIG_DFL
         )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give every `--strategy broker` crawl of the suite a real Redis, through the variable a
+    user would set: the tests that run each strategy then run the broker's too, in-process and
+    as `crawler crawl` commands alike (each crawl has its own crawl id)."""
+    if REDIS_SERVER is not None and BROKER_ENVIRONMENT not in os.environ:
+        os.environ[BROKER_ENVIRONMENT] = shared_broker_url()
 
 
 @pytest.fixture

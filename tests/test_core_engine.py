@@ -129,6 +129,30 @@ def test_retry_waits_for_retry_after_and_counts_attempts() -> None:
     assert record.attempts == 2 and record.status == 200 and record.error is None
 
 
+def test_retry_after_holds_off_the_whole_origin_not_only_its_url() -> None:
+    """A 429 (or 503) with Retry-After asks the client to wait: no other URL of that origin is
+    handed out before it has passed (so no worker of a fleet sends one); other origins go on."""
+    links = [f"{SEED}{index}" for index in range(4)] + ["http://other.test/"]
+    core = make_core(ignore_robots=True, per_host=4, allow_domains=["other.test"])
+    core.complete(take(core, 0.0), page(*links), 0.0)
+    out = [take(core, 0.0) for _ in range(5)]
+    refused = next(request for request in out if request.url == f"{SEED}0")
+    core.complete(refused, FetchResponse(503, 0.01, retry_after=3.0), 1.0)
+    for request in out:
+        if request is not refused:
+            core.complete(request, page(*links[1:4]), 1.0)
+    step = core.next_request(1.0)
+    assert isinstance(step, Wait) and step.seconds >= 3.0 - 1e-9, step
+    assert take(core, 4.0).url == f"{SEED}0"
+    # A 429 without Retry-After holds nothing off beyond the URL's own backoff.
+    core = make_core(ignore_robots=True, per_host=4)
+    core.complete(take(core, 0.0), page(*links[:2]), 0.0)
+    first, second = take(core, 0.0), take(core, 0.0)
+    core.complete(first, FetchResponse(429, 0.01), 0.0)
+    core.complete(second, page(f"{SEED}9"), 0.0)
+    assert take(core, 0.0).url == f"{SEED}9"
+
+
 def test_a_redirect_ends_its_url_and_its_target_is_a_url_of_its_own() -> None:
     """A redirect's record ends at the redirect, naming the target, which is queued one step
     deeper with the redirecting URL as its parent; a redirect to itself is a loop, one off-site

@@ -360,6 +360,14 @@ class CrawlCore:
         if self.on_request is not None:
             job_of = self._jobs.get(request.job)
             self.on_request(request, outcome, job_of.depth if job_of is not None else None)
+        if (
+            isinstance(outcome, FetchResponse)
+            and outcome.status in (429, 503)
+            and outcome.retry_after is not None
+        ):
+            # The whole origin waits, not only the refused URL: with one core deciding for
+            # every worker, a Retry-After seen by one holds off the whole fleet.
+            state.slot.hold_off(now + min(outcome.retry_after, self.retry.max_retry_after))
         if request.kind is RequestKind.ROBOTS:
             self._robots_done(state, request, outcome, now)
         else:

@@ -61,6 +61,11 @@ class Slot:
             self.unsent -= 1
         self.in_flight -= 1
 
+    def hold_off(self, until: float) -> None:
+        """Send nothing more before `until`: the origin answered 429 or 503 with a Retry-After,
+        which asks this client (every request of it, not the one that was refused) to wait."""
+        self.next_allowed = max(self.next_allowed, until)
+
     def set_delay(self, delay: float) -> None:
         """Space requests by `delay` from now on, counting from the last one sent (robots.txt's
         Crawl-delay arrives after its own request, which counts)."""

@@ -91,7 +91,9 @@ def decode_outcome(text: str | bytes) -> Outcome:
         raise Undecodable(f"not an outcome: {error}") from None
 
 
-def encode_options(http: HttpOptions, page: PageOptions, lease: float, report_sent: bool) -> str:
+def encode_options(
+    http: HttpOptions, page: PageOptions, lease: float, report_sent: bool, resumable: bool
+) -> str:
     """Return what a worker needs to know of a crawl, as JSON text."""
     return json.dumps(
         {
@@ -99,6 +101,7 @@ def encode_options(http: HttpOptions, page: PageOptions, lease: float, report_se
             "page": dataclasses.asdict(page),
             "lease": lease,
             "report_sent": report_sent,
+            "resumable": resumable,
         }
     )
 
@@ -111,6 +114,7 @@ class CrawlOptions:
     page: PageOptions
     lease: float  # seconds a request may be held unrenewed
     report_sent: bool  # a delay is in force: say when each request leaves
+    resumable: bool  # kept in a state file: a crashed coordinator may come back (--resume)
 
 
 def decode_options(text: str | bytes) -> CrawlOptions:
@@ -122,6 +126,7 @@ def decode_options(text: str | bytes) -> CrawlOptions:
             PageOptions(**message["page"]),
             float(message["lease"]),
             bool(message["report_sent"]),
+            bool(message["resumable"]),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise Undecodable(f"not a crawl's options: {error}") from None

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import logging
 import multiprocessing
 import os
 import secrets
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -55,10 +57,14 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("crawler")
 
 # The coordinator's key lives this long unrenewed: a resume after a crash waits at most this long.
-COORDINATOR_TTL = 5.0
+COORDINATOR_TTL = 3.0
 HEARTBEAT_SECONDS = 1.0
+RETRIED_WHILE_RECOVERING: tuple[type[Exception], ...] = (*TRANSIENT, ResponseError)
 # How long the broker may be out of reach before the crawl stops (resumable with --state).
 BROKER_PATIENCE = 120.0
+# A crawl whose coordinator has been gone this long is forgotten: its keys expire (its records
+# are in its state file, if it has one, and a resume starts afresh).
+ABANDONED_SECONDS = 3600.0
 # How long a worker of this machine has to leave once the crawl has ended.
 EXIT_SECONDS = 5.0
 
@@ -94,11 +100,15 @@ class Dispatch:
         assert settings.broker is not None
         self.url = settings.broker
         self.shown_url = redacted_url(settings.broker)
-        self.crawl_id = settings.crawl_id or secrets.token_hex(4)
+        self.crawl_id = settings.crawl_id or _default_crawl_id(settings.state)
         self.keys = keys.CrawlKeys(self.crawl_id)
         self.token = secrets.token_hex(8)
         self.options_text = codec.encode_options(
-            settings.http_options, settings.page_options, settings.lease, settings.delay > 0
+            settings.http_options,
+            settings.page_options,
+            settings.lease,
+            settings.delay > 0,
+            resumable=settings.state is not None,
         )
         self.report_sent = settings.delay > 0
         self.local_count = settings.processes or os.cpu_count() or 1
@@ -128,6 +138,7 @@ class Dispatch:
         try:
             await self._take_crawl_id()
             await self.redis.delete(self.keys.options, self.keys.jobs, self.keys.results)
+            await self._forget_abandoned()
             await self._prepare()
         except TRANSIENT as error:
             raise ResourceError(
@@ -143,6 +154,8 @@ class Dispatch:
             loop.create_task(self._read_forever()),
             loop.create_task(self._heartbeat_forever()),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._task_ended)
         self._start_local_workers()
         LOG.info(
             "crawl %s through %s: %d worker(s) here; more join with: crawler worker URL",
@@ -164,6 +177,14 @@ class Dispatch:
                     " give this one another",
                 )
             await asyncio.sleep(0.2)
+
+    async def _forget_abandoned(self) -> None:
+        """Take crawls whose keys have expired (their coordinator died long ago) off the list."""
+        members: Any = await self.redis.smembers(keys.REGISTRY)
+        for member in members:
+            crawl_id = member.decode("utf-8", "replace")
+            if not await self.redis.exists(keys.CrawlKeys(crawl_id).options):
+                await self.redis.srem(keys.REGISTRY, member)
 
     async def _prepare(self) -> None:
         """Make the crawl's streams, options and registry entry exist (again, after an outage)."""
@@ -269,7 +290,7 @@ class Dispatch:
         while not self._closing:
             generation = self._generation
             try:
-                reply = await self.redis.xread(
+                reply: Any = await self.redis.xread(
                     {self.keys.results: self._last_result}, count=1000, block=1000
                 )
                 self.stats.round_trips += 1
@@ -331,8 +352,12 @@ class Dispatch:
                     key=_entry_order,
                     default=None,
                 )
-                if oldest is not None:
-                    await self.redis.xtrim(self.keys.jobs, minid=oldest)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    if oldest is not None:
+                        pipe.xtrim(self.keys.jobs, minid=oldest)
+                    for key in (self.keys.options, self.keys.jobs, self.keys.results):
+                        pipe.expire(key, int(ABANDONED_SECONDS))
+                    await pipe.execute()
                 self.stats.round_trips += 2
             except TRANSIENT as error:
                 await self._recover(generation, error)
@@ -353,11 +378,11 @@ class Dispatch:
                     await self.redis.ping()
                     await self._prepare()
                     break
-                except (*TRANSIENT, ResponseError) as again:  # LOADING: still reading its AOF
+                except RETRIED_WHILE_RECOVERING as still:  # LOADING: still reading its AOF
                     if time.monotonic() > give_up:
                         self._fail(
                             f"the broker at {self.shown_url} was out of reach for"
-                            f" {BROKER_PATIENCE:.0f}s ({again})"
+                            f" {BROKER_PATIENCE:.0f}s ({still})"
                         )
                         return
                     await asyncio.sleep(wait)
@@ -369,12 +394,28 @@ class Dispatch:
             self._wake_sender.set()
             LOG.warning("the broker is back: %d requests in flight handed out again", len(again))
 
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A task that ends before the crawl does leaves it unable to go on: stop, saying why."""
+        if self._closing or task.cancelled():
+            return
+        error = task.exception()
+        self._fail(f"the broker at {self.shown_url} answered what cannot be handled: {error}")
+
     def _fail(self, problem: str) -> None:
         """Stop the crawl: no request can be performed any more."""
         self._failure = CrawlAborted(problem)
         for pending in self.pending.values():
             if not pending.answer.done():
                 pending.answer.set_exception(self._failure)
+
+
+def _default_crawl_id(state: str | None) -> str:
+    """Return a crawl's id: the same for every run of a crawl kept in one state file (so its
+    workers see a resumed crawl as the crawl they served), a new one for a crawl without."""
+    if state is None:
+        return secrets.token_hex(4)
+    where = f"{socket.gethostname()}:{os.path.abspath(state)}"
+    return hashlib.sha256(where.encode()).hexdigest()[:8]
 
 
 def _entry_order(entry: bytes) -> tuple[int, int]:

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from redis.exceptions import NoScriptError, ResponseError
@@ -32,10 +32,10 @@ from crawler.core.records import ErrorKind
 from crawler.http.aiohttp_client import new_session
 from crawler.pages.analysis import PageJob
 from crawler.settings import EventLoop, redacted_url
+from crawler.stopping.signals import STOP_SIGNALS
 from crawler.strategies.async_ import Outcome, fetch_and_analyse, run_on_loop
 from crawler.strategies.fleet import codec, keys
 from crawler.strategies.fleet.connection import BLOCK_MILLISECONDS, TRANSIENT, connect
-from crawler.stopping.signals import STOP_SIGNALS
 from crawler.strategies.worker_processes import start_worker
 
 if TYPE_CHECKING:
@@ -50,6 +50,9 @@ MAX_DELIVERIES = 3
 REFRESH_SECONDS = 0.5  # how often the registry is read: a new crawl, an ended one
 READ_AT_MOST = 100  # requests taken per read, so several workers share a burst
 GRACE_SECONDS = 5.0  # after a stop signal, time given to the requests in hand
+# How long a crawl's coordinator may be missing before a crawl that cannot be resumed is taken
+# for dead (its key expires 3 s after its last heartbeat; Redis restarting takes a moment).
+ABSENT_SECONDS = 15.0
 
 
 @dataclasses.dataclass(eq=False)
@@ -72,6 +75,7 @@ class WorkerStats:
     answered: int = 0
     refused: int = 0  # answers Redis refused: the lease had passed to another worker
     claimed: int = 0
+    dropped: int = 0  # requests stopped half-way: their lease had passed to another worker
     given_up: int = 0
 
 
@@ -98,6 +102,7 @@ class Worker:
         self._room = asyncio.Event()
         self._last_refresh = -float("inf")
         self._idle_since: float | None = time.monotonic()
+        self._absent_since: dict[str, float] = {}  # crawl id: when its coordinator was missed
 
     @property
     def in_hand(self) -> int:
@@ -121,8 +126,12 @@ class Worker:
                         outage = None
                 except TRANSIENT as error:
                     if outage is None:
-                        LOG.warning("worker %s: lost the broker at %s (%s); reconnecting",
-                                    self.consumer, self.shown_url, error)
+                        LOG.warning(
+                            "worker %s: lost the broker at %s (%s); reconnecting",
+                            self.consumer,
+                            self.shown_url,
+                            error,
+                        )
                     outage = error
                     await asyncio.sleep(0.5)
                 except ResponseError as error:
@@ -140,11 +149,14 @@ class Worker:
             with contextlib.suppress(*TRANSIENT):
                 await self.redis.aclose()
         LOG.info(
-            "worker %s: %d answered, %d taken over from others, %d refused as late",
+            "worker %s: %d answered, %d taken over from others, %d refused as late,"
+            " %d dropped (their lease had passed on), %d given up",
             self.consumer,
             self.stats.answered,
             self.stats.claimed,
             self.stats.refused,
+            self.stats.dropped,
+            self.stats.given_up,
         )
 
     async def _step(self) -> bool:
@@ -166,8 +178,8 @@ class Worker:
                 async with asyncio.timeout(REFRESH_SECONDS):
                     await self._room.wait()
             return True
-        streams = {served.keys.jobs: ">" for served in self.served.values()}
-        reply = await self.redis.xreadgroup(
+        streams: dict[Any, Any] = {served.keys.jobs: ">" for served in self.served.values()}
+        reply: Any = await self.redis.xreadgroup(
             keys.GROUP, self.consumer, streams, count=room, block=BLOCK_MILLISECONDS
         )
         by_jobs = {served.keys.jobs.encode(): served for served in self.served.values()}
@@ -182,16 +194,24 @@ class Worker:
     async def _refresh(self, now: float) -> bool:
         """Read which crawls there are; join new ones, drop ended ones. Return False when this
         worker should leave."""
-        crawl_ids = {member.decode() for member in await self.redis.smembers(keys.REGISTRY)}
+        members: Any = await self.redis.smembers(keys.REGISTRY)
+        crawl_ids = {member.decode() for member in members}
         if self.only is not None:
             crawl_ids &= {self.only}
         alive = 0
+        awaited = set()  # crawls served whose coordinator may come back (--resume)
         for crawl_id in sorted(crawl_ids):
             crawl_keys = keys.CrawlKeys(crawl_id)
-            options_text, coordinator = await self.redis.mget(
-                crawl_keys.options, crawl_keys.coordinator
-            )
+            found: Any = await self.redis.mget(crawl_keys.options, crawl_keys.coordinator)
+            options_text, coordinator = found
             alive += coordinator is not None
+            if coordinator is not None:
+                self._absent_since.pop(crawl_id, None)
+            absent = now - self._absent_since.setdefault(crawl_id, now)
+            # A coordinator's key lapses for a moment when Redis restarts slowly; a crawl kept
+            # in a state file may be resumed: either way, it is waited for.
+            if absent < ABSENT_SECONDS or (options_text and b'"resumable": true' in options_text):
+                awaited.add(crawl_id)
             served = self.served.get(crawl_id)
             if served is not None and served.options_text != options_text:
                 await self._drop(served)  # ended, or a new run of it began
@@ -203,8 +223,8 @@ class Worker:
         if alive:
             self._idle_since = None
             return True
-        if self.joined and not self.joined & crawl_ids:
-            return False  # every crawl it served has ended
+        if self.joined and not self.joined & awaited:
+            return False  # every crawl it served has ended (or died, not to be resumed)
         if self._idle_since is None:
             self._idle_since = now
         if now - self._idle_since > self.wait:
@@ -245,6 +265,7 @@ class Worker:
                 for entry in lost:
                     task = served.tasks.pop(entry, None)
                     if task is not None:
+                        self.stats.dropped += 1
                         task.cancel()
             room = self.capacity - self.in_hand
             if room > 0 and now - served.last_claim >= min(lease / 2, 1.0):
@@ -335,6 +356,12 @@ class Worker:
                         await self.redis.script_load(keys.COMPLETE)
                 except TRANSIENT:
                     await asyncio.sleep(0.5)  # the answers wait for the broker to come back
+                except ResponseError as error:
+                    # Not to be retried: the requests are let go (no longer renewed), so their
+                    # leases run out and other workers perform them.
+                    LOG.warning("worker %s: answers refused: %s", self.consumer, error)
+                    replies = [0] * (len(notices) + len(answers))
+                    break
             for (served, entry, _, _), taken in zip(answers, replies[len(notices) :], strict=True):
                 if taken:
                     self.stats.answered += 1
@@ -383,16 +410,20 @@ def serve(url: str, loop: EventLoop, wait: float, parent: int | None = None) -> 
 
         for signum in STOP_SIGNALS:
             running.add_signal_handler(signum, stop)
+        watching = None
         if parent is not None:
-            running.create_task(_stop_when_orphaned(worker, parent))
+            watching = running.create_task(_stop_when_orphaned(worker, parent))
         await worker.run()
+        if watching is not None:
+            watching.cancel()
 
     run_on_loop(main(), loop)
     return signalled
 
 
 async def _stop_when_orphaned(worker: Worker, parent: int) -> None:
-    while os.getppid() == parent:
+    """Stop the worker (its requests in hand finished) once its parent has gone."""
+    while os.getppid() == parent:  # noqa: ASYNC110 - no event says a parent died: it is polled
         await asyncio.sleep(0.5)
     worker.stopping = True
 
