@@ -121,7 +121,10 @@ def measured_crawl(command: list[str], server_pids: list[int], log: Path) -> dic
             for pid in tree(process.pid):
                 sample = own_cpu_and_role(pid, process.pid)
                 if sample is not None:
-                    seen[pid] = sample
+                    # A process that has exited and waits to be reaped has no command line any
+                    # more: it keeps the role it was first seen in.
+                    role = seen[pid][1] if pid in seen and sample[1] == "other" else sample[1]
+                    seen[pid] = (sample[0], role)
             time.sleep(SAMPLE_SECONDS)
         wall = time.perf_counter() - started
     busy, total = (
