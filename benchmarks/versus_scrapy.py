@@ -545,7 +545,14 @@ def peer_versions() -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the Markdown from the JSON results"
+    )
     arguments = parser.parse_args()
+    if arguments.report_only:
+        result = json.loads((HERE / "results" / "versus_scrapy.json").read_text())
+        write_results("versus_scrapy", result, markdown(result))
+        return
     versions = {"scrapy": ensure_scrapy(), "crawlee": ensure_crawlee(), **peer_versions()}
     code_before = code_state()
     print("versions", versions, flush=True)
@@ -645,6 +652,11 @@ def fleet_lines(mock: dict[str, Any], cores: int) -> str:
     summary = mock["summary"]
     one, every = summary["crawler"], summary["crawler_all_cores"]
     floor = summary["bare_aiohttp"]
+    shared = (every["cpu_ms_per_page"]["median"] + every["server_cpu_ms_per_page"]["median"]) / 1e3
+    scrapy_rate = summary["scrapy"]["pages_per_s"]["median"]
+    floor_and_server = (
+        floor["process_cpu_ms_per_page"]["median"] + every["server_cpu_ms_per_page"]["median"]
+    )
     speedup = every["pages_per_s"]["median"] / one["pages_per_s"]["median"]
     return (
         f"With every core (a fetching process per core, {cores} here) our crawler reaches"
@@ -659,6 +671,16 @@ def fleet_lines(mock: dict[str, Any], cores: int) -> str:
         f" loop costs {one['cpu_ms_per_page']['median'] * 1e3:,.0f} us"
         f" ({one['cpu_over_floor']['median']:.2f}x). The mock server, on the same {cores} cores,"
         f" spends {every['server_cpu_ms_per_page']['median'] * 1e3:,.0f} us a page."
+        f"\n\nWhat binds with every core: all {cores} cores, and start-up. The fleet and the server"
+        f" together need {shared * 1e6:,.0f} us of CPU a page, so {cores} cores give at most"
+        f" {cores / shared:,.0f} pages/s once running; starting the fleet (the crawl process, then"
+        f" a fetching process per core importing aiohttp and the parser) takes"
+        f" {every['startup_wall_s']['median']:.2f} s of the {every['wall_s']['median']:.2f} s crawl."
+        f" {GOALS['mock']}x Scrapy's median here is {GOALS['mock'] * scrapy_rate:,.0f} pages/s: with"
+        f" no start-up at all it asks for {cores / (GOALS['mock'] * scrapy_rate) * 1e6:,.0f} us of"
+        f" CPU a page, the server's included, where bare aiohttp and lexbor alone take"
+        f" {floor_and_server * 1e3:,.0f} us with the server's (the floor's whole process, its"
+        " parse included, and the server at its cost beside our crawler)."
     )
 
 
