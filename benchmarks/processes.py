@@ -407,6 +407,8 @@ def markdown(result: dict[str, Any]) -> str:
         " busy over the crawl, whoever used them (/proc/stat).",
         "- Medians of the repeats, min-max in brackets; the ratios are taken within each repeat.",
     ]
+    if "note" in result:
+        parts.append(f"- Note: {result['note']}.")
     if "cpu" in result:
         parts += cpu_section(result["cpu"], result["goals"]["cpu"], facts["cores"])
     if "io" in result:
