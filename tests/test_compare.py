@@ -305,7 +305,7 @@ def test_a_grid_with_no_scenario_is_custom_and_a_changed_scenario_says_so() -> N
     )
     quick = load_plan(None, None, {})
     assert quick.name == "quick" and quick.title.startswith(
-        "quick: sync, threads, async, async-procs"
+        "quick: sync, threads, async, async-procs, processes x"
     )
     changed = load_plan("quick", None, {"latency": "20ms", "repeat": "1"})
     assert changed.name == "quick (modified: latency, repeat)"

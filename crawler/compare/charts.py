@@ -25,7 +25,13 @@ from crawler.compare.metrics import RunResult
 DPI = 110
 PANEL_INCHES = (4.2, 3.2)
 # One colour per strategy, the same in every chart (and colourblind-safe: Okabe-Ito).
-COLOURS = {"sync": "#777777", "threads": "#0072B2", "async": "#009E73", "async-procs": "#D55E00"}
+COLOURS = {
+    "sync": "#777777",
+    "threads": "#0072B2",
+    "async": "#009E73",
+    "async-procs": "#D55E00",
+    "processes": "#CC79A7",
+}
 IDEAL_COLOUR = "#444444"
 
 Regime = tuple[float, int]
