@@ -315,9 +315,19 @@ def test_the_coordinator_killed_then_resumed_completes_exactly_once(
         assert answered > 0, "the worker started before the crawl served none of it"
 
 
+SERVER_LAG_MS = 10.0  # how late a busy mock server may note an arrival (see below)
+
+
 def test_politeness_holds_for_the_whole_fleet(redis: RedisServer, tmp_path: Path) -> None:
     """Four workers (three joined, one the crawl's own) on three origins: the server never sees
-    more than --per-host in flight per origin, nor two requests to one closer than --delay."""
+    more than --per-host in flight per origin, nor two requests to one closer than --delay.
+
+    The server notes a request's arrival when its loop gets to it, which on a loaded machine can
+    be some milliseconds after the request reached its socket; two requests spaced exactly by
+    the delay on the wire can then look up to that much closer. The crawl's own slack (a notice
+    through Redis, then a request through Redis) is smaller, so the assertion allows the server's
+    lag: four workers each keeping the delay on its own would give gaps a quarter of it.
+    """
     marker = f"fleet-polite-{os.getpid()}"
     output = tmp_path / "out.jsonl"
     with (
@@ -325,7 +335,7 @@ def test_politeness_holds_for_the_whole_fleet(redis: RedisServer, tmp_path: Path
         fleet(redis.url, tmp_path, marker) as workers,
     ):
         workers.start(3)
-        command = crawl_command(seed, redis.url, output, "--delay", "40ms")
+        command = crawl_command(seed, redis.url, output, "--delay", "100ms")
         command[command.index("--per-host") + 1] = "2"
         for origin in server.origins[1:]:
             command += ["--allow-domain", origin.split("//")[1]]
@@ -341,7 +351,7 @@ def test_politeness_holds_for_the_whole_fleet(redis: RedisServer, tmp_path: Path
     for host in hosts.values():
         assert host["requests"] > 20
         assert host["max_in_flight"] <= 2, host
-        assert host["min_gap_ms"] >= 40.0, host
+        assert host["min_gap_ms"] >= 100.0 - SERVER_LAG_MS, host
 
 
 def test_a_retry_after_seen_by_one_worker_holds_off_all(redis: RedisServer, tmp_path: Path) -> None:

@@ -301,6 +301,11 @@ class CrawlCore:
             self._unsent[request] = origin
         return request
 
+    def awaits_sent(self, request: FetchRequest) -> bool:
+        """Say whether `request`'s origin waits for `sent()` before its next request (a delay
+        applies), so a strategy that can only report it at some cost knows when to."""
+        return request in self._unsent
+
     def sent(self, request: FetchRequest, now: float) -> None:
         """Note that `request` actually went out at `now`.
 

@@ -10,6 +10,8 @@ import asyncio
 import errno
 import math
 import time
+from collections.abc import Callable
+from types import SimpleNamespace
 
 import aiohttp
 
@@ -52,8 +54,11 @@ def new_session(options: HttpOptions) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=options.max_connections, limit_per_host=0, ttl_dns_cache=300
     )
+    reporting = aiohttp.TraceConfig()
+    reporting.on_request_headers_sent.append(_report_sent)
     return aiohttp.ClientSession(
         connector=connector,
+        trace_configs=[reporting],
         cookie_jar=aiohttp.DummyCookieJar(),
         headers={"User-Agent": options.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         auto_decompress=False,  # `decoding` undoes Content-Encoding, for both clients alike
@@ -61,14 +66,34 @@ def new_session(options: HttpOptions) -> aiohttp.ClientSession:
     )
 
 
+async def _report_sent(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    """Call the request's `on_sent`, if it has one: its head is now written to the socket."""
+    if context.trace_request_ctx is not None:
+        context.trace_request_ctx["on_sent"]()
+
+
 async def fetch(
-    session: aiohttp.ClientSession, request: FetchRequest
+    session: aiohttp.ClientSession,
+    request: FetchRequest,
+    on_sent: Callable[[], None] | None = None,
 ) -> FetchResponse | FetchFailure:
-    """Perform one request; never raises but for cancellation."""
+    """Perform one request; never raises but for cancellation.
+
+    `on_sent` is called when the request's head has been written, after any wait for a
+    connection: a delay counted from then is the spacing the server sees, where one counted from
+    the call would shrink by however long a new connection took to open.
+    """
     started = time.perf_counter()
     status: int | None = None
+    reporting = None if on_sent is None else {"on_sent": on_sent}
     try:
-        async with session.get(request.url, allow_redirects=False) as response:
+        async with session.get(
+            request.url, allow_redirects=False, trace_request_ctx=reporting
+        ) as response:
             status = response.status
             head = head_from(status, response.raw_headers)
             body, too_large = b"", False

@@ -41,11 +41,14 @@ from crawler.strategies.context import RunContext
 # Runs a page's parse somewhere (inline on the loop, or in a process pool) and gives its result.
 Analyzer = Callable[[PageJob], Awaitable[PageAnalysis]]
 Outcome = FetchResponse | FetchFailure
+# Called when a request has actually gone out (its head written to the socket).
+OnSent = Callable[[], None]
 # Performs one request wherever it likes (here, another process, another machine), calling
-# `sent()` when it actually leaves, and gives its outcome, the page analysed; never raises but
-# for cancellation, or `CrawlAborted` when no request can be performed any more (a broker lost
-# for good), which stops the crawl at once with the records kept so far.
-Performer = Callable[[FetchRequest, Callable[[], None]], Awaitable[Outcome]]
+# `sent()` when it actually leaves (None: the core does not wait for it, no delay applies, so
+# nothing need be reported), and gives its outcome, the page analysed; never raises but for
+# cancellation, or `CrawlAborted` when no request can be performed any more (a broker lost for
+# good), which stops the crawl at once with the records kept so far.
+Performer = Callable[[FetchRequest, OnSent | None], Awaitable[Outcome]]
 
 
 def run_on_loop(main: Awaitable[None], loop_kind: EventLoop) -> None:
@@ -79,10 +82,9 @@ async def crawl(
     try:
         async with new_session(settings.http_options) as session:
 
-            async def perform(request: FetchRequest, sent: Callable[[], None]) -> Outcome:
-                sent()
+            async def perform(request: FetchRequest, sent: OnSent | None) -> Outcome:
                 return await fetch_and_analyse(
-                    session, request, settings.page_options, analyzer or _inline
+                    session, request, settings.page_options, analyzer or _inline, sent
                 )
 
             await drive(core, settings, context, sink, perform)
@@ -125,13 +127,15 @@ async def fetch_and_analyse(
     request: FetchRequest,
     page_options: PageOptions,
     analyze: Analyzer,
+    on_sent: OnSent | None = None,
 ) -> Outcome:
     """Fetch one request and, if it is a page, analyse it; never raises but for cancellation.
 
     A bug or a broken process pool costs one record (`other`), never a crawl that waits forever.
+    `on_sent` is called once the request has gone out.
     """
     try:
-        outcome = await fetch(session, request)
+        outcome = await fetch(session, request, on_sent)
         job = page_job_for(page_options, request, outcome)
         if job is not None:
             assert isinstance(outcome, FetchResponse)
@@ -219,7 +223,7 @@ class AsyncDriver:
             self.wake.set()
 
         try:
-            outcome = await self.perform(request, sent)
+            outcome = await self.perform(request, sent if self.core.awaits_sent(request) else None)
         except CrawlAborted as error:
             self.core.complete(request, FetchFailure(ErrorKind.INTERRUPTED, 0.0), time.monotonic())
             if self.failure is None:

@@ -2,11 +2,11 @@
 and the page analysis inline, told what to fetch by the crawl that started it.
 
 It decides nothing: the crawl's one core, in the crawl's process, chooses every request and its
-moment. A fetcher says when each request actually leaves (so per-host delays count from the wire,
-as in every strategy) and sends back its outcome with the page already analysed, never its body,
-but for robots.txt, which the core reads itself.
+moment. A fetcher says when a request actually leaves, if the crawl asked (a delay applies, and
+counts from the wire, as in every strategy), and sends back its outcome with the page already
+analysed, never its body, but for robots.txt, which the core reads itself.
 
-Messages in: ("fetch", id, FetchRequest), ("cancel", id), ("exit",).
+Messages in: ("fetch", id, FetchRequest, report sent?), ("cancel", id), ("exit",).
 Messages out: ("sent", id), ("done", id, outcome).
 """
 
@@ -54,10 +54,14 @@ async def _serve(sock: socket.socket, http_options: HttpOptions, options: PageOp
     tasks: dict[int, asyncio.Task[None]] = {}
     async with new_session(http_options) as session:
 
-        async def one(ident: int, request: FetchRequest) -> None:
-            try:
+        async def one(ident: int, request: FetchRequest, report_sent: bool) -> None:
+            def sent() -> None:
                 write_frame(writer, ("sent", ident))
-                outcome = await fetch_and_analyse(session, request, options, _analyse_here)
+
+            try:
+                outcome = await fetch_and_analyse(
+                    session, request, options, _analyse_here, sent if report_sent else None
+                )
                 write_frame(writer, ("done", ident, outcome))
             finally:
                 tasks.pop(ident, None)
@@ -69,8 +73,10 @@ async def _serve(sock: socket.socket, http_options: HttpOptions, options: PageOp
                 break  # the crawl has gone
             assert isinstance(message, tuple)
             if message[0] == "fetch":
-                _, ident, request = message
-                tasks[ident] = asyncio.get_running_loop().create_task(one(ident, request))
+                _, ident, request, report_sent = message
+                tasks[ident] = asyncio.get_running_loop().create_task(
+                    one(ident, request, report_sent)
+                )
             elif message[0] == "cancel":
                 task = tasks.pop(message[1], None)
                 if task is not None:

@@ -24,7 +24,6 @@ import multiprocessing
 import os
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crawler.core.engine import CrawlCore
@@ -33,7 +32,7 @@ from crawler.core.records import ErrorKind
 from crawler.output.jsonl import AsyncJsonlSink
 from crawler.settings import CrawlSettings
 from crawler.strategies import fetcher
-from crawler.strategies.async_ import Outcome, drive, run_on_loop
+from crawler.strategies.async_ import OnSent, Outcome, drive, run_on_loop
 from crawler.strategies.context import RunContext
 from crawler.strategies.frames import read_frame, write_frame
 from crawler.strategies.worker_processes import WorkerContext
@@ -52,9 +51,7 @@ class _Fetcher:
 
     process: multiprocessing.process.BaseProcess
     writer: asyncio.StreamWriter
-    pending: dict[int, tuple[asyncio.Future[Outcome], Callable[[], None]]] = field(
-        default_factory=dict
-    )
+    pending: dict[int, tuple[asyncio.Future[Outcome], OnSent | None]] = field(default_factory=dict)
     alive: bool = True
     reading: asyncio.Task[None] | None = None
 
@@ -101,8 +98,8 @@ class Fetchers:
         one.reading = asyncio.get_running_loop().create_task(self._read(one, reader))
         return one
 
-    async def perform(self, request: FetchRequest, sent: Callable[[], None]) -> Outcome:
-        """Have a fetcher perform `request`; `sent` is called when it leaves."""
+    async def perform(self, request: FetchRequest, sent: OnSent | None) -> Outcome:
+        """Have a fetcher perform `request`; `sent` (if any) is called when it leaves."""
         while not (alive := [f for f in self.fetchers if f.alive]):
             self._replaced.clear()  # all lost at once: wait for the first to be replaced
             await self._replaced.wait()
@@ -119,12 +116,12 @@ class Fetchers:
             except FetcherLost:
                 return FetchFailure(ErrorKind.LOCAL, 0.0, None, "it lost its fetching process")
 
-    async def _on(self, one: _Fetcher, request: FetchRequest, sent: Callable[[], None]) -> Outcome:
+    async def _on(self, one: _Fetcher, request: FetchRequest, sent: OnSent | None) -> Outcome:
         """Have fetcher `one` perform `request`; raise FetcherLost if it goes first."""
         ident = next(self._ids)
         answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         one.pending[ident] = (answer, sent)
-        if not write_frame(one.writer, ("fetch", ident, request)):
+        if not write_frame(one.writer, ("fetch", ident, request, sent is not None)):
             one.pending.pop(ident, None)
             raise FetcherLost  # it has gone; its reader will say so and replace it
         try:
@@ -142,7 +139,7 @@ class Fetchers:
                 assert isinstance(message, tuple)
                 if message[0] == "sent":
                     entry = one.pending.get(message[1])
-                    if entry is not None:
+                    if entry is not None and entry[1] is not None:
                         entry[1]()
                 else:
                     entry = one.pending.pop(message[1], None)

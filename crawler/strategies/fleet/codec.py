@@ -91,16 +91,13 @@ def decode_outcome(text: str | bytes) -> Outcome:
         raise Undecodable(f"not an outcome: {error}") from None
 
 
-def encode_options(
-    http: HttpOptions, page: PageOptions, lease: float, report_sent: bool, resumable: bool
-) -> str:
+def encode_options(http: HttpOptions, page: PageOptions, lease: float, resumable: bool) -> str:
     """Return what a worker needs to know of a crawl, as JSON text."""
     return json.dumps(
         {
             "http": dataclasses.asdict(http),
             "page": dataclasses.asdict(page),
             "lease": lease,
-            "report_sent": report_sent,
             "resumable": resumable,
         }
     )
@@ -113,7 +110,6 @@ class CrawlOptions:
     http: HttpOptions
     page: PageOptions
     lease: float  # seconds a request may be held unrenewed
-    report_sent: bool  # a delay is in force: say when each request leaves
     resumable: bool  # kept in a state file: a crashed coordinator may come back (--resume)
 
 
@@ -125,7 +121,6 @@ def decode_options(text: str | bytes) -> CrawlOptions:
             HttpOptions(**message["http"]),
             PageOptions(**message["page"]),
             float(message["lease"]),
-            bool(message["report_sent"]),
             bool(message["resumable"]),
         )
     except (ValueError, TypeError, KeyError) as error:

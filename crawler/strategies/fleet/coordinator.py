@@ -31,7 +31,6 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +44,7 @@ from crawler.core.records import ErrorKind
 from crawler.output.aborts import CrawlAborted
 from crawler.output.jsonl import AsyncJsonlSink
 from crawler.settings import CrawlSettings, redacted_url
-from crawler.strategies.async_ import Outcome, drive, run_on_loop
+from crawler.strategies.async_ import OnSent, Outcome, drive, run_on_loop
 from crawler.strategies.context import RunContext
 from crawler.strategies.fleet import codec, keys
 from crawler.strategies.fleet.connection import SOCKET_TIMEOUT, TRANSIENT, connect
@@ -76,8 +75,8 @@ class _Pending:
     request: FetchRequest
     text: str
     answer: asyncio.Future[Outcome]
-    sent: Callable[[], None]
-    noted_sent: bool = False
+    sent: OnSent | None  # None: its origin does not wait to hear that it left
+
     entry: bytes | None = None  # its id in the jobs stream, once added
 
 
@@ -107,10 +106,8 @@ class Dispatch:
             settings.http_options,
             settings.page_options,
             settings.lease,
-            settings.delay > 0,
             resumable=settings.state is not None,
         )
-        self.report_sent = settings.delay > 0
         self.local_count = settings.processes or os.cpu_count() or 1
         self.loop_kind = settings.loop
         self.redis: aioredis.Redis = connect(self.url)
@@ -239,7 +236,7 @@ class Dispatch:
 
     # -- the performer -------------------------------------------------------------------------
 
-    async def perform(self, request: FetchRequest, sent: Callable[[], None]) -> Outcome:
+    async def perform(self, request: FetchRequest, sent: OnSent | None) -> Outcome:
         """Hand `request` to the fleet and give its answer (the page already analysed)."""
         if self._failure is not None:
             raise self._failure
@@ -268,7 +265,11 @@ class Dispatch:
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for key in batch:
-                        pipe.xadd(self.keys.jobs, {"k": key, "r": self.pending[key].text})
+                        handed = self.pending[key]
+                        job = {"k": key, "r": handed.text}
+                        if handed.sent is not None:
+                            job["s"] = "1"  # say when it leaves
+                        pipe.xadd(self.keys.jobs, job)  # type: ignore[arg-type]
                     entries = await pipe.execute()
             except TRANSIENT as error:
                 self.unsent.extendleft(reversed(batch))
@@ -281,9 +282,6 @@ class Dispatch:
                     continue
                 self.stats.bytes_out += len(key) + len(pending.text)
                 pending.entry = entry
-                if not self.report_sent and not pending.noted_sent:
-                    pending.noted_sent = True
-                    pending.sent()
 
     async def _read_forever(self) -> None:
         """Take the workers' answers from the results stream, and trim what has been read."""
@@ -315,9 +313,9 @@ class Dispatch:
                 self.stats.answers_twice += 1  # answered already, or given up: the first counts
             return
         if b"s" in fields:
-            if not pending.noted_sent:
-                pending.noted_sent = True
+            if pending.sent is not None:
                 pending.sent()
+                pending.sent = None  # once: a request handed out again may say it twice
             return
         try:
             outcome = codec.decode_outcome(fields[b"o"])

@@ -308,17 +308,20 @@ class Worker:
                     ErrorKind.LOCAL, 0.0, None, f"it lost its worker {deliveries - 1} times"
                 )
             else:
-                fetching = asyncio.get_running_loop().create_task(
-                    fetch_and_analyse(served.session, request, served.options.page, _analyse)
-                )
-                if served.options.report_sent:
-                    await asyncio.sleep(0)  # let the request start before saying it has
+
+                def sent() -> None:
                     self._notices.append((served, key))
                     self._answer_ready.set()
+
                 try:
-                    outcome = await fetching
+                    outcome = await fetch_and_analyse(
+                        served.session,
+                        request,
+                        served.options.page,
+                        _analyse,
+                        sent if b"s" in fields else None,  # its origin waits to hear it left
+                    )
                 except asyncio.CancelledError:
-                    fetching.cancel()
                     served.tasks.pop(entry, None)
                     self._room.set()
                     raise
