@@ -298,8 +298,6 @@ class Dispatch:
                     for entry, fields in entries:
                         self._last_result = entry
                         self._take(fields)
-                await self.redis.xtrim(self.keys.results, minid=self._last_result)
-                self.stats.round_trips += 1
             except TRANSIENT as error:
                 await self._recover(generation, error)
 
@@ -325,7 +323,9 @@ class Dispatch:
             pending.answer.set_result(outcome)
 
     async def _heartbeat_forever(self) -> None:
-        """Keep the coordinator's key, and trim the jobs stream below the oldest in flight."""
+        """Keep the coordinator's key; trim the jobs stream below the oldest request in flight,
+        and the results stream below the last answer read (here, not after every read: a
+        round trip of redis-py costs more than a second's answers take to keep)."""
         while not self._closing:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(HEARTBEAT_SECONDS):
@@ -353,6 +353,7 @@ class Dispatch:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     if oldest is not None:
                         pipe.xtrim(self.keys.jobs, minid=oldest)
+                    pipe.xtrim(self.keys.results, minid=self._last_result)
                     for key in (self.keys.options, self.keys.jobs, self.keys.results):
                         pipe.expire(key, int(ABANDONED_SECONDS))
                     await pipe.execute()
