@@ -46,6 +46,7 @@ from command_kit.validators import (
     not_blank,
     regular_expression,
 )
+from crawler.core.adaptive import RULES as LIMIT_RULES
 from crawler.core.policy import DEFAULT_POLICY, CrawlPolicy
 from crawler.core.urls import normalize_url
 from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
@@ -139,6 +140,30 @@ class CrawlSettings:
         metadata=declare(
             INTEGER,
             "Requests in flight per origin; a lower --concurrency lowers it too.",
+            validators=(at_least(1, show_value=True),),
+        ),
+    )
+    adaptive: bool = field(
+        default=DEFAULT_POLICY.adaptive,
+        metadata=declare(
+            BOOLEAN,
+            "Find each origin's concurrency from its latency and its 503s, 429s, timeouts and"
+            " resets, between 1 and --per-host.",
+        ),
+    )
+    adaptive_rule: str = field(
+        default=DEFAULT_POLICY.adaptive_rule,
+        metadata=declare(
+            choice_of(list(LIMIT_RULES), str),
+            "The rule --adaptive follows: the crawler's own, or for comparison spider-rs's AIMD,"
+            " Scrapy's AutoThrottle or Crawlee's AutoscaledPool, re-implemented.",
+        ),
+    )
+    adaptive_start: int = field(
+        default=DEFAULT_POLICY.adaptive_start,
+        metadata=declare(
+            INTEGER,
+            "Requests in flight per origin that --adaptive starts from.",
             validators=(at_least(1, show_value=True),),
         ),
     )
@@ -464,6 +489,13 @@ class CrawlSettings:
                 ("strategy",),
             )
             object.__setattr__(self, "strategy", StrategyName.PROCESSES)
+        for adaptive_only in ("adaptive_rule", "adaptive_start"):
+            _require(
+                adaptive_only not in self.chosen or self.adaptive,
+                adaptive_only,
+                "applies with {adaptive} only",
+                ("adaptive",),
+            )
         if self.per_host > self.concurrency:
             if "per_host" not in self.chosen:  # the default follows a lower --concurrency down
                 object.__setattr__(self, "per_host", self.concurrency)

@@ -19,10 +19,12 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from crawler.core.adaptive import LimitRule, new_limit
 from crawler.core.depth import DepthBarrier
 from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
 from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier, comes_first
@@ -49,6 +51,9 @@ from crawler.core.scope import Scope
 from crawler.core.stats import CrawlStats
 from crawler.core.urls import origin_of, resolve_link
 
+Outcome = FetchResponse | FetchFailure
+# Failures that say the origin is overloaded (or the way to it is): --adaptive cuts on them.
+CONGESTION = frozenset({ErrorKind.TIMEOUT, ErrorKind.RESET, ErrorKind.CONNECT})
 ROBOTS_JOB = -1
 # Told of each finished request: the request, what came of it, and its URL's depth (None for
 # robots.txt). The strategies' logs use it; the core only calls it.
@@ -63,6 +68,7 @@ class _Origin:
     slot: Slot
     robots: RobotsGate = field(default_factory=RobotsGate)
     ready: deque[int] = field(default_factory=deque)
+    limit: LimitRule | None = None  # --adaptive: how many may be in flight, found as it goes
 
 
 class CrawlCore:
@@ -89,6 +95,9 @@ class CrawlCore:
         # Finished records whose parent may still change (see depth.py), by depth and URL.
         self._held: dict[int, dict[str, Record]] = {}
         self._unsent: dict[FetchRequest, str] = {}  # handed out, not reported sent -> origin
+        # --adaptive: when each request in flight was handed out, and how many of its origin
+        # were in flight then (itself included).
+        self._sent_at: dict[FetchRequest, tuple[float, int]] = {}
         self._robots_of: dict[FetchRequest, str] = {}  # robots.txt requests out -> their origin
         self._next_job = 0
         self._in_flight = 0
@@ -211,7 +220,8 @@ class CrawlCore:
         robots.txt retry), the barrier (its next URL is too deep), or nowhere, to be offered
         again when a request of it completes, leaves, or robots.txt is read."""
         state = self._origin(origin)
-        if state.slot.is_full(self.policy.per_host):
+        per_host = self.policy.per_host if state.limit is None else state.limit.allowed
+        if state.slot.is_full(per_host):
             return False
         if now < state.slot.may_send_at():
             self._ready.wake_at(origin, state.slot.may_send_at())
@@ -297,8 +307,12 @@ class CrawlCore:
 
     def _send(self, origin: str, now: float, request: FetchRequest) -> FetchRequest:
         self._in_flight += 1
-        if self._origin(origin).slot.send(now):
+        state = self._origin(origin)
+        if state.slot.send(now):
             self._unsent[request] = origin
+        if state.limit is not None:
+            state.limit.sent(state.slot.in_flight)
+            self._sent_at[request] = (now, state.slot.in_flight)
         return request
 
     def awaits_sent(self, request: FetchRequest) -> bool:
@@ -343,7 +357,16 @@ class CrawlCore:
     def _origin(self, origin: str) -> _Origin:
         state = self._origins.get(origin)
         if state is None:
-            state = self._origins[origin] = _Origin(Slot(delay=self.policy.delay))
+            slot = Slot(delay=self.policy.delay, floor_delay=self.policy.delay)
+            state = self._origins[origin] = _Origin(slot)
+            if self.policy.adaptive:
+                state.limit = new_limit(
+                    self.policy.adaptive_rule,
+                    self.policy.per_host,
+                    self.policy.adaptive_start,
+                    seed=zlib.crc32(origin.encode()),
+                )
+                slot.delay = max(slot.delay, state.limit.delay or 0.0)
         return state
 
     # -- Outcomes ----------------------------------------------------------------------------
@@ -362,6 +385,8 @@ class CrawlCore:
         self._in_flight -= 1
         error = outcome.error.value if isinstance(outcome, FetchFailure) else None
         self.stats.request_done(outcome.elapsed, error)
+        if state.limit is not None:
+            self._adapt(state, request, outcome, now)
         if self.on_request is not None:
             job_of = self._jobs.get(request.job)
             self.on_request(request, outcome, job_of.depth if job_of is not None else None)
@@ -378,6 +403,21 @@ class CrawlCore:
         else:
             self._page_done(request, outcome, now)
         self._offer(origin)
+
+    def _adapt(self, state: _Origin, request: FetchRequest, outcome: Outcome, now: float) -> None:
+        """Tell the origin's limit what came of a request: a latency sample if it was served, a
+        congestion signal if it was refused (503, 429) or lost (timeout, reset, no connection)."""
+        assert state.limit is not None
+        sent_at, in_flight_then = self._sent_at.pop(request, (now - outcome.elapsed, 1))
+        if isinstance(outcome, FetchResponse):
+            if outcome.status in (429, 503):
+                state.limit.congested(sent_at, in_flight_then, now, outcome.status == 429)
+            elif outcome.status < 500:
+                state.limit.succeeded(outcome.elapsed, sent_at, now)
+        elif outcome.error in CONGESTION:
+            state.limit.congested(sent_at, in_flight_then, now)
+        if state.limit.delay is not None:  # a rule that moves a delay (AutoThrottle)
+            state.slot.set_delay(max(state.slot.floor_delay, state.limit.delay))
 
     def _page_done(
         self, request: FetchRequest, outcome: FetchResponse | FetchFailure, now: float
@@ -573,7 +613,9 @@ class CrawlCore:
                 self._robots_failed(gate, cause, outcome.retry_after, now)
         if gate.ready and gate.rules is not None:
             # The robots.txt request itself counts: the first page waits the Crawl-delay after it.
-            state.slot.set_delay(max(self.policy.delay, gate.rules.crawl_delay))
+            state.slot.floor_delay = max(self.policy.delay, gate.rules.crawl_delay)
+            rule_delay = state.limit.delay if state.limit is not None else None
+            state.slot.set_delay(max(state.slot.floor_delay, rule_delay or 0.0))
 
     def _robots_failed(
         self, gate: RobotsGate, cause: ErrorKind, retry_after: float | None, now: float

@@ -20,6 +20,11 @@ class CrawlPolicy:
     seeds: tuple[str, ...]  # normalized absolute URLs
     concurrency: int = 32
     per_host: int = 16
+    # Each origin's limit found from its answers, between 1 and per_host (crawler.core.adaptive):
+    # by the rule named (the crawler's own, or a peer's for comparison), starting from so many.
+    adaptive: bool = False
+    adaptive_rule: str = "crawler"
+    adaptive_start: int = 1
     delay: float = 0.0  # seconds between two requests to one origin (robots may ask for more)
     max_depth: int = 10
     max_pages: int | None = None

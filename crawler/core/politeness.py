@@ -17,6 +17,8 @@ class Slot:
     """One origin's requests in flight and the spacing between them."""
 
     delay: float
+    # The least delay, whatever an adaptive rule moves: --delay, or robots.txt's Crawl-delay.
+    floor_delay: float = 0.0
     in_flight: int = 0
     # Handed out but not yet reported sent; counted only while a delay applies, since only
     # then does the next request wait for this one to leave.
