@@ -7,6 +7,8 @@ flight, one round trip at a time, so no test sleeps or touches a socket.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from crawler.core import peer_limits
@@ -129,7 +131,8 @@ def test_the_no_load_latency_is_measured_again_with_the_limit_pinned_low() -> No
     assert limit.allowed >= 25
 
 
-def test_timeouts_and_resets_cut_like_refusals_through_the_core() -> None:
+def one_request_out() -> tuple[CrawlCore, Any, FetchRequest]:
+    """A core with --adaptive, its origin's limit at 8, and its one request handed out."""
     core = CrawlCore(
         CrawlPolicy(seeds=("http://a.test/",), per_host=8, adaptive=True, ignore_robots=True)
     )
@@ -138,20 +141,18 @@ def test_timeouts_and_resets_cut_like_refusals_through_the_core() -> None:
     state.limit.limit = 8.0
     request = core.next_request(0.0)
     assert isinstance(request, FetchRequest) and request.kind is RequestKind.PAGE
+    return core, state, request
+
+
+def test_timeouts_and_resets_cut_like_refusals_through_the_core() -> None:
+    core, state, request = one_request_out()
     core.complete(request, FetchFailure(ErrorKind.TIMEOUT, 1.0), 1.0)
     # Lost with only itself in flight: the limit goes to 1 (the least), not merely halved.
     assert state.limit.allowed == 1 and state.limit.signals == 1
 
 
 def test_a_503_through_the_core_cuts_and_holds_the_origin_off() -> None:
-    core = CrawlCore(
-        CrawlPolicy(seeds=("http://a.test/",), per_host=8, adaptive=True, ignore_robots=True)
-    )
-    state = core._origin("http://a.test")
-    assert state.limit is not None
-    state.limit.limit = 8.0
-    request = core.next_request(0.0)
-    assert isinstance(request, FetchRequest)
+    core, state, request = one_request_out()
     refused = FetchResponse(503, 0.01, "text/plain", retry_after=1.0)
     core.complete(request, refused, 0.01)
     assert state.limit.allowed == 1 and state.limit.signals == 1
