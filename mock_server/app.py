@@ -11,14 +11,16 @@ import asyncio
 import contextlib
 import socket
 import struct
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from mock_server.capacity import CapacityGate
 from mock_server.latency import latency_quantile, uniform_draw
 from mock_server.request_stats import Stats
-from mock_server.server_settings import Overload, ServerSettings
+from mock_server.server_settings import CapacityPer, Overload, ServerSettings
 from mock_server.site import Action, Site, SiteResponse
 
 URL_LOG_LIMIT = 200_000
@@ -35,8 +37,36 @@ class ServerState:
     attempts: Counter[str] = field(default_factory=Counter)
     url_log: Counter[str] = field(default_factory=Counter)
     url_log_truncated: bool = False
-    serving_here: int = 0
-    gate: asyncio.Semaphore | None = None
+    started: float = field(default_factory=time.monotonic)
+    gates: dict[int, CapacityGate] = field(default_factory=dict)
+    schedule_timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+    def gate(self, host: int) -> CapacityGate | None:
+        """Return the gate that holds `host`'s requests to capacity (None when unlimited)."""
+        settings = self.settings
+        if not settings.capacity and not settings.capacity_schedule:
+            return None
+        key = host if settings.capacity_per is CapacityPer.HOST else 0
+        gate = self.gates.get(key)
+        if gate is None:
+            gate = self.gates[key] = CapacityGate(
+                lambda: settings.host_capacity(key, time.monotonic() - self.started)
+            )
+        return gate
+
+    def restart_clock(self) -> None:
+        """Count the capacity schedule from now, waking queued requests at each step."""
+        self.started = time.monotonic()
+        for timer in self.schedule_timers:
+            timer.cancel()
+        loop = asyncio.get_running_loop()
+        self.schedule_timers = [
+            loop.call_later(step.at, self._wake_all) for step in self.settings.capacity_schedule
+        ]
+
+    def _wake_all(self) -> None:
+        for gate in self.gates.values():
+            gate.wake()
 
 
 STATE = web.AppKey("state", ServerState)
@@ -48,16 +78,18 @@ def create_app(
     """Return the application serving `site` on `endpoints`: the (address, port) each host's
     socket is bound to, in host order. Hosts differ by port, by address, or both."""
     app = web.Application()
-    gate = None
-    if settings.capacity and settings.overload is Overload.QUEUE:
-        gate = asyncio.Semaphore(settings.capacity)
-    app[STATE] = ServerState(
+    state = ServerState(
         settings=settings,
         site=site,
         stats=stats,
         host_by_endpoint={endpoint: host for host, endpoint in enumerate(endpoints)},
-        gate=gate,
     )
+    app[STATE] = state
+
+    async def start_clock(_: web.Application) -> None:
+        state.restart_clock()
+
+    app.on_startup.append(start_clock)
     app.router.add_get("/_stats", get_stats)
     app.router.add_delete("/_stats", delete_stats)
     app.router.add_get("/{tail:.*}", serve)
@@ -81,6 +113,7 @@ async def delete_stats(request: web.Request) -> web.Response:
     state.attempts.clear()
     state.url_log.clear()
     state.url_log_truncated = False
+    state.restart_clock()
     return web.Response(status=204)
 
 
@@ -110,23 +143,29 @@ async def serve(request: web.Request) -> web.StreamResponse:
     state.stats.arrived(host)
     status: int | None = None
     try:
-        settings = state.settings
-        at_capacity = settings.capacity and state.serving_here >= settings.capacity
-        if at_capacity and settings.overload is Overload.REJECT:
+        gate = state.gate(host)
+        if gate is not None and state.settings.overload is Overload.REJECT and gate.full():
             state.stats.rejected(host)
             status = 503
-            return web.Response(status=503, text="overloaded\n", headers={"Retry-After": "1"})
-        async with state.gate or contextlib.nullcontext():
-            state.serving_here += 1
-            try:
-                with state.stats.in_service(host):
-                    stream = await _answer(request, state, host, url)
-            finally:
-                state.serving_here -= 1
+            return _overloaded(state.settings.overload_retry_after)
+        if gate is not None:
+            await gate.acquire()
+        try:
+            with state.stats.in_service(host):
+                stream = await _answer(request, state, host, url)
+        finally:
+            if gate is not None:
+                gate.release()
         status = stream.status if stream.prepared else None
         return stream
     finally:
         state.stats.finished(host, status)
+
+
+def _overloaded(retry_after: float) -> web.Response:
+    """Refuse a request past capacity, as an overloaded origin or a rate limiter does."""
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after else {}
+    return web.Response(status=503, text="overloaded\n", headers=headers)
 
 
 async def _answer(

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from command_kit.errors import ResourceError
 from command_kit.open_file_limit import raise_open_file_limit
-from mock_server.app import create_app
+from mock_server.app import STATE, create_app
 from mock_server.listening import LISTEN_BACKLOG, bind_sockets, origins_of
 from mock_server.request_stats import Stats, shared_counters
 from mock_server.server_settings import ServerSettings
@@ -66,6 +66,12 @@ class MockServer:
         if not self.origins:
             raise RuntimeError("the server is not started")
         return self.origins[0] + "/"
+
+    def schedule_elapsed(self) -> float:
+        """Return the seconds since the capacity schedule's clock started (start or reset)."""
+        if self._runner is None:
+            raise RuntimeError("the server is not started")
+        return time.monotonic() - self._runner.app[STATE].started
 
     async def start(
         self,

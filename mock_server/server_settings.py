@@ -32,6 +32,14 @@ from command_kit.declared import (
 )
 from command_kit.errors import SettingsError
 from command_kit.validators import above, at_least, between
+from mock_server.capacity import (
+    CapacityStep,
+    capacity_at,
+    format_capacity_schedule,
+    host_capacity,
+    parse_capacity_schedule,
+    scaled,
+)
 from mock_server.faults import FaultKind, parse_fault_spec
 from mock_server.latency import LatencyDistribution, validate_latency
 
@@ -65,6 +73,13 @@ class HostsOn(enum.StrEnum):
 
     PORTS = "ports"
     ADDRESSES = "addresses"
+
+
+class CapacityPer(enum.StrEnum):
+    """Whom a capacity limits: the whole server process, or each origin on its own."""
+
+    SERVER = "server"
+    HOST = "host"
 
 
 class Overload(enum.StrEnum):
@@ -221,11 +236,45 @@ class ServerSettings:
             INTEGER, "Requests served at once; 0 is unlimited.", validators=_UNLIMITED_AT_0
         ),
     )
+    capacity_per: CapacityPer = field(
+        default=CapacityPer.SERVER,
+        metadata=declare(
+            choice_of([choice.value for choice in CapacityPer], CapacityPer),
+            "Whom --capacity limits: the server process as a whole, or each host on its own.",
+        ),
+    )
+    capacity_spread: float = field(
+        default=1.0,
+        metadata=declare(
+            NUMBER,
+            "With --capacity-per host: each host's capacity is drawn (by seed) between"
+            " capacity/SPREAD and capacity; 1 gives every host the same.",
+            validators=(at_least(1, show_value=True),),
+        ),
+    )
+    capacity_schedule: tuple[CapacityStep, ...] = field(
+        default=(),
+        metadata=declare(
+            Kind("SCHEDULE", parse_capacity_schedule, format_capacity_schedule),
+            "Capacity changes over time, counted from the start (or a DELETE of /_stats):"
+            " '20s=5,50s=10' serves 5 at once from 20 s on and 10 from 50 s on (per host, each"
+            " host's capacity scaled alike).",
+            shown_default="none",
+        ),
+    )
     overload: Overload = field(
         default=Overload.QUEUE,
         metadata=declare(
             choice_of([choice.value for choice in Overload], Overload),
             "Past capacity: queue the request, or reject it with 503.",
+        ),
+    )
+    overload_retry_after: float = field(
+        default=1.0,
+        metadata=declare(
+            DURATION,
+            "Retry-After of the 503s that reject overload; 0 sends none.",
+            validators=(at_least(0),),
         ),
     )
     hang_seconds: float = field(
@@ -245,6 +294,29 @@ class ServerSettings:
             self._check_ports()
         problem = validate_latency(self.latency_distribution, self.latency, self.latency_p99)
         _require(problem is None, "latency", problem or "")
+        _require(
+            self.capacity_spread == 1
+            or (self.capacity > 0 and self.capacity_per is CapacityPer.HOST),
+            "capacity_spread",
+            "spreads a capacity over hosts: needs {capacity} and {capacity_per} host",
+            mentions=("capacity", "capacity_per"),
+        )
+        # A frozen tuple whatever the caller passed, so the settings object stays immutable.
+        object.__setattr__(self, "capacity_schedule", tuple(self.capacity_schedule))
+
+    def host_capacity(self, host: int, elapsed: float = 0.0) -> int:
+        """Return how many requests host `host` serves at once `elapsed` seconds after the
+        start (0 for unlimited); with --capacity-per server, the server's capacity.
+
+        A pure function of the settings, so a benchmark knows the true limit at each moment.
+        """
+        spread = self.capacity_spread if self.capacity_per is CapacityPer.HOST else 1.0
+        own = host_capacity(self.capacity, spread, self.site.seed, host)
+        if not self.capacity_schedule:
+            return own
+        return scaled(
+            own, self.capacity, capacity_at(self.capacity, self.capacity_schedule, elapsed)
+        )
 
     def _check_ports(self) -> None:
         """Hold the hosts on ports to a few, on ports that exist."""

@@ -48,6 +48,11 @@ def busy_port() -> Iterator[int]:
         (["--pages", "many"], "pages"),
         (["--latency", "fast"], "latency"),
         (["--config", "/nonexistent/mock.toml"], "config"),
+        (["--capacity-schedule", "20s"], "capacity-schedule"),
+        (["--capacity-schedule", "20s=0"], "capacity-schedule"),
+        (["--capacity-schedule", "soon=5"], "capacity-schedule"),
+        (["--capacity", "10", "--capacity-spread", "4"], "capacity-spread"),
+        (["--capacity-spread", "0.5"], "capacity-spread"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], setting: str) -> None:

@@ -15,6 +15,7 @@ from yarl import URL
 
 from mock_server import FaultKind, MockServer, MockServerProcess, Site, hostile, load_settings
 from mock_server.app import drawn_latency
+from mock_server.capacity import capacity_at, scaled
 from mock_server.faults import PAGE_FAULTS
 from tests.conftest import StartServer, get_stats
 
@@ -319,6 +320,90 @@ async def test_capacity_can_reject_with_503(
     stats = await get_stats(http, server)
     assert codes.count(200) == 5 and codes.count(503) == 15
     assert stats["rejected"] == 15 and stats["by_status"] == {"200": 5, "503": 15}
+
+
+async def test_capacity_per_host_limits_each_host_alone(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """Per host, capacity 2 on each of 3 hosts: 6 served at once, 2 on each, none refused."""
+    server = await start_server(
+        pages=30, hosts=3, latency="100ms", capacity=2, capacity_per="host", overload="reject"
+    )
+    assert server.site is not None
+    site = server.site
+    statuses = await asyncio.gather(*(fetch(http, site.page_url(page)) for page in range(30)))
+    stats = await get_stats(http, server)
+    assert [status for status, _, _ in statuses].count(200) == 6
+    assert [host["max_serving"] for host in stats["hosts"].values()] == [2, 2, 2]
+
+
+def test_capacity_spread_draws_each_host_its_own_capacity() -> None:
+    """A spread of 4 under capacity 20 gives capacities in 5..20, the same for the same seed."""
+    settings = load_settings(
+        overrides={
+            "hosts": 200,
+            "hosts_on": "addresses",
+            "capacity": 20,
+            "capacity_per": "host",
+            "capacity_spread": 4,
+        }
+    )
+    capacities = [settings.host_capacity(host) for host in range(200)]
+    assert min(capacities) >= 5 and max(capacities) <= 20 and len(set(capacities)) >= 10
+    assert capacities == [settings.host_capacity(host) for host in range(200)]
+
+
+def test_capacity_schedule_steps_each_host_alike() -> None:
+    """Halved at 10 s and restored at 20 s: a host of capacity 8 under a base of 10 serves 4."""
+    settings = load_settings(overrides={"capacity": 10, "capacity_schedule": "10s=5,20s=10"})
+    assert [settings.host_capacity(0, at) for at in (0, 9.9, 10, 19.9, 20, 99)] == [
+        10,
+        10,
+        5,
+        5,
+        10,
+        10,
+    ]
+    assert capacity_at(10, settings.capacity_schedule, 15) == 5
+    assert scaled(8, 10, 5) == 4 and scaled(1, 10, 5) == 1
+
+
+async def test_capacity_schedule_refuses_past_the_new_capacity(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """Capacity 6 drops to 2 after 2 s: ten requests at once are served 6, then 2."""
+    server = await start_server(
+        pages=20,
+        latency="200ms",
+        capacity=6,
+        capacity_schedule="2s=2",
+        overload="reject",
+        overload_retry_after="3s",
+    )
+    assert server.site is not None
+    site = server.site
+    before = await asyncio.gather(*(fetch(http, site.page_url(page)) for page in range(10)))
+    assert [status for status, _, _ in before].count(200) == 6
+    assert {headers["Retry-After"] for status, headers, _ in before if status == 503} == {"3"}
+    assert server.schedule_elapsed() < 2, "the machine is too slow to see the first step"
+    await asyncio.sleep(2.1 - server.schedule_elapsed())
+    after = await asyncio.gather(*(fetch(http, site.page_url(page)) for page in range(10, 20)))
+    assert [status for status, _, _ in after].count(200) == 2
+
+
+async def test_capacity_schedule_lets_queued_requests_in_when_it_grows(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """Capacity 1 grows to 10 at 300 ms: ten queued 1 s requests all start then, not in turn."""
+    server = await start_server(pages=10, latency="1s", capacity=1, capacity_schedule="300ms=10")
+    assert server.site is not None
+    site = server.site
+    started = time.monotonic()
+    await asyncio.gather(*(fetch(http, site.page_url(page)) for page in range(10)))
+    elapsed = time.monotonic() - started
+    stats = await get_stats(http, server)
+    assert stats["max_serving"] == 10
+    assert elapsed < 5  # ten 1 s requests in turn would take 10 s
 
 
 @pytest.mark.parametrize("hosts", [1, 3])
