@@ -198,3 +198,56 @@ def test_one_limit_alone_takes_its_followers_down(site: str, tmp_path: Path) -> 
         result, summary = crawl(site, *flags, "-o", str(tmp_path / "c.jsonl"), "--max-pages", "5")
         assert result.returncode == 0, (flags, result.stderr)
         assert summary["pages"] == 5
+
+
+@pytest.fixture(scope="module")
+def crowded_site() -> Iterator[tuple[str, str]]:
+    """Two origins of 60 pages each that serve 3 requests at once each and refuse the 4th (503
+    without Retry-After, so the crawl's own backoff spaces the retries)."""
+    settings = load_settings(
+        overrides={
+            "pages": 120,
+            "links": 6,
+            "hosts": 2,
+            "latency": "20ms",
+            "capacity": 3,
+            "capacity_per": "host",
+            "overload": "reject",
+            "overload_retry_after": "0s",
+        }
+    )
+    with MockServerProcess(settings) as server:
+        yield server.origins[0] + "/", server.origins[1] + "/"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_adaptive_limits_are_reported_with_their_trajectories(
+    crowded_site: tuple[str, str], tmp_path: Path, strategy: str
+) -> None:
+    """With --adaptive, --stats-json has each origin's limit, its congestion signals and its
+    trajectory from the first request on, within 1..--per-host; the summary table names them;
+    every page is crawled whatever the limits did (refusals are retried)."""
+    first, second = crowded_site
+    output = tmp_path / "c.jsonl"
+    result, summary = crawl(
+        first, second, "--strategy", strategy, "--adaptive", "--per-host", "8",
+        "--retries", "10", "-o", str(output),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = [Record.from_json(line) for line in output.read_text().splitlines()]
+    assert len(records) == 120 and all(record.error is None for record in records)
+    limits = summary["limits"]
+    assert limits["rule"] == "crawler"
+    assert sorted(limits["origins"]) == [first.rstrip("/"), second.rstrip("/")]
+    for entry in limits["origins"].values():
+        trajectory = entry["trajectory"]
+        assert trajectory[0][1] == 1 and 0 <= trajectory[0][0] < 60
+        assert [at for at, _ in trajectory] == sorted(at for at, _ in trajectory)
+        assert all(1 <= limit <= 8 for _, limit in trajectory) and 1 <= entry["limit"] <= 8
+    assert "limits" in result.stderr and "crawler: " in result.stderr
+
+
+def test_without_adaptive_no_limits_are_reported(site: str, tmp_path: Path) -> None:
+    """Fixed limits have no trajectory to show: the summary has no `limits`."""
+    result, summary = crawl(site, "--max-pages", "5", "-o", str(tmp_path / "c.jsonl"))
+    assert result.returncode == 0 and "limits" not in summary

@@ -7,7 +7,9 @@ import io
 from rich.console import Console
 
 from crawler.core.engine import CrawlCore
-from crawler.run.progress import StatusLine, print_summary
+from crawler.core.messages import FetchRequest
+from crawler.run.logs import stats_line
+from crawler.run.progress import StatusLine, limits_row, print_summary
 from crawler.settings import load_crawl_settings
 
 
@@ -72,3 +74,35 @@ def test_summary_shows_errors_latency_and_near_duplicates() -> None:
         "timeout  http://a/\n    linked from (a seed)",
     ):
         assert part in text, part
+
+
+def test_status_line_shows_the_busiest_origins_limits_with_adaptive() -> None:
+    """With --adaptive, the line ends with each busy origin's limit: one origin's alone, or the
+    three busiest and how many more; without it, nothing."""
+    seeds = [f"http://site-{index}.test/" for index in range(5)]
+    settings = load_crawl_settings(overrides={"seeds": seeds, "adaptive": True})
+    core = CrawlCore(settings.policy)
+    for _ in seeds:  # robots.txt of each origin
+        assert isinstance(core.next_request(0.0), FetchRequest)
+    line = stats_line(core, 1.0)
+    assert line.endswith("(+2 more)") and ", limits site-" in line
+    assert line.count(" 1") >= 3  # every limit starts at 1
+    one = CrawlCore(load_crawl_settings(overrides={"seeds": seeds[:1], "adaptive": True}).policy)
+    assert "limit" not in stats_line(one, 1.0)  # no origin has been asked anything yet
+    assert isinstance(one.next_request(0.0), FetchRequest)
+    assert stats_line(one, 1.0).endswith(", limit 1")
+    fixed = CrawlCore(load_crawl_settings(overrides={"seeds": seeds}).policy)
+    assert isinstance(fixed.next_request(0.0), FetchRequest)
+    assert "limit" not in stats_line(fixed, 1.0)
+
+
+def test_summary_lists_the_most_limited_origins_first() -> None:
+    """The summary's `limits` row names the rule, the five lowest limits with their refusals,
+    and the range of the rest."""
+    origins = {
+        f"http://h{index}.test": {"limit": 10 + index, "signals": index % 2, "trajectory": []}
+        for index in range(8)
+    }
+    text = limits_row({"rule": "crawler", "origins": origins})
+    assert text.startswith("crawler: h0.test 10, h1.test 11 (1 refusal), h2.test 12")
+    assert text.endswith("... and 3 more origins (15..17)")

@@ -71,6 +71,15 @@ class LimitRule(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class OriginLimitView:
+    """One origin's limit as the status line, the summary and --stats-json show it."""
+
+    origin: str
+    limit: LimitRule
+    in_flight: int
+
+
 RULES = ("crawler", "aimd", "autothrottle", "autoscaled")
 
 
@@ -224,4 +233,4 @@ class OriginLimit:
             del self.trajectory[1::2]
 
 
-__all__ = ["RULES", "LimitRule", "OriginLimit", "new_limit"]
+__all__ = ["RULES", "LimitRule", "OriginLimit", "OriginLimitView", "new_limit"]

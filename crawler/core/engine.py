@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from crawler.core.adaptive import LimitRule, new_limit
+from crawler.core.adaptive import LimitRule, OriginLimitView, new_limit
 from crawler.core.depth import DepthBarrier
 from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
 from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier, comes_first
@@ -98,6 +98,7 @@ class CrawlCore:
         # --adaptive: when each request in flight was handed out, and how many of its origin
         # were in flight then (itself included).
         self._sent_at: dict[FetchRequest, tuple[float, int]] = {}
+        self._first_sent: float | None = None
         self._robots_of: dict[FetchRequest, str] = {}  # robots.txt requests out -> their origin
         self._next_job = 0
         self._in_flight = 0
@@ -306,6 +307,8 @@ class CrawlCore:
         return self._send(origin, now, request)
 
     def _send(self, origin: str, now: float, request: FetchRequest) -> FetchRequest:
+        if self._first_sent is None:
+            self._first_sent = now
         self._in_flight += 1
         state = self._origin(origin)
         if state.slot.send(now):
@@ -314,6 +317,25 @@ class CrawlCore:
             state.limit.sent(state.slot.in_flight)
             self._sent_at[request] = (now, state.slot.in_flight)
         return request
+
+    def adaptive_limits(self) -> list[OriginLimitView]:
+        """Return each origin's `--adaptive` limit (none without it), busiest origin first.
+
+        Safe to call from a display thread: it copies the origin table in one step (atomic in
+        CPython for str keys) and only reads numbers from what it copied.
+        """
+        views = [
+            OriginLimitView(origin, state.limit, state.slot.in_flight)
+            for origin, state in list(self._origins.items())
+            if state.limit is not None
+        ]
+        views.sort(key=lambda view: (-view.in_flight, -view.limit.allowed, view.origin))
+        return views
+
+    @property
+    def started_at(self) -> float | None:
+        """The time the first request left (the zero of the limits' trajectories)."""
+        return self._first_sent
 
     def awaits_sent(self, request: FetchRequest) -> bool:
         """Say whether `request`'s origin waits for `sent()` before its next request (a delay

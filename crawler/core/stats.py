@@ -5,9 +5,11 @@ from __future__ import annotations
 import statistics
 from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawler.core.adaptive import OriginLimitView
 from crawler.core.near_duplicates import NearDuplicates
 from crawler.core.records import BROKEN, Record
 
@@ -89,6 +91,22 @@ class CrawlStats:
             "left": {"queued": self.left_queued, "retries": self.left_retries},
             "broken": {"total": self.broken_total, "links": list(self.broken)},
         }
+
+
+def limits_summary(views: Sequence[OriginLimitView], zero: float | None) -> dict[str, Any]:
+    """Return each origin's `--adaptive` limit for `--stats-json`: where it ended, how many
+    congestion signals it saw, and its trajectory as [seconds since the first request, limit]."""
+    origin = zero or 0.0
+    return {
+        view.origin: {
+            "limit": view.limit.allowed,
+            "signals": view.limit.signals,
+            "trajectory": [
+                [round(at - origin, 3), allowed] for at, allowed in view.limit.trajectory
+            ],
+        }
+        for view in sorted(views, key=lambda view: view.origin)
+    }
 
 
 def _percentiles(latencies: array[float]) -> dict[str, float | None]:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from command_kit.errors import ResourceError
 from crawler.core.engine import CrawlCore
+from crawler.core.stats import limits_summary
 from crawler.output.aborts import CrawlAborted, OutputClosed, cannot_write
 from crawler.output.jsonl import EXIT_OUTPUT_CLOSED, STDOUT, prepare_output, silence_stdout
 from crawler.output.locks import exclusive
@@ -187,6 +188,11 @@ def _summarise(
         "cores_used": round(cpu / wall, 3) if wall > 0 else None,
         **crawl.state.summary(),
     }
+    if settings.adaptive:
+        summary["limits"] = {
+            "rule": settings.adaptive_rule,
+            "origins": limits_summary(core.adaptive_limits(), core.started_at),
+        }
     aborted = ran.aborted
     if settings.stats_json:
         try:

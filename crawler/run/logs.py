@@ -13,10 +13,11 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from rich.console import Console
 
+from crawler.core.adaptive import OriginLimitView
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, RequestKind
 from crawler.settings import CrawlSettings
@@ -108,8 +109,29 @@ def stats_line(core: CrawlCore, elapsed: float) -> str:
     return (
         f"pages {stats.records:,} ({rate:,.0f}/s), in flight {core.in_flight},"
         f" queued {core.queued:,}, errors {sum(stats.errors.values()):,},"
-        f" {elapsed:,.1f}s elapsed"
+        f" {elapsed:,.1f}s elapsed{limits_shown(core.adaptive_limits())}"
     )
+
+
+LIMITS_ON_THE_LINE = 3
+
+
+def limits_shown(views: Sequence[OriginLimitView]) -> str:
+    """Return the busiest origins' `--adaptive` limits for the status line: ", limit 12" for
+    one origin, ", limits host-a 12, host-b 3 (+998 more)" for many, "" without --adaptive."""
+    if not views:
+        return ""
+    if len(views) == 1:
+        return f", limit {views[0].limit.allowed}"
+    shown = ", ".join(
+        f"{_host(view.origin)} {view.limit.allowed}" for view in views[:LIMITS_ON_THE_LINE]
+    )
+    more = len(views) - LIMITS_ON_THE_LINE
+    return f", limits {shown}" + (f" (+{more:,} more)" if more > 0 else "")
+
+
+def _host(origin: str) -> str:
+    return origin.partition("://")[2] or origin
 
 
 class PeriodicStats:

@@ -109,6 +109,8 @@ def print_summary(summary: dict[str, Any], console: Console, output: str) -> Non
         table.add_row(
             "scope", "added " + ", ".join(summary["scope_added"]) + " (a seed redirected)"
         )
+    if summary.get("limits"):
+        table.add_row("limits", limits_row(summary["limits"]))
     table.add_row("throughput", f"{summary['pages_per_s'] or 0:,.1f} pages/s")
     table.add_row("wall time", f"{summary['wall_s']:.2f} s")
     if output:
@@ -122,6 +124,26 @@ def print_summary(summary: dict[str, Any], console: Console, output: str) -> Non
         table.add_row("state", f"{state['file']}: {state['records']:,} records{earlier}{waiting}")
     console.print(table)
     print_broken(summary["broken"], console)
+
+
+LIMITS_LISTED = 5
+
+
+def limits_row(limits: dict[str, Any]) -> str:
+    """Return where each origin's --adaptive limit ended, the most limited first (up to five),
+    with its congestion signals; past five, how the rest spread."""
+    origins = limits["origins"]
+    ranked = sorted(origins.items(), key=lambda item: (item[1]["limit"], item[0]))
+    parts = [
+        f"{origin.partition('://')[2] or origin} {entry['limit']}"
+        + (f" ({counted(entry['signals'], 'refusal')})" if entry["signals"] else "")
+        for origin, entry in ranked[:LIMITS_LISTED]
+    ]
+    text = f"{limits['rule']}: " + ", ".join(parts)
+    rest = [entry["limit"] for _, entry in ranked[LIMITS_LISTED:]]
+    if rest:
+        text += f" ... and {counted(len(rest), 'more origin')} ({min(rest)}..{max(rest)})"
+    return text
 
 
 def print_broken(broken: dict[str, Any], console: Console) -> None:
