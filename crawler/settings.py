@@ -27,6 +27,7 @@ from command_kit.declared import (
     INTEGER,
     SIZE,
     TEXT,
+    Kind,
     SettingsSource,
     choice_of,
     declare,
@@ -46,7 +47,7 @@ from command_kit.validators import (
     not_blank,
     regular_expression,
 )
-from crawler.core.adaptive import RULES as LIMIT_RULES
+from crawler.core.adaptive import parse_rule
 from crawler.core.policy import DEFAULT_POLICY, CrawlPolicy
 from crawler.core.urls import normalize_url
 from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
@@ -94,6 +95,12 @@ class EventLoop(enum.StrEnum):
 
     UVLOOP = "uvloop"
     ASYNCIO = "asyncio"
+
+
+def _limit_rule(value: object) -> str:
+    """Accept a rule `--adaptive-rule` knows (see `parse_rule`), spelled as the user gave it."""
+    parse_rule(str(value))
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +161,10 @@ class CrawlSettings:
     adaptive_rule: str = field(
         default=DEFAULT_POLICY.adaptive_rule,
         metadata=declare(
-            choice_of(list(LIMIT_RULES), str),
-            "The rule --adaptive follows: the crawler's own, or for comparison spider-rs's AIMD,"
-            " Scrapy's AutoThrottle or Crawlee's AutoscaledPool, re-implemented.",
+            Kind("RULE", _limit_rule, str),
+            "The rule --adaptive follows: crawler (its own), or for comparison aimd (spider-rs),"
+            " autothrottle or autothrottle:TARGET (Scrapy's AutoThrottle with that target"
+            " concurrency, default 1) or autoscaled (Crawlee's AutoscaledPool), re-implemented.",
         ),
     )
     adaptive_start: int = field(

@@ -173,3 +173,15 @@ def test_the_peers_rules_keep_within_per_host(rule: str) -> None:
     if rule == "autothrottle":
         assert isinstance(limit, peer_limits.AutoThrottle)
         assert limit.delay == pytest.approx(SERVICE, rel=0.01)  # the latency / 1.0
+
+
+def test_autothrottle_takes_its_target_concurrency() -> None:
+    """`autothrottle:4` aims at 4 in flight: a delay of a quarter of the latency, where the
+    default target of 1 aims at the whole latency."""
+    for rule, target in (("autothrottle", 1.0), ("autothrottle:4", 4.0)):
+        limit = new_limit(rule, ceiling=16, start=1, seed=0)
+        for step in range(200):
+            limit.succeeded(0.2, step * 0.1, step * 0.1 + 0.2)
+        assert limit.delay == pytest.approx(0.2 / target, rel=0.01)
+    with pytest.raises(ValueError, match="takes no parameter"):
+        new_limit("aimd:3", ceiling=16, start=1, seed=0)

@@ -83,19 +83,39 @@ class OriginLimitView:
 RULES = ("crawler", "aimd", "autothrottle", "autoscaled")
 
 
+def parse_rule(text: str) -> tuple[str, float | None]:
+    """Read a rule's name and its parameter: `autothrottle:4` is AutoThrottle with a target
+    concurrency of 4; the other rules take none. Raise ValueError naming what is wrong."""
+    name, colon, parameter = str(text).partition(":")
+    if name not in RULES:
+        raise ValueError(f"{text!r} is not one of {', '.join(RULES)} (or autothrottle:TARGET)")
+    if not colon:
+        return name, None
+    if name != "autothrottle":
+        raise ValueError(f"{name} takes no parameter (only autothrottle:TARGET does)")
+    try:
+        target = float(parameter)
+    except ValueError:
+        raise ValueError(
+            f"autothrottle's target concurrency {parameter!r} is not a number"
+        ) from None
+    if not 0 < target <= 1000:
+        raise ValueError(f"autothrottle's target concurrency must be in (0, 1000] (got {target:g})")
+    return name, target
+
+
 def new_limit(rule: str, ceiling: int, start: int, seed: int) -> LimitRule:
-    """Return origin's limit under `rule` (one of RULES), starting at `start` in flight."""
+    """Return origin's limit under `rule` (see `parse_rule`), starting at `start` in flight."""
     from crawler.core import peer_limits
 
-    if rule == "crawler":
+    name, parameter = parse_rule(rule)
+    if name == "crawler":
         return OriginLimit(ceiling, float(start), seed)
-    if rule == "aimd":
+    if name == "aimd":
         return peer_limits.Aimd(ceiling, min(start, ceiling))
-    if rule == "autothrottle":
-        return peer_limits.AutoThrottle(ceiling)
-    if rule == "autoscaled":
-        return peer_limits.AutoscaledPool(ceiling, float(min(start, ceiling)))
-    raise ValueError(f"no limit rule {rule!r}")
+    if name == "autothrottle":
+        return peer_limits.AutoThrottle(ceiling, parameter or peer_limits.AUTOTHROTTLE_TARGET)
+    return peer_limits.AutoscaledPool(ceiling, float(min(start, ceiling)))
 
 
 @dataclass(slots=True)
@@ -233,4 +253,4 @@ class OriginLimit:
             del self.trajectory[1::2]
 
 
-__all__ = ["RULES", "LimitRule", "OriginLimit", "OriginLimitView", "new_limit"]
+__all__ = ["RULES", "LimitRule", "OriginLimit", "OriginLimitView", "new_limit", "parse_rule"]

@@ -7,9 +7,10 @@ comparison changes the rule and nothing else. Each follows its project's publish
 - `aimd`, spider-rs: one more in flight after 10 successes in a row, half as many on a failure.
 - `autothrottle`, Scrapy's AutoThrottle: the concurrency stays at `--per-host`, and a *delay*
   moves instead. Each answer's latency gives a target delay, latency / target concurrency (1.0,
-  Scrapy's default); the new delay is the mean of the old and the target, never below the target,
-  within 0 and 60 s, from a start of 5 s; an answer other than 200 may not lower it (error pages
-  are fast). Retry-After plays no part in it (the core still honours it).
+  Scrapy's default; `autothrottle:4` sets 4); the new delay is the mean of the old and the
+  target, never below the target, within 0 and 60 s, from a start of 5 s; an answer other than
+  200 may not lower it (error pages are fast). Retry-After plays no part in it (the core still
+  honours it).
 - `autoscaled`, Crawlee's AutoscaledPool: every 10 s, the desired concurrency grows by 5% if the
   crawler itself is not overloaded and it used at least 90% of it, and shrinks by 5% if it is.
   The crawler's own CPU, memory and event-loop lag never bind in these measurements, and the one
@@ -70,6 +71,7 @@ class AutoThrottle:
     """Scrapy's AutoThrottle: concurrency fixed at --per-host, the delay follows latency."""
 
     ceiling: int
+    target: float = AUTOTHROTTLE_TARGET  # AUTOTHROTTLE_TARGET_CONCURRENCY
     delay: float | None = AUTOTHROTTLE_START
     trajectory: list[tuple[float, int]] = field(default_factory=list)
     signals: int = 0
@@ -92,7 +94,7 @@ class AutoThrottle:
 
     def _adjust(self, latency: float, ok: bool) -> None:
         assert self.delay is not None
-        target = latency / AUTOTHROTTLE_TARGET
+        target = latency / self.target
         new = max(target, (self.delay + target) / 2)
         new = min(max(0.0, new), AUTOTHROTTLE_MAX)
         if not ok and new <= self.delay:
