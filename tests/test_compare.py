@@ -15,7 +15,7 @@ import pytest
 from command_kit.errors import SettingsError
 from crawler.compare.measure import Measurement
 from crawler.compare.metrics import RunResult, result_of
-from crawler.compare.plan import RunSpec, load_plan
+from crawler.compare.plan import RunSpec, load_plan, split_strategy
 from crawler.compare.report import FIELDS
 from crawler.compare.verdict import binding_limit, explain, medians, shares, verdicts
 
@@ -313,10 +313,16 @@ def test_a_grid_with_no_scenario_is_custom_and_a_changed_scenario_says_so() -> N
 
 
 def test_every_shipped_scenario_loads() -> None:
-    """quick, io-bound, cpu-bound, mixed and memory are valid plans; memory reaches 1,000+."""
-    for name in ("quick", "io-bound", "cpu-bound", "mixed", "memory"):
+    """quick, io-bound, cpu-bound, mixed, memory and adaptive are valid plans; memory reaches
+    1,000+; adaptive sets fixed limits beside found ones on an origin that refuses past 10."""
+    for name in ("quick", "io-bound", "cpu-bound", "mixed", "memory", "adaptive"):
         assert load_plan(name, None, {}).runs
     assert max(run.concurrency for run in load_plan("memory", None, {}).runs) >= 1000
+    adaptive = load_plan("adaptive", None, {})
+    assert {"async", "async+adaptive"} <= {run.strategy for run in adaptive.runs}
+    assert adaptive.site["overload"] == "reject" and adaptive.site["capacity"] == 10
+    assert split_strategy("async+aimd") == ("async", ("--adaptive", "--adaptive-rule", "aimd"))
+    assert split_strategy("threads") == ("threads", ())
 
 
 @pytest.mark.slow
@@ -330,7 +336,7 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
             "crawler",
             "compare",
             "--strategies",
-            "sync,async",
+            "sync,async,async+adaptive",
             "--concurrency",
             "4",
             "--latency",
@@ -352,7 +358,7 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads((out / "results.json").read_text())
     assert document["schema_version"] == 2 and document["machine"]["cores"] >= 1
-    assert {run["strategy"] for run in document["runs"]} == {"sync", "async"}
+    assert {run["strategy"] for run in document["runs"]} == {"sync", "async", "async+adaptive"}
     assert all(run["failed"] is None and run["pages"] == 15 for run in document["runs"])
     with (out / "results.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -362,7 +368,7 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
         assert (out / chart).read_bytes().startswith(b"\x89PNG")
     report = (out / "report.md").read_text()
     assert "## Verdicts" in report and "pages_per_s.png" in report
-    assert "Comparison (medians): custom grid: sync, async" in result.stderr
+    assert "Comparison (medians): custom grid: sync, async, async+adaptive" in result.stderr
     assert (out / "report.html").read_text().startswith("<!doctype html>")
 
 
@@ -371,6 +377,8 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
     [
         (["--scenario", "nope"], "no scenario 'nope'"),
         (["--strategies", "bogus"], "unknown strategy 'bogus'"),
+        (["--strategies", "async+fast"], "unknown limit rule in 'async+fast'"),
+        (["--strategies", "sync+adaptive"], "sync sends one request at a time"),
         (["--concurrency", ""], "the grid is empty"),
         (["--out", "/proc/not-here"], "out: cannot write"),
     ],

@@ -31,6 +31,10 @@ COLOURS = {
     "async": "#009E73",
     "async-procs": "#D55E00",
     "processes": "#CC79A7",
+    "+adaptive": "#E69F00",
+    "+aimd": "#56B4E9",
+    "+autothrottle": "#000000",
+    "+autoscaled": "#F0E442",
 }
 IDEAL_COLOUR = "#444444"
 
@@ -130,7 +134,7 @@ def best_figure(rows: Sequence[RunResult], columns: int = 2) -> Figure:
         low = [mid - min(values) for mid, values in zip(medians, rates, strict=True)]
         high = [max(values) - mid for mid, values in zip(medians, rates, strict=True)]
         places = range(len(names))
-        colours = [COLOURS.get(name, "#999999") for name in names]
+        colours = [colour_of(name) for name in names]
         axis.bar(places, medians, yerr=[low, high], capsize=3, color=colours)
         for place, mid, values in zip(places, medians, rates, strict=True):
             # Above the error bar's top, so the number never sits on it.
@@ -196,9 +200,7 @@ def _lines(axis: Axes, rows: Sequence[RunResult], regime: Regime, field: str) ->
         mids = [_median(values) for _, values in points]
         low = [mid - min(values) for mid, (_, values) in zip(mids, points, strict=True)]
         high = [max(values) - mid for mid, (_, values) in zip(mids, points, strict=True)]
-        axis.errorbar(
-            xs, mids, yerr=[low, high], marker="o", capsize=3, color=COLOURS.get(strategy)
-        )
+        axis.errorbar(xs, mids, yerr=[low, high], marker="o", capsize=3, color=colour_of(strategy))
 
 
 def _x_axes(figure: Figure, rows: Sequence[RunResult], concurrency: Sequence[int]) -> None:
@@ -230,8 +232,7 @@ def _fit_y(
 def _legend(figure: Figure, rows: Sequence[RunResult], extra: list[Line2D]) -> None:
     """Put one legend for the whole figure under its title."""
     handles: list[Any] = [
-        Line2D([], [], color=COLOURS.get(name), marker="o", label=name)
-        for name in _strategies(rows)
+        Line2D([], [], color=colour_of(name), marker="o", label=name) for name in _strategies(rows)
     ]
     handles += extra
     columns = 3 if figure.get_figwidth() > 1.5 * PANEL_INCHES[0] else 2
@@ -240,6 +241,12 @@ def _legend(figure: Figure, rows: Sequence[RunResult], extra: list[Line2D]) -> N
 
 def _ticks(rows: Sequence[RunResult], concurrency: Sequence[int]) -> list[int]:
     return sorted(set(concurrency) | {row.concurrency for row in rows})
+
+
+def colour_of(strategy: str) -> str:
+    """Return a strategy's colour; one with a limit rule (`async+adaptive`) has its rule's."""
+    plus, variant = strategy.partition("+")[1:]
+    return COLOURS.get(plus + variant if plus else strategy, "#999999")
 
 
 def _strategies(rows: Sequence[RunResult]) -> list[str]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from crawler.compare.plan import RunSpec
+from crawler.compare.plan import RunSpec, split_strategy
 
 SAMPLE_SECONDS = 0.02
 
@@ -78,9 +78,10 @@ def _measure_crawl(spec: RunSpec, base_url: str, timeout: float) -> Measurement:
     """Run `crawler crawl` for `spec` in a session of its own, and measure it."""
     with tempfile.TemporaryDirectory(prefix="crawler-compare-") as scratch:
         stats_path = Path(scratch) / "stats.json"
+        strategy, limit_flags = split_strategy(spec.strategy)
         command = [
             sys.executable, "-m", "crawler", "crawl", base_url,
-            "--strategy", spec.strategy,
+            "--strategy", strategy, *limit_flags,
             "--concurrency", str(spec.concurrency),
             "--per-host", str(spec.concurrency),
             "--max-pages", str(spec.pages),

@@ -5,6 +5,10 @@ and its `[mock_server]` table the site. A grid given on the command line with no
 grid alone: it inherits nothing from `quick`, and its site is the mock server's defaults. `sync`
 makes one request at a time, so it runs once per (latency, cost) point, on fewer pages when the
 latency would make it slow; the report says so.
+
+A strategy may carry a limit rule after a `+`: `async+adaptive` is `async` with `--adaptive`
+(concurrency the ceiling), `async+aimd`, `async+autothrottle` and `async+autoscaled` the peers'
+rules, so one report sets fixed limits and found ones side by side (`--scenario adaptive`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,34 @@ from command_kit.errors import SettingsError
 from command_kit.units import parse_duration, parse_int
 from crawler.run.embedded import SCENARIOS_IN_PACKAGE, SCENARIOS_IN_SOURCE, find_config
 from crawler.strategies import STRATEGIES
+
+# The limit rules a strategy of the grid may carry after a `+`, and the crawl flags each adds.
+LIMIT_VARIANTS: dict[str, tuple[str, ...]] = {
+    "adaptive": ("--adaptive",),
+    "aimd": ("--adaptive", "--adaptive-rule", "aimd"),
+    "autothrottle": ("--adaptive", "--adaptive-rule", "autothrottle"),
+    "autoscaled": ("--adaptive", "--adaptive-rule", "autoscaled"),
+}
+
+
+def split_strategy(name: str) -> tuple[str, tuple[str, ...]]:
+    """Return a grid strategy's crawl strategy and the flags of its limit rule (none: fixed)."""
+    strategy, _, variant = name.partition("+")
+    return strategy, LIMIT_VARIANTS.get(variant, ())
+
+
+def _check_strategy(name: str) -> None:
+    strategy, plus, variant = name.partition("+")
+    if strategy not in STRATEGIES:
+        raise SettingsError(
+            "strategies", f"unknown strategy {name!r} (known: {', '.join(STRATEGIES)})"
+        )
+    if plus and variant not in LIMIT_VARIANTS:
+        known = ", ".join(LIMIT_VARIANTS)
+        raise SettingsError("strategies", f"unknown limit rule in {name!r} (known: {known})")
+    if plus and strategy == "sync":
+        raise SettingsError("strategies", f"{name!r}: sync sends one request at a time")
+
 
 # Three repeats at least: the fewest for which "its slowest beats the other's fastest" means
 # something (3 against 3 fall apart by chance once in 20 times; see verdict.py).
@@ -107,10 +139,7 @@ def load_plan(
     except ValueError as error:
         raise SettingsError("compare", str(error)) from None
     for strategy in strategies:
-        if strategy not in STRATEGIES:
-            raise SettingsError(
-                "strategies", f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})"
-            )
+        _check_strategy(strategy)
     if not (strategies and concurrency and latencies and costs):
         raise SettingsError(
             "compare",

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from crawler.compare.metrics import RunResult
+from crawler.compare.plan import split_strategy
 
 MARGIN = 0.10  # the winner's slowest repeat must beat the runner-up's fastest by this much
 BINDS = 0.7  # a share of a limit below which that limit does not bind
@@ -163,7 +164,7 @@ def shares(row: RunResult, cores: int) -> dict[str, float]:
     found = {}
     if row.latency_ms > 0:
         found["I/O wait"] = rate * (row.latency_ms / 1000) / row.concurrency
-    if row.strategy in ONE_INTERPRETER:
+    if split_strategy(row.strategy)[0] in ONE_INTERPRETER:
         found["one core"] = row.cores_used or 0.0
     if row.machine_busy is not None:
         found["all cores"] = row.machine_busy
