@@ -7,6 +7,7 @@ flight, one round trip at a time, so no test sleeps or touches a socket.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -81,6 +82,20 @@ def test_a_refusal_halves_once_per_round_then_the_limit_stays_below_the_knee() -
     assert settled.count(10) > 0.9 * len(settled), settled
     refusals = sum(refused for _, _, refused in rounds)
     assert refusals <= 60.0 / PROBE_PAUSE_MAX * 2 + 4  # a try at the knee now and then
+
+
+def test_a_refused_try_at_the_knee_goes_back_just_below_it() -> None:
+    """At the knee after its pause, the limit tries one more; refused, it returns to the limit
+    that held (not half of it), and waits twice as long before the next try."""
+    limit = OriginLimit(ceiling=100)
+    rounds = drive(limit, capacity=10, seconds=20.0, reject=True)
+    tries = [
+        index for index, (_, allowed, refused) in enumerate(rounds) if refused and allowed == 11
+    ]
+    assert len(tries) >= 2
+    assert all(rounds[index + 1][1] >= 9 for index in tries)  # not 5
+    gaps = [rounds[b][0] - rounds[a][0] for a, b in itertools.pairwise(tries)]
+    assert gaps == sorted(gaps)  # each pause at least as long as the one before
 
 
 def test_the_limit_follows_a_capacity_halved_and_restored() -> None:

@@ -354,6 +354,32 @@ def test_politeness_holds_for_the_whole_fleet(redis: RedisServer, tmp_path: Path
         assert host["min_gap_ms"] >= 100.0 - SERVER_LAG_MS, host
 
 
+def test_an_adaptive_limit_holds_for_the_whole_fleet(redis: RedisServer, tmp_path: Path) -> None:
+    """Three workers on an origin that serves 4 at once and refuses the rest: with --adaptive,
+    the coordinator's one limit per origin (not one per worker) keeps the refusals to a few
+    while 24 in flight per host would be refused most of the time; every page is crawled."""
+    marker = f"fleet-adaptive-{os.getpid()}"
+    output, stats_path = tmp_path / "out.jsonl", tmp_path / "stats.json"
+    site = {"capacity": 4, "overload": "reject", "overload_retry_after": "0s"}
+    with (
+        mock_site(150, "20ms", **site) as (seed, expected, server),
+        fleet(redis.url, tmp_path, marker) as workers,
+    ):
+        workers.start(3)
+        command = crawl_command(
+            seed, redis.url, output, "--adaptive", "--stats-json", str(stats_path)
+        )
+        command[command.index("--retries") + 1] = "20"
+        crawl = subprocess.Popen(command, stderr=subprocess.PIPE, env=environment(marker))
+        finish(crawl)
+        check_exact(output, expected)
+        with urllib.request.urlopen(server.origins[0] + "/_stats", timeout=10) as reply:
+            stats = json.load(reply)
+    assert stats["rejected"] <= stats["requests"] * 0.25, stats
+    (limit,) = json.loads(stats_path.read_text())["limits"]["origins"].values()
+    assert all(1 <= allowed <= 24 for _, allowed in limit["trajectory"])
+
+
 def test_a_retry_after_seen_by_one_worker_holds_off_all(redis: RedisServer, tmp_path: Path) -> None:
     """A 429 with Retry-After: 1 answered to one worker: no worker sends the site anything for
     the second that follows (one request in flight per host, so none was already on its way)."""

@@ -17,7 +17,8 @@ for the knee with both kinds of signal, per origin, between 1 and the user's `--
   requests: a signal from a request sent before the last cut is the same congestion, already
   answered. The lowest number in flight at which a request was refused is remembered as the
   knee's upper bound; the limit regrows quickly to just below it and stays there, trying one more
-  only after a pause that doubles each time the try is refused (2 s, 4 s ... 16 s). A refusal
+  only after a pause that doubles each time the try is refused (2 s, 4 s ... 24 s); a refused try
+  goes back to just below the knee rather than halving. A refusal
   costs the whole origin its Retry-After (the core holds every request off), so a limit that
   probed above the knee every round trip, as AIMD does, would spend its time waiting.
 - **Re-probing the no-load latency.** Every 30 s or so (jittered, by a seeded generator: the same
@@ -42,7 +43,7 @@ QUEUED_LOW = 1.0  # at most this many queued (the window's estimate): the limit 
 QUEUED_HIGH_SHARE = 0.25  # more than max(2, this share of the limit) queued: it shrinks
 CUT = 0.5  # the multiplicative decrease on a congestion signal
 PROBE_PAUSE = 2.0  # seconds at the knee before trying one more; doubles with each refusal
-PROBE_PAUSE_MAX = 16.0
+PROBE_PAUSE_MAX = 24.0
 REPROBE_EVERY = 30.0  # seconds between re-measures of the no-load latency (jittered +-25%)
 REPROBE_LIMIT = 2  # the limit pinned while re-measuring
 REPROBE_SAMPLES = 5
@@ -198,13 +199,17 @@ class OriginLimit:
             return
         self.last_cut = now
         self.slow_start = False
+        cut = self.limit * CUT
         if self.probe_started is not None:  # a try at the knee refused: wait longer for the next
             self.probe_pause = min(self.probe_pause * 2, PROBE_PAUSE_MAX)
             self.probe_started = None
+            # The limit just below held a moment ago: back to it, not halved (if the server
+            # has since slowed further, the next round's refusals cut again).
+            cut = self.limit - 1.0
         self.probe_after = now + self.probe_pause
-        # Halved, and at once below where it was refused: a round that would go past the knee
+        # Cut, and at once below where it was refused: a round that would go past the knee
         # again would cost another Retry-After.
-        self.limit = max(1.0, min(self.limit * CUT, self.knee - 1.0))
+        self.limit = max(1.0, min(cut, self.knee - 1.0))
         self.reprobing = None
         self.window.clear()
         self.window_busy = 0
