@@ -384,9 +384,7 @@ def broad(scratch: Path) -> dict[str, Any]:
             (f"fixed --per-host {BROAD_CAPACITY}", [*wide, "--per-host", str(BROAD_CAPACITY)]),
         ):
             with Timeline([server]) as timeline:
-                cpu_before = time.process_time()
                 summary = crawl([server.base_url], flags, BROAD_RUN_S, scratch)
-                del cpu_before
             served, refused = timeline.per_second()
             total = sum(served) + sum(refused)
             run: dict[str, Any] = {

@@ -124,13 +124,14 @@ def limits_shown(views: Sequence[OriginLimitView]) -> str:
     if len(views) == 1:
         return f", limit {views[0].limit.allowed}"
     shown = ", ".join(
-        f"{_host(view.origin)} {view.limit.allowed}" for view in views[:LIMITS_ON_THE_LINE]
+        f"{shown_host(view.origin)} {view.limit.allowed}" for view in views[:LIMITS_ON_THE_LINE]
     )
     more = len(views) - LIMITS_ON_THE_LINE
     return f", limits {shown}" + (f" (+{more:,} more)" if more > 0 else "")
 
 
-def _host(origin: str) -> str:
+def shown_host(origin: str) -> str:
+    """Return an origin without its scheme, as the status line and the summary name it."""
     return origin.partition("://")[2] or origin
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.core.engine import CrawlCore
-from crawler.run.logs import stats_line
+from crawler.run.logs import shown_host, stats_line
 
 
 class StatusLine:
@@ -135,7 +135,7 @@ def limits_row(limits: dict[str, Any]) -> str:
     origins = limits["origins"]
     ranked = sorted(origins.items(), key=lambda item: (item[1]["limit"], item[0]))
     parts = [
-        f"{origin.partition('://')[2] or origin} {entry['limit']}"
+        f"{shown_host(origin)} {entry['limit']}"
         + (f" ({counted(entry['signals'], 'refusal')})" if entry["signals"] else "")
         for origin, entry in ranked[:LIMITS_LISTED]
     ]
