@@ -1,15 +1,19 @@
 """The crawl oracle: what a complete, correct crawl of a site must request and record.
 
-It walks the site breadth-first through the model's own `respond()`, with a crawler's limits as
+It walks the site, best path first, through the model's own `respond()`, with a crawler's limits as
 arguments, so tests can compare a real crawl over HTTP against the truth without any HTTP here.
 The walk follows the rules the crawler documents: retries for 5xx, 429, resets, truncated bodies
 and timeouts; a redirect ends its URL's record, and its target (if in scope) is a URL of its own,
-one step deeper, like a link; depth as the shortest path of links and redirects.
+one step deeper, like a link. Of a URL's paths, the one that counts is the one that crosses from
+one origin to another the fewest times, then the shortest (links and redirects are steps): each
+site is crawled breadth-first on its own, and a URL reached only through another origin comes
+after its own site's pages. Its depth is that path's length.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+import heapq
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -69,11 +73,16 @@ def expected_crawl(
     in_scope = {str(URL(site.origins[host]).origin()) for host in scope_hosts}
     expectation = CrawlExpectation()
     start = site.page_url(0)
-    seen = {start}
-    queue: deque[tuple[str, int]] = deque([(start, 0)])
+    # A heap of ((crossings, depth), url), popped best path first: a URL's first pop is final.
+    best = {start: (0, 0)}
+    queue: list[tuple[tuple[int, int], str]] = [((0, 0), start)]
+    done: set[str] = set()
     robots_fetched: set[str] = set()
     while queue:
-        url, depth = queue.popleft()
+        (crossings, depth), url = heapq.heappop(queue)
+        if url in done:
+            continue
+        done.add(url)
         origin = str(URL(url).origin())
         if obey_robots and origin not in robots_fetched:
             robots_fetched.add(origin)
@@ -90,10 +99,13 @@ def expected_crawl(
         if target is None and record.status == 200:
             found = [link.url for link in _links_of(site, url, honour_nofollow)]
         for link_url in found:
-            if link_url in seen or str(URL(link_url).origin()) not in in_scope:
+            link_origin = str(URL(link_url).origin())
+            if link_origin not in in_scope:
                 continue
-            seen.add(link_url)
-            queue.append((link_url, depth + 1))
+            path = (crossings + (link_origin != origin), depth + 1)
+            if link_url not in best or path < best[link_url]:
+                best[link_url] = path
+                heapq.heappush(queue, (path, link_url))
     return expectation
 
 

@@ -51,7 +51,8 @@ class FixedSite:
             for url in self.urls
         }
         self.disallow = {origin: rng.random() < 0.3 for origin in self.origins}
-        self.seeds = tuple(origin + "/" for origin in rng.sample(self.origins, 1))
+        picked = rng.sample(self.origins, rng.randint(1, len(self.origins)))
+        self.seeds = tuple(origin + "/" for origin in picked)
 
     def answer(self, request: FetchRequest) -> Outcome:
         """Return what `request` gets: the same whenever it is asked."""

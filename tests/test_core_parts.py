@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import math
 
-from crawler.core.depth import DepthBarrier
+from crawler.core.depth import (
+    RANK_BITS,
+    DepthBarrier,
+    crossings_of,
+    depth_of,
+    rank_of,
+    step_from,
+)
 from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
 from crawler.core.frontier import FrontierEntry, MemoryFrontier
 from crawler.core.politeness import Slot
@@ -95,35 +102,78 @@ def test_a_4xx_robots_txt_allows_everything() -> None:
         assert gate.rules is not None and gate.rules.allows("http://a.test/x", "crawler")
 
 
-def test_the_depth_barrier_lets_through_one_level_below_the_shallowest_unfinished() -> None:
-    """While depth 1 is unfinished, depth 2 may go but depth 3 waits; while a seed is
-    unfinished, only seeds go (a seed's redirect target is a seed); moving a URL shallower counts
-    it at its new depth."""
+A, B = "http://a.test", "http://b.test"
+
+
+def test_the_depth_barrier_lets_through_one_level_below_an_origins_shallowest_unfinished() -> None:
+    """While depth 1 of an origin is unfinished, its depth 2 may go but depth 3 waits; while a
+    seed is unfinished anywhere, only seeds go (a seed's redirect target is a seed); moving a URL
+    to a better rank counts it there."""
     barrier = DepthBarrier()
-    assert barrier.dispatchable_depth() == math.inf
-    barrier.add(0)
-    assert barrier.dispatchable_depth() == 0
-    barrier.add(1, count=2)
-    barrier.finish(0)
-    assert barrier.dispatchable_depth() == 2
-    barrier.add(3)
-    barrier.move(3, 2)
-    barrier.finish(1, count=2)
-    assert barrier.dispatchable_depth() == 3 and "2: 1" in repr(barrier)
+    assert barrier.floor() == math.inf
+    barrier.add(A, 0)
+    barrier.add(B, 0)
+    assert barrier.may_dispatch(A, 0) and not barrier.may_dispatch(A, 1)
+    barrier.add(A, 1, count=2)
+    barrier.finish(A, 0)
+    assert not barrier.may_dispatch(A, 1)  # B's seed may still redirect to a seed of A
+    barrier.finish(B, 0)
+    assert barrier.may_dispatch(A, 2) and not barrier.may_dispatch(A, 3)
+    barrier.add(A, 3)
+    barrier.move(A, 3, 2)
+    barrier.finish(A, 1, count=2)
+    assert barrier.may_dispatch(A, 3) and "2: 1" in repr(barrier)
+
+
+def test_one_origin_s_own_pages_do_not_wait_for_another_origin() -> None:
+    """A URL reached without crossing origins waits only for its own origin: a slow origin
+    stuck at depth 1 does not hold back a fast one at depth 6."""
+    barrier = DepthBarrier()
+    barrier.add(B, rank_of(0, 1))
+    barrier.add(A, rank_of(0, 5))
+    assert barrier.may_dispatch(A, rank_of(0, 6)) and not barrier.may_dispatch(A, rank_of(0, 7))
+    assert barrier.is_final(A, rank_of(0, 5)) and not barrier.is_final(A, rank_of(0, 6))
+
+
+def test_a_url_reached_across_origins_waits_for_every_origin_that_could_reach_it() -> None:
+    """A URL of one crossing at depth t waits for every origin's URLs of no crossing down to
+    depth t-2, and for its own origin's URLs of no crossing at all; its record for those that
+    could still lead to it."""
+    barrier = DepthBarrier()
+    barrier.add(A, rank_of(0, 3))
+    barrier.add(B, rank_of(1, 4))
+    assert barrier.may_dispatch(B, rank_of(1, 4)) and not barrier.may_dispatch(B, rank_of(1, 5))
+    assert barrier.is_final(B, rank_of(1, 3)) and not barrier.is_final(B, rank_of(1, 4))
+    barrier.add(B, rank_of(0, 9))
+    assert not barrier.may_dispatch(B, rank_of(1, 4))  # B's own pages may reach it first
+    assert not barrier.is_final(B, rank_of(1, 3))
+    barrier.finish(B, rank_of(0, 9))
+    barrier.finish(A, rank_of(0, 3))
+    assert barrier.floor() == rank_of(1, 4) and barrier.is_final(B, rank_of(1, 4))
+
+
+def test_ranks_order_crossings_before_depth() -> None:
+    """A rank packs crossings and depth so that fewer crossings always come first."""
+    assert rank_of(0, 1000) < rank_of(1, 1) < rank_of(1, 2) < rank_of(2, 2)
+    assert depth_of(rank_of(3, 7)) == 7 and crossings_of(rank_of(3, 7)) == 3
+    assert step_from(rank_of(0, 4), crossed=False) == rank_of(0, 5)
+    assert step_from(rank_of(0, 4), crossed=True) == rank_of(1, 5)
+    assert rank_of(1000, 1000) < 1 << RANK_BITS
 
 
 def test_a_record_is_final_once_every_url_that_could_be_its_parent_has_finished() -> None:
-    """A record of depth t waits for depth t-1 to finish; one of depth 0 for every seed."""
+    """A record of depth t waits for its origin's depth t-1 to finish; one of depth 0 for every
+    seed."""
     barrier = DepthBarrier()
-    barrier.add(0, count=2)
-    barrier.finish(0)
-    assert not barrier.is_final(0)
-    barrier.add(1)
-    barrier.finish(0)
-    assert barrier.is_final(0) and barrier.is_final(1) and not barrier.is_final(2)
-    barrier.add(2)
-    barrier.finish(1)
-    assert barrier.is_final(2) and not barrier.is_final(3)
+    barrier.add(A, 0, count=2)
+    barrier.finish(A, 0)
+    assert not barrier.is_final(A, 0)
+    barrier.add(A, 1)
+    barrier.finish(A, 0)
+    assert barrier.is_final(A, 0) and barrier.is_final(A, 1) and not barrier.is_final(A, 2)
+    barrier.add(A, 2)
+    barrier.finish(A, 1)
+    assert barrier.is_final(A, 2) and not barrier.is_final(A, 3)
 
 
 def test_ready_origins_pop_shallowest_first_then_first_come() -> None:
@@ -145,9 +195,8 @@ def test_ready_origins_pop_shallowest_first_then_first_come() -> None:
     ]
 
 
-def test_ready_origins_hold_timers_and_parked_origins_until_their_moment() -> None:
-    """A timed origin comes back once its time has passed (the earliest timer of it wins); a
-    parked one once the barrier lets its depth through."""
+def test_ready_origins_hold_timers_until_their_moment() -> None:
+    """A timed origin comes back once its time has passed (the earliest timer of it wins)."""
     ready = ReadyOrigins()
     ready.wake_at("http://a", 5.0)
     ready.wake_at("http://a", 3.0)
@@ -155,10 +204,6 @@ def test_ready_origins_hold_timers_and_parked_origins_until_their_moment() -> No
     assert ready.next_timer() == 3.0 and ready.due(2.9) == []
     assert ready.due(3.0) == ["http://a"] and ready.next_timer() == 4.0
     assert ready.due(10.0) == ["http://b"] and ready.next_timer() == math.inf
-    ready.park("http://c", 3)
-    ready.park("http://d", 5)
-    assert ready.unpark(2) == [] and ready.unpark(4) == ["http://c"]
-    assert ready.unpark(math.inf) == ["http://d"]
 
 
 def test_retry_policy_backs_off_exponentially_with_jitter() -> None:
@@ -186,7 +231,7 @@ def test_frontier_pops_shallowest_first_and_moves_improved_entries() -> None:
         frontier.pop("http://o.test"),
         frontier.pop("http://o.test"),
     ]
-    assert [(entry.url, entry.depth) if entry else None for entry in popped] == [
+    assert [(entry.url, entry.rank) if entry else None for entry in popped] == [
         ("http://o.test/shallow", 1),
         ("http://o.test/deep", 2),
         None,

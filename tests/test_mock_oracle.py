@@ -20,15 +20,15 @@ from tests.conftest import StartServer
 async def reference_walk(
     start: str, scope: set[str], concurrency: int = 20
 ) -> dict[str, tuple[int, int]]:
-    """Walk breadth-first from `start`, level by level; return {url: (status, depth)}."""
+    """Walk from `start` level by level, a level being the URLs of one (crossings between
+    origins, depth), fewest crossings first; return {url: (status, depth)}."""
     found: dict[str, tuple[int, int]] = {}
-    seen = {start}
-    level = [start]
-    depth = 0
+    best = {start: (0, 0)}
+    levels: dict[tuple[int, int], list[str]] = {(0, 0): [start]}
     gate = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession() as session:
 
-        async def visit(url: str) -> list[str]:
+        async def visit(url: str, depth: int) -> list[str]:
             async with gate, session.get(url) as response:
                 found[url] = (response.status, depth)
                 if response.status != 200 or not response.content_type.startswith("text/html"):
@@ -45,15 +45,17 @@ async def reference_walk(
                     links.append(str(target))
             return links
 
-        while level:
-            discovered = await asyncio.gather(*(visit(url) for url in level))
-            next_level = []
-            for links in discovered:
+        while levels:
+            crossings, depth = key = min(levels)
+            level = [url for url in levels.pop(key) if best[url] == key]
+            discovered = await asyncio.gather(*(visit(url, depth) for url in level))
+            for url, links in zip(level, discovered, strict=True):
+                origin = URL(url).origin()
                 for link in links:
-                    if link not in seen:
-                        seen.add(link)
-                        next_level.append(link)
-            level, depth = next_level, depth + 1
+                    path = (crossings + (URL(link).origin() != origin), depth + 1)
+                    if link not in best or path < best[link]:
+                        best[link] = path
+                        levels.setdefault(path, []).append(link)
     return found
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from command_kit.errors import ResourceError
 from crawler.cli import main
+from crawler.core.depth import rank_of
 from crawler.core.engine import CrawlCore
 from crawler.core.frontier import FrontierEntry, MemoryFrontier
 from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, PageAnalysis
@@ -35,6 +36,8 @@ STEADY_FAULTS = ",".join(
     for kind in CLASSIC_FAULTS
     if kind not in TRANSIENT_FAULTS and kind is not FaultKind.HANG
 )
+# Ranks of no, one and many crossings between origins (`crawler.core.depth.rank_of`).
+RANKS = (rank_of(0, 0), rank_of(0, 2), rank_of(1, 3), rank_of(0, 1), rank_of(1000, 1000))
 
 
 def new_store(path: Path, **settings: Any) -> StateStore:
@@ -43,19 +46,19 @@ def new_store(path: Path, **settings: Any) -> StateStore:
 
 
 def test_sqlite_frontier_hands_out_urls_as_the_memory_frontier_does(tmp_path: Path) -> None:
-    """Through adds, moves to shallower depths and pops, and with queues far longer than its
+    """Through adds, moves to better ranks and pops, and with queues far longer than its
     read-ahead, the SQLite frontier pops the same URLs in the same order as the memory one."""
     rng = random.Random(7)
     memory, durable = MemoryFrontier(), SqliteFrontier(new_store(tmp_path / "s.db"))
     popped: list[tuple[list[FrontierEntry | None], list[FrontierEntry | None]]] = []
     for _ in range(6 * READ_AHEAD):
         url = f"{rng.choice(ORIGINS)}/{rng.randrange(2 * READ_AHEAD)}"
-        entry = FrontierEntry(url, rng.randrange(4), None)
+        entry = FrontierEntry(url, rng.choice(RANKS), None)
         assert memory.add(entry) == durable.add(entry)
         if rng.random() < 0.2:
             origin = rng.choice(ORIGINS)
             popped.append(([memory.pop(origin)], [durable.pop(origin)]))
-        assert memory.head_depth(ORIGINS[0]) == durable.head_depth(ORIGINS[0])
+        assert memory.head_rank(ORIGINS[0]) == durable.head_rank(ORIGINS[0])
         assert len(memory) == len(durable)
     for origin in ORIGINS:
         while (entry := memory.pop(origin)) is not None:
@@ -67,19 +70,23 @@ def test_sqlite_frontier_hands_out_urls_as_the_memory_frontier_does(tmp_path: Pa
 
 
 def test_sqlite_frontier_reloads_waiting_urls_from_its_file(tmp_path: Path) -> None:
-    """Committed URLs come back after a restart with their depths; URLs popped but never
+    """Committed URLs come back after a restart with their ranks; URLs popped but never
     finished (in flight at a crash) are waiting again, and seen URLs stay seen."""
     store = new_store(tmp_path / "s.db")
     frontier = SqliteFrontier(store)
     for index in range(1000):
-        frontier.add(FrontierEntry(f"http://a.test/{index}", index % 3, None))
+        frontier.add(FrontierEntry(f"http://a.test/{index}", RANKS[index % 3], None))
     in_flight = [frontier.pop("http://a.test") for _ in range(10)]
     store.commit()
     store.close()  # the process dies: nothing was finished
 
     reloaded = SqliteFrontier(new_store(tmp_path / "s.db"))
     assert len(reloaded) == 1000
-    assert reloaded.waiting_by_depth() == {0: 334, 1: 333, 2: 333}
+    assert reloaded.waiting_by_rank() == {
+        ("http://a.test", RANKS[0]): 334,
+        ("http://a.test", RANKS[1]): 333,
+        ("http://a.test", RANKS[2]): 333,
+    }
     assert not reloaded.add(FrontierEntry("http://a.test/5", 0, None)).added
     urls = {entry.url for entry in in_flight if entry is not None}
     first = [reloaded.pop("http://a.test") for _ in range(334)]

@@ -1,17 +1,17 @@
 """Which origin sends next, without looking at every origin: a heap, timers, and parked origins.
 
 A broad crawl has thousands of origins, and most of them cannot send at any moment: full, spaced
-by a delay, waiting for robots.txt, or holding only URLs the depth barrier keeps back. Scanning
+by a delay, waiting for robots.txt, or holding only URLs the depth barrier keeps back (the core
+keeps those aside, and offers them again when the barrier moves). Scanning
 them all on every dispatch makes each request cost more the wider the crawl. Instead an origin is
 *pushed* when something happens that may let it send (work arrives, a request of it completes or
 leaves, robots.txt is read, its delay ends, the barrier moves), and each push costs O(log n).
 
-`ReadyOrigins` holds three structures, and is told priorities, not states; the core re-checks an
+`ReadyOrigins` holds two structures, and is told priorities, not states; the core re-checks an
 origin when it pops it (entries may be stale), and puts it back where it belongs:
-- a heap of origins that may send, keyed by priority (robots.txt first, then the shallowest
-  work) and then by arrival, one entry per origin at its best priority;
-- timers: origins that may send from some moment (a delay, a robots.txt retry);
-- parked origins, by the depth of their next URL, until the barrier lets that depth through.
+- a heap of origins that may send, keyed by priority (robots.txt first, then the best-ranked
+  work: `depth.rank_of`) and then by arrival, one entry per origin at its best priority;
+- timers: origins that may send from some moment (a delay, a robots.txt retry).
 """
 
 from __future__ import annotations
@@ -25,22 +25,17 @@ ROBOTS_FIRST = -1
 
 
 class ReadyOrigins:
-    """Origins that may send, shallowest work first; origins waiting for a time or a depth."""
+    """Origins that may send, best-ranked work first; origins waiting for a time."""
 
     def __init__(self) -> None:
         self._heap: list[tuple[int, int, str]] = []
         self._best: dict[str, int] = {}  # each origin's best priority in the heap
         self._timers: list[tuple[float, str]] = []
         self._timer_of: dict[str, float] = {}
-        self._parked: dict[int, list[str]] = {}
         self._arrival = itertools.count()
 
     def __repr__(self) -> str:
-        parked = sum(len(origins) for origins in self._parked.values())
-        return (
-            f"<ReadyOrigins [{len(self._best)} ready | {len(self._timer_of)} timed"
-            f" | {parked} parked]>"
-        )
+        return f"<ReadyOrigins [{len(self._best)} ready | {len(self._timer_of)} timed]>"
 
     def push(self, origin: str, priority: int) -> None:
         """Offer `origin` at `priority` (kept only if better than its entry already queued)."""
@@ -81,21 +76,9 @@ class ReadyOrigins:
             heapq.heappop(self._timers)  # replaced by an earlier timer, or already woken
         return self._timers[0][0] if self._timers else math.inf
 
-    def park(self, origin: str, depth: int) -> None:
-        """Hold `origin` until URLs of `depth` may be dispatched."""
-        self._parked.setdefault(depth, []).append(origin)
-
-    def unpark(self, up_to_depth: float) -> list[str]:
-        """Take the origins parked at `up_to_depth` or shallower."""
-        released = []
-        for depth in [depth for depth in self._parked if depth <= up_to_depth]:
-            released.extend(self._parked.pop(depth))
-        return released
-
     def clear(self) -> None:
         """Forget every origin (the crawl is stopping)."""
         self._heap.clear()
         self._best.clear()
         self._timers.clear()
         self._timer_of.clear()
-        self._parked.clear()

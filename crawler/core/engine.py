@@ -9,8 +9,9 @@ other, so every limit (concurrency, per host, delay) holds for them too.
 The core drives four small machines, each in its own module and tested on its own:
 - `politeness.Slot`, one per origin: requests in flight and the spacing between them;
 - `robots.RobotsGate`, one per origin: robots.txt fetched, retried, followed, then its rules;
-- `depth.DepthBarrier`: which depths may be dispatched, so that depth is the shortest link
-  distance from a seed whatever order responses arrive in;
+- `depth.DepthBarrier`: which URLs may be dispatched, so that each URL's path from a seed (the
+  fewest crossings between origins, then the fewest steps) and its parent do not depend on the
+  order responses arrive in, and one slow origin does not hold back the others;
 - `dispatch.ReadyOrigins`: which origin sends next, without scanning every origin.
 """
 
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from crawler.core.adaptive import LimitRule, OriginLimitView, new_limit
-from crawler.core.depth import DepthBarrier
+from crawler.core.depth import SEED_RANK, DepthBarrier, depth_of, step_from
 from crawler.core.dispatch import ROBOTS_FIRST, ReadyOrigins
 from crawler.core.frontier import Frontier, FrontierEntry, MemoryFrontier, comes_first
 from crawler.core.jobs import Job, JobState
@@ -84,7 +85,6 @@ class CrawlCore:
         self.stats = CrawlStats()
         self.depths = DepthBarrier()
         self._ready = ReadyOrigins()
-        self._released_to = -math.inf  # the deepest level the barrier has let through so far
         self._jobs: dict[int, Job] = {}
         self._job_of_url: dict[str, Job] = {}
         self._origins: dict[str, _Origin] = {}
@@ -92,8 +92,10 @@ class CrawlCore:
         self._records: list[Record] = []
         # How many redirects from a seed led to each URL of depth 0 not yet fetched.
         self._seed_hops: dict[str, int] = {}
-        # Finished records whose parent may still change (see depth.py), by depth and URL.
-        self._held: dict[int, dict[str, Record]] = {}
+        # Finished records whose parent may still change (see depth.py), by origin, rank, URL.
+        self._held: dict[str, dict[int, dict[str, Record]]] = {}
+        # Origins whose next URL waits for the barrier: offered again when it may have moved.
+        self._parked: set[str] = set()
         self._unsent: dict[FetchRequest, str] = {}  # handed out, not reported sent -> origin
         # --adaptive: when each request in flight was handed out, and how many of its origin
         # were in flight then (itself included).
@@ -109,8 +111,8 @@ class CrawlCore:
         # Told of every finished request (the DEBUG log's line per request); must not call back.
         self.on_request: RequestObserver | None = None
         # A resumed crawl starts with URLs waiting and records written by earlier runs.
-        for depth, count in self.frontier.waiting_by_depth().items():
-            self.depths.add(depth, count)
+        for (origin, rank), count in self.frontier.waiting_by_rank().items():
+            self.depths.add(origin, rank, count)
         for origin in self.frontier.origins():
             self._offer(origin)
         self._started_jobs = self.frontier.finished_count()
@@ -168,8 +170,11 @@ class CrawlCore:
         for origin in self._origins.values():
             origin.ready.clear()
         self._ready.clear()
-        for depth in sorted(self._held):
-            self._emit(self._held.pop(depth).values())
+        self._parked.clear()
+        for held in self._held.values():
+            for rank in sorted(held):
+                self._emit(held[rank].values())
+        self._held.clear()
 
     # -- Scheduling --------------------------------------------------------------------------
 
@@ -194,9 +199,8 @@ class CrawlCore:
             self._offer(origin)  # it may have more to send: checked on its next turn
             if request is not None:
                 return request
-            # The URL was excluded by robots.txt and recorded, which may have finished the
-            # shallowest level: let through what the barrier now allows, and look again.
-            self._release_parked()
+            # The URL was excluded by robots.txt and recorded (which may have moved the barrier
+            # and offered the origins it let through): look again.
         if self.finished:
             return DONE
         wake_at = self._ready.next_timer()
@@ -208,17 +212,17 @@ class CrawlCore:
 
     def _priority(self, origin: str) -> int | None:
         """Return what `origin` would send next, as a priority: robots.txt first (if due), then
-        the depth of its next URL; None if it has nothing to send."""
+        the rank of its next URL; None if it has nothing to send."""
         state = self._origin(origin)
         if not self.policy.ignore_robots and not state.robots.ready:
             return ROBOTS_FIRST
         if state.ready:
-            return self._jobs[state.ready[0]].depth
-        return self.frontier.head_depth(origin)
+            return self._jobs[state.ready[0]].rank
+        return self.frontier.head_rank(origin)
 
     def _may_send(self, origin: str, priority: int, now: float) -> bool:
         """Say whether `origin` may send now; if not, put it where it waits: a timer (spacing, a
-        robots.txt retry), the barrier (its next URL is too deep), or nowhere, to be offered
+        robots.txt retry), the barrier (its next URL must wait), or nowhere, to be offered
         again when a request of it completes, leaves, or robots.txt is read."""
         state = self._origin(origin)
         per_host = self.policy.per_host if state.limit is None else state.limit.allowed
@@ -233,14 +237,14 @@ class CrawlCore:
             if not state.robots.ready and state.robots.retry_at > now:
                 self._ready.wake_at(origin, state.robots.retry_at)
             return False  # being fetched: offered again when it is read
-        if not state.ready and priority > self.depths.dispatchable_depth():
-            self._ready.park(origin, priority)
+        if not state.ready and not self.depths.may_dispatch(origin, priority):
+            self._parked.add(origin)
             return False
         return True
 
     def _release_due(self, now: float) -> None:
-        """Offer the origins something let through: a retry's backoff or an origin's delay ended,
-        or the depth barrier moved."""
+        """Offer the origins something let through: a retry's backoff or an origin's delay
+        ended."""
         while self._delayed and self._delayed[0][0] <= now:
             _, _, job_id = heapq.heappop(self._delayed)
             job = self._jobs.get(job_id)
@@ -251,15 +255,6 @@ class CrawlCore:
                 self._offer(origin)
         for origin in self._ready.due(now):
             self._offer(origin)
-        self._release_parked()
-
-    def _release_parked(self) -> None:
-        """Offer the origins parked behind the depth barrier, if it has moved."""
-        allowed = self.depths.dispatchable_depth()
-        if allowed > self._released_to:
-            for origin in self._ready.unpark(allowed):
-                self._offer(origin)
-        self._released_to = allowed
 
     def _offer(self, origin: str) -> None:
         """Put `origin` in line to send, if it has something to send."""
@@ -355,7 +350,7 @@ class CrawlCore:
             self._offer(origin)
 
     def _start_job(self, entry: FrontierEntry) -> Job:
-        job = Job(self._next_job, entry.url, entry.depth, entry.parent)
+        job = Job(self._next_job, entry.url, entry.rank, entry.parent)
         self._next_job += 1
         self._jobs[job.id] = job
         self._job_of_url[job.url] = job
@@ -372,9 +367,9 @@ class CrawlCore:
         return self.policy.max_pages - self._started_jobs
 
     def _drop_frontier(self) -> None:
-        for depth, dropped in self.frontier.drain().items():
+        for (origin, rank), dropped in self.frontier.drain().items():
             self.stats.left_queued += dropped
-            self._level_done(depth, dropped)
+            self._level_done(origin, rank, dropped)
 
     def _origin(self, origin: str) -> _Origin:
         state = self._origins.get(origin)
@@ -491,13 +486,16 @@ class CrawlCore:
             self._finish(job, ErrorKind.REDIRECT_LOOP)
         elif not self.scope.allows(target) and not self._seed_moved(job, target):
             self._finish(job, ErrorKind.OUT_OF_SCOPE_REDIRECT)
-        elif job.depth == 0 and not self._count_seed_hop(job.url, target):
+        elif job.rank == SEED_RANK and not self._count_seed_hop(job.url, target):
             self._finish(job, ErrorKind.TOO_MANY_REDIRECTS)
         else:
             job.redirected_to = target
-            depth = job.depth + 1 if job.depth > 0 else 0
-            if depth <= self.policy.max_depth and self._may_take_more():
-                self._enqueue(FrontierEntry(target, depth, job.url))
+            if job.rank == SEED_RANK:
+                rank = SEED_RANK
+            else:
+                rank = step_from(job.rank, crossed=origin_of(target) != origin_of(job.url))
+            if depth_of(rank) <= self.policy.max_depth and self._may_take_more():
+                self._enqueue(FrontierEntry(target, rank, job.url))
             self._finish(job, None)
 
     def _count_seed_hop(self, url: str, target: str) -> bool:
@@ -551,17 +549,34 @@ class CrawlCore:
                 self.stats.near_duplicates.add(job.url, page.simhash, page.words)
                 self._follow_links(job, page)
             record = job.record(error, page, keep_links=self.policy.record_links)
-            self._held.setdefault(job.depth, {})[job.url] = record
-        self._level_done(job.depth)
+            origin = origin_of(job.url)
+            self._held.setdefault(origin, {}).setdefault(job.rank, {})[job.url] = record
+        self._level_done(origin_of(job.url), job.rank)
 
-    def _level_done(self, depth: int, count: int = 1) -> None:
-        """Count URLs of `depth` as finished, and hand over the records that became final."""
-        self.depths.finish(depth, count)
-        while self._held:
-            shallowest = min(self._held)
-            if not self.depths.is_final(shallowest):
+    def _level_done(self, origin: str, rank: int, count: int = 1) -> None:
+        """Count URLs of `origin` at `rank` as finished; hand over the records that became
+        final, and offer the origins whose next URL the barrier may now let through."""
+        floor = self.depths.floor()
+        self.depths.finish(origin, rank, count)
+        if self.depths.floor() == floor:
+            touched = [origin]  # only this origin's own barrier moved
+        else:  # what waits on every origin moved: URLs reached across, records while seeds are out
+            touched = list(self._held.keys() | self._parked)
+        for each in touched:
+            self._release_final(each)
+            if each in self._parked:
+                self._parked.discard(each)
+                self._offer(each)
+
+    def _release_final(self, origin: str) -> None:
+        """Hand over `origin`'s held records that are final, best rank first."""
+        held = self._held.get(origin)
+        while held:
+            best = min(held)
+            if not self.depths.is_final(origin, best):
                 return
-            self._emit(self._held.pop(shallowest).values())
+            self._emit(held.pop(best).values())
+        self._held.pop(origin, None)
 
     def _emit(self, records: Iterable[Record]) -> None:
         for record in records:
@@ -575,14 +590,17 @@ class CrawlCore:
             return
         if settings.respect_nofollow and page.meta_nofollow:
             return
-        depth = job.depth + 1
+        origin = origin_of(job.url)
+        within = step_from(job.rank, crossed=False)
+        across = step_from(job.rank, crossed=True)
         for url, nofollow in page.links:
             if nofollow and settings.respect_nofollow:
                 continue
             if not self._may_take_more():
                 return
             if self.scope.allows(url):
-                self._enqueue(FrontierEntry(url, depth, job.url))
+                rank = within if origin_of(url) == origin else across
+                self._enqueue(FrontierEntry(url, rank, job.url))
 
     def _may_take_more(self) -> bool:
         """Say whether a URL found now may be queued. A durable frontier takes every one, even
@@ -594,24 +612,25 @@ class CrawlCore:
 
     def _enqueue(self, entry: FrontierEntry) -> None:
         added, moved_from = self.frontier.add(entry)
+        origin = origin_of(entry.url)
         if moved_from is not None:
-            self.depths.move(moved_from, entry.depth)
+            self.depths.move(origin, moved_from, entry.rank)
         elif added:
-            self.depths.add(entry.depth)
+            self.depths.add(origin, entry.rank)
         else:
             self._offer_parent(entry)
             return
-        self._ready.push(origin_of(entry.url), entry.depth)
+        self._ready.push(origin, entry.rank)
 
     def _offer_parent(self, entry: FrontierEntry) -> None:
         """Let a URL already being crawled, or finished and not yet handed over, take the better
         parent (the frontier does it for a URL still waiting)."""
         job = self._job_of_url.get(entry.url)
         if job is not None:
-            if job.depth == entry.depth and comes_first(entry.parent, job.parent):
+            if job.rank == entry.rank and comes_first(entry.parent, job.parent):
                 job.parent = entry.parent
             return
-        held = self._held.get(entry.depth)
+        held = self._held.get(origin_of(entry.url), {}).get(entry.rank)
         record = held.get(entry.url) if held else None
         if held is not None and record is not None and comes_first(entry.parent, record.parent):
             held[entry.url] = dataclasses.replace(record, parent=entry.parent)

@@ -1,4 +1,4 @@
-"""The frontier: URLs waiting to be fetched, per origin and shallowest first, and the seen-set.
+"""The frontier: URLs waiting to be fetched, per origin and best rank first, and the seen-set.
 
 `Frontier` is the boundary a durable or shared store implements: `crawler/state/` keeps it in
 SQLite so a killed crawl resumes; `MemoryFrontier` keeps everything in this process. Its seen-set
@@ -23,12 +23,13 @@ class FrontierEntry:
     """A URL waiting to be fetched, with how it was found."""
 
     url: str
-    depth: int
+    rank: int  # how it was found: crossings between origins, then steps (`depth.rank_of`)
     parent: str | None
 
 
 class AddResult(NamedTuple):
-    """What `Frontier.add` did: queued a new URL, moved a waiting one shallower, or neither."""
+    """What `Frontier.add` did: queued a new URL, moved a waiting one to a better rank, or
+    neither."""
 
     added: bool
     moved_from: int | None = None
@@ -50,36 +51,37 @@ class Frontier(Protocol):
     recorded but left waiting, to be fetched when the crawl resumes."""
 
     def add(self, entry: FrontierEntry) -> AddResult:
-        """Queue a URL not seen before. A URL still waiting at a greater depth moves to this one
-        (a shorter path was found before it was fetched); one waiting at the same depth takes
+        """Queue a URL not seen before. A URL still waiting at a greater rank moves to this one
+        (a better path was found before it was fetched); one waiting at the same rank takes
         the entry's parent if it comes first in URL order; any other seen URL is left alone."""
         ...
 
     def pop(self, origin: str) -> FrontierEntry | None:
-        """Take the shallowest waiting URL of `origin` (first come first within a depth)."""
+        """Take the waiting URL of `origin` of best rank (first come first within a rank)."""
         ...
 
-    def head_depth(self, origin: str) -> int | None:
-        """Return the depth of the next URL `pop(origin)` would give, or None."""
+    def head_rank(self, origin: str) -> int | None:
+        """Return the rank of the next URL `pop(origin)` would give, or None."""
         ...
 
     def origins(self) -> Iterator[str]:
         """Yield the origins that have URLs waiting."""
         ...
 
-    def drain(self) -> Counter[int]:
+    def drain(self) -> Counter[tuple[str, int]]:
         """Drop every waiting URL from this run (a page limit was reached, or the crawl is
-        stopping) and return how many were dropped at each depth. A durable frontier keeps them
-        for a resumed crawl, and from then on keeps new URLs for it too, queueing none for this
-        run (`add` reports them as not added)."""
+        stopping) and return how many were dropped of each origin at each rank. A durable
+        frontier keeps them for a resumed crawl, and from then on keeps new URLs for it too,
+        queueing none for this run (`add` reports them as not added)."""
         ...
 
     def finish(self, record: Record) -> None:
         """Take a URL's final record."""
         ...
 
-    def waiting_by_depth(self) -> Counter[int]:
-        """Return how many URLs wait at each depth (a resumed crawl starts with some)."""
+    def waiting_by_rank(self) -> Counter[tuple[str, int]]:
+        """Return how many URLs of each origin wait at each rank (a resumed crawl starts with
+        some)."""
         ...
 
     def scope_origins(self) -> list[str]:
@@ -115,9 +117,9 @@ def url_digest(url: str) -> int:
 class MemoryFrontier:
     """A frontier in this process's memory.
 
-    `_live` holds each waiting URL's current entry (its depth and parent); a URL moved to a
-    smaller depth leaves a stale copy in its old queue, skipped when it reaches the head of that
-    queue because its depth no longer matches the live entry's.
+    `_live` holds each waiting URL's current entry (its rank and parent); a URL moved to a
+    better rank leaves a stale copy in its old queue, skipped when it reaches the head of that
+    queue because its rank no longer matches the live entry's.
     """
 
     durable = False
@@ -140,35 +142,35 @@ class MemoryFrontier:
             result = ADDED
         else:
             live = self._live.get(digest)
-            if live is None or live.depth < entry.depth:
+            if live is None or live.rank < entry.rank:
                 return ALREADY_SEEN
-            if live.depth == entry.depth:
+            if live.rank == entry.rank:
                 if comes_first(entry.parent, live.parent):
                     self._live[digest] = entry  # same place in its queue, a better parent
                 return ALREADY_SEEN
-            result = AddResult(False, live.depth)
+            result = AddResult(False, live.rank)
         self._live[digest] = entry
-        by_depth = self._waiting.setdefault(origin_of(entry.url), {})
-        by_depth.setdefault(entry.depth, deque()).append(entry)
+        by_rank = self._waiting.setdefault(origin_of(entry.url), {})
+        by_rank.setdefault(entry.rank, deque()).append(entry)
         return result
 
     def _head(self, origin: str) -> tuple[int, deque[FrontierEntry]] | None:
-        """Return the shallowest live queue of `origin`, dropping stale copies on the way."""
-        by_depth = self._waiting.get(origin)
-        while by_depth:
-            depth = min(by_depth)
-            queue = by_depth[depth]
-            while queue and self._depth_waiting(queue[0].url) != depth:
+        """Return the live queue of `origin` of best rank, dropping stale copies on the way."""
+        by_rank = self._waiting.get(origin)
+        while by_rank:
+            rank = min(by_rank)
+            queue = by_rank[rank]
+            while queue and self._rank_waiting(queue[0].url) != rank:
                 queue.popleft()
             if queue:
-                return depth, queue
-            del by_depth[depth]
+                return rank, queue
+            del by_rank[rank]
         self._waiting.pop(origin, None)
         return None
 
-    def _depth_waiting(self, url: str) -> int | None:
+    def _rank_waiting(self, url: str) -> int | None:
         live = self._live.get(url_digest(url))
-        return live.depth if live is not None else None
+        return live.rank if live is not None else None
 
     def pop(self, origin: str) -> FrontierEntry | None:
         head = self._head(origin)
@@ -176,15 +178,15 @@ class MemoryFrontier:
             return None
         return self._live.pop(url_digest(head[1].popleft().url))
 
-    def head_depth(self, origin: str) -> int | None:
+    def head_rank(self, origin: str) -> int | None:
         head = self._head(origin)
         return head[0] if head is not None else None
 
     def origins(self) -> Iterator[str]:
         return iter(list(self._waiting))
 
-    def drain(self) -> Counter[int]:
-        dropped = self.waiting_by_depth()
+    def drain(self) -> Counter[tuple[str, int]]:
+        dropped = self.waiting_by_rank()
         self._waiting.clear()
         self._live.clear()
         return dropped
@@ -198,8 +200,8 @@ class MemoryFrontier:
     def add_scope_origin(self, origin: str) -> None:
         pass  # the core's scope holds it for this run, the only one
 
-    def waiting_by_depth(self) -> Counter[int]:
-        return Counter(entry.depth for entry in self._live.values())
+    def waiting_by_rank(self) -> Counter[tuple[str, int]]:
+        return Counter((origin_of(entry.url), entry.rank) for entry in self._live.values())
 
     def finished_count(self) -> int:
         return 0

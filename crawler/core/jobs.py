@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from crawler.core.depth import depth_of
 from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind, Record
 
@@ -40,9 +41,9 @@ class Job:
 
     id: int
     url: str
-    depth: int
+    rank: int  # crossings between origins, then steps from a seed (`depth.rank_of`)
     # The page that led here (linked it, or redirected to it); the core keeps the first in
-    # URL order among those of the previous depth, so it does not depend on arrival order.
+    # URL order among those one step before it, so it does not depend on arrival order.
     parent: str | None
     state: JobState = JobState.READY
     redirected_to: str | None = None  # where its redirect led, if it answered with one
@@ -58,6 +59,11 @@ class Job:
 
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.url} [{self.state.value} | depth {self.depth}]>"
+
+    @property
+    def depth(self) -> int:
+        """Return the steps (links or redirects) from a seed to this URL."""
+        return depth_of(self.rank)
 
     def move(self, state: JobState) -> None:
         """Move the job to `state`, if its life allows that move."""

@@ -2,7 +2,7 @@
 
 Every change goes to the `StateStore` (committed in batches); memory holds only what the core asks
 about many times a second. That is, per URL ever seen, one dict entry (its hash, and its row in the
-file with the depth it waits at, packed in one int); per origin and depth, a count and a short
+file with the rank it waits at, packed in one int); per origin and rank, a count and a short
 read-ahead queue. The
 waiting URLs themselves live on disk, read back `READ_AHEAD` at a time, so a frontier of a million
 URLs costs about 130 bytes each in memory, not the 170 of `MemoryFrontier`; and rows are numbered in
@@ -19,6 +19,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from crawler.core.depth import RANK_BITS
 from crawler.core.frontier import (
     ADDED,
     ALREADY_SEEN,
@@ -32,18 +33,17 @@ from crawler.core.urls import origin_of
 from crawler.state.store import WAITING, StateStore
 
 READ_AHEAD = 512
-# `_seen` packs a URL's row number and the depth it waits at into one int: row << 10 | depth.
-DEPTH_BITS = 10
-TAKEN = (1 << DEPTH_BITS) - 1  # as the depth: not waiting (fetched or in flight)
+# `_seen` packs a URL's row number and the rank it waits at into one int: row << RANK_BITS | rank.
+TAKEN = (1 << RANK_BITS) - 1  # as the rank: not waiting (fetched or in flight)
 
 
-def _pack(row: int, depth: int) -> int:
-    return row << DEPTH_BITS | depth
+def _pack(row: int, rank: int) -> int:
+    return row << RANK_BITS | rank
 
 
 @dataclass(slots=True)
 class _Queue:
-    """The waiting URLs of one origin at one depth: how many, and the next few in memory.
+    """The waiting URLs of one origin at one rank: how many, and the next few in memory.
 
     `buffer` holds URLs in queue order up to `cursor` (a queue position); those after it are only
     in the store, and `spilled` says there are some.
@@ -78,21 +78,21 @@ class SqliteFrontier:
 
     def _load(self) -> None:
         """Rebuild the in-memory index from the store (empty for a new crawl)."""
-        for row, url, state, depth in self.store.seen_urls():
-            self._seen[url_digest(url)] = _pack(row, depth if state == WAITING else TAKEN)
-        for origin, depth, count in self.store.waiting_counts():
-            queue = self._queue(origin, depth)
+        for row, url, state, rank in self.store.seen_urls():
+            self._seen[url_digest(url)] = _pack(row, rank if state == WAITING else TAKEN)
+        for origin, rank, count in self.store.waiting_counts():
+            queue = self._queue(origin, rank)
             queue.count, queue.spilled, queue.cursor = count, True, 0
             self._waiting += count
 
-    def _queue(self, origin: str, depth: int) -> _Queue:
-        by_depth = self._queues.setdefault(origin, {})
-        queue = by_depth.get(depth)
+    def _queue(self, origin: str, rank: int) -> _Queue:
+        by_rank = self._queues.setdefault(origin, {})
+        queue = by_rank.get(rank)
         if queue is None:
-            queue = by_depth[depth] = _Queue()
+            queue = by_rank[rank] = _Queue()
         return queue
 
-    def _depth_of(self, url: str) -> int | None:
+    def _rank_of(self, url: str) -> int | None:
         packed = self._seen.get(url_digest(url))
         return None if packed is None else packed & TAKEN
 
@@ -102,28 +102,28 @@ class SqliteFrontier:
         digest = url_digest(entry.url)
         packed = self._seen.get(digest)
         waiting_at = None if packed is None else packed & TAKEN
-        if waiting_at is not None and (waiting_at == TAKEN or waiting_at < entry.depth):
+        if waiting_at is not None and (waiting_at == TAKEN or waiting_at < entry.rank):
             return ALREADY_SEEN  # most links of most pages: decided without touching the store
-        if waiting_at == entry.depth:
+        if waiting_at == entry.rank:
             self._offer_parent(digest, packed, entry.parent)
             return ALREADY_SEEN
         origin = origin_of(entry.url)
         if packed is None:
             row = position = self.store.take_number()
-            self.store.insert(row, entry.url, origin, entry.depth, entry.parent)
+            self.store.insert(row, entry.url, origin, entry.rank, entry.parent)
             if self._drained:
                 self._seen[digest] = _pack(row, TAKEN)  # waiting in the file, for the next run
                 return ALREADY_SEEN
             result = ADDED
         else:
             assert waiting_at is not None
-            row, position = packed >> DEPTH_BITS, self.store.take_number()
-            self.store.move(row, entry.depth, entry.parent, position)
+            row, position = packed >> RANK_BITS, self.store.take_number()
+            self.store.move(row, entry.rank, entry.parent, position)
             self._queue(origin, waiting_at).count -= 1
             self._waiting -= 1
             result = AddResult(False, waiting_at)
-        self._seen[digest] = _pack(row, entry.depth)
-        queue = self._queue(origin, entry.depth)
+        self._seen[digest] = _pack(row, entry.rank)
+        queue = self._queue(origin, entry.rank)
         queue.count += 1
         self._waiting += 1
         if not queue.spilled and len(queue.buffer) < READ_AHEAD:
@@ -142,7 +142,7 @@ class SqliteFrontier:
         if better is not None and better <= parent:
             return
         self._better_parents[digest] = parent
-        self.store.offer_parent(packed >> DEPTH_BITS, parent)
+        self.store.offer_parent(packed >> RANK_BITS, parent)
 
     def pop(self, origin: str) -> FrontierEntry | None:
         queue = self._head(origin)
@@ -155,27 +155,27 @@ class SqliteFrontier:
         self._seen[digest] = self._seen[digest] | TAKEN
         better = self._better_parents.pop(digest, None)
         if better is not None and comes_first(better, entry.parent):
-            entry = FrontierEntry(entry.url, entry.depth, better)
+            entry = FrontierEntry(entry.url, entry.rank, better)
         return entry
 
-    def head_depth(self, origin: str) -> int | None:
-        by_depth = self._queues.get(origin)
-        if not by_depth:
+    def head_rank(self, origin: str) -> int | None:
+        by_rank = self._queues.get(origin)
+        if not by_rank:
             return None
-        live = [depth for depth, queue in by_depth.items() if queue.count > 0]
+        live = [rank for rank, queue in by_rank.items() if queue.count > 0]
         return min(live) if live else None
 
     def origins(self) -> Iterator[str]:
         return iter(
             [
                 origin
-                for origin, by_depth in self._queues.items()
-                if any(queue.count for queue in by_depth.values())
+                for origin, by_rank in self._queues.items()
+                if any(queue.count for queue in by_rank.values())
             ]
         )
 
-    def drain(self) -> Counter[int]:
-        dropped = self.waiting_by_depth()
+    def drain(self) -> Counter[tuple[str, int]]:
+        dropped = self.waiting_by_rank()
         for digest, packed in self._seen.items():
             self._seen[digest] = packed | TAKEN
         # The store keeps them waiting: a resumed crawl (with a higher --max-pages) takes them up.
@@ -185,7 +185,7 @@ class SqliteFrontier:
         return dropped
 
     def finish(self, record: Record) -> None:
-        row = self._seen[url_digest(record.url)] >> DEPTH_BITS
+        row = self._seen[url_digest(record.url)] >> RANK_BITS
         self.store.finish(row, record.url, record.to_json(), ())
 
     def scope_origins(self) -> list[str]:
@@ -194,11 +194,11 @@ class SqliteFrontier:
     def add_scope_origin(self, origin: str) -> None:
         self.store.add_scope_origin(origin)
 
-    def waiting_by_depth(self) -> Counter[int]:
-        counts: Counter[int] = Counter()
-        for by_depth in self._queues.values():
-            for depth, queue in by_depth.items():
-                counts[depth] += queue.count
+    def waiting_by_rank(self) -> Counter[tuple[str, int]]:
+        counts: Counter[tuple[str, int]] = Counter()
+        for origin, by_rank in self._queues.items():
+            for rank, queue in by_rank.items():
+                counts[origin, rank] += queue.count
         return +counts
 
     def finished_count(self) -> int:
@@ -210,30 +210,30 @@ class SqliteFrontier:
     # -- Reading ahead -------------------------------------------------------------------------
 
     def _head(self, origin: str) -> _Queue | None:
-        """Return the shallowest queue of `origin` with a live URL at its front."""
-        by_depth = self._queues.get(origin)
-        while by_depth:
-            depth = min(by_depth)
-            queue = by_depth[depth]
+        """Return the queue of `origin` of best rank with a live URL at its front."""
+        by_rank = self._queues.get(origin)
+        while by_rank:
+            rank = min(by_rank)
+            queue = by_rank[rank]
             while queue.count > 0:
                 buffer = queue.buffer
-                while buffer and self._depth_of(buffer[0].url) != depth:
-                    buffer.popleft()  # moved to a shallower depth since it was read
+                while buffer and self._rank_of(buffer[0].url) != rank:
+                    buffer.popleft()  # moved to a better rank since it was read
                 if buffer:
                     return queue
                 if not queue.spilled:
                     break
-                self._read_ahead(origin, depth, queue)
+                self._read_ahead(origin, rank, queue)
             self._waiting -= queue.count  # zero, unless the file was edited under us
-            del by_depth[depth]
+            del by_rank[rank]
         self._queues.pop(origin, None)
         return None
 
-    def _read_ahead(self, origin: str, depth: int, queue: _Queue) -> None:
+    def _read_ahead(self, origin: str, rank: int, queue: _Queue) -> None:
         """Fill a queue's buffer from the store (committing queued writes first)."""
         self.store.commit()
-        rows = self.store.waiting_after(origin, depth, queue.cursor, READ_AHEAD)
+        rows = self.store.waiting_after(origin, rank, queue.cursor, READ_AHEAD)
         for position, url, parent in rows:
-            queue.buffer.append(FrontierEntry(url, depth, parent))
+            queue.buffer.append(FrontierEntry(url, rank, parent))
             queue.cursor = position
         queue.spilled = len(rows) == READ_AHEAD

@@ -1,10 +1,10 @@
 """The state file: one SQLite database holding a crawl's settings, its URLs and their records.
 
 Three tables. `meta` holds what the crawl means (seeds, scope, depth...) so a resume with other
-settings is refused. `urls` holds every URL the crawl accepted, with its depth and whether it is
-still waiting (its index over waiting URLs is the on-disk frontier). `records` holds each finished
-URL's record, numbered in the order it was written to the output, which is how the output file is
-brought back in line after a crash.
+settings is refused. `urls` holds every URL the crawl accepted, with its rank (crossings between
+origins, then depth: `crawler.core.depth`) and whether it is still waiting (its index over waiting
+URLs is the on-disk frontier). `records` holds each finished URL's record, numbered in the order
+it was written to the output, which is how the output file is brought back in line after a crash.
 
 Writes are queued in memory and committed together by `commit()`: a commit is one transaction, so
 the file always holds the state as of some moment of the crawl, never half of one. WAL mode with
@@ -25,7 +25,7 @@ from command_kit.errors import ResourceError, SettingsError, SetupError
 from crawler.output.aborts import CrawlAborted, cannot_write
 from crawler.settings import CrawlSettings
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # What a crawl is: settings that, changed, would make a resumed crawl a different crawl. Limits
 # and speed (concurrency, delay, retries, max_pages, strategy) may change between runs.
@@ -42,7 +42,7 @@ MEANING = (
 WAITING, DONE, REDIRECT_HOP = 0, 1, 2
 # The meta key of the origins a crawl took into scope as it ran.
 SCOPE_ORIGINS = "scope_origins"
-NO_DEPTH = -1  # a redirect hop's depth: it is never waiting
+NO_RANK = -1  # a redirect hop's rank: it is never waiting
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,11 +51,11 @@ CREATE TABLE IF NOT EXISTS urls (
     url TEXT NOT NULL,
     state INTEGER NOT NULL,         -- WAITING (or in flight), DONE, or REDIRECT_HOP (seen only)
     origin TEXT NOT NULL,
-    depth INTEGER NOT NULL,
+    rank INTEGER NOT NULL,
     parent TEXT,
-    position INTEGER NOT NULL       -- queue order within an origin and depth (later if moved)
+    position INTEGER NOT NULL       -- queue order within an origin and rank (later if moved)
 );
-CREATE INDEX IF NOT EXISTS waiting ON urls (origin, depth, position) WHERE state = {WAITING};
+CREATE INDEX IF NOT EXISTS waiting ON urls (origin, rank, position) WHERE state = {WAITING};
 CREATE TABLE IF NOT EXISTS records (
     number INTEGER PRIMARY KEY,     -- 1, 2, 3...: the record's line in the output
     url TEXT NOT NULL,
@@ -199,25 +199,24 @@ class StateStore:
     # -- Reading (at start-up, and for export) -------------------------------------------------
 
     def seen_urls(self) -> Iterator[tuple[int, str, int, int]]:
-        """Yield (id, url, state, depth) for every URL accepted so far."""
-        yield from self._db.execute("SELECT id, url, state, depth FROM urls")
+        """Yield (id, url, state, rank) for every URL accepted so far."""
+        yield from self._db.execute("SELECT id, url, state, rank FROM urls")
 
     def waiting_counts(self) -> Iterator[tuple[str, int, int]]:
-        """Yield (origin, depth, count) of the URLs waiting."""
+        """Yield (origin, rank, count) of the URLs waiting."""
         yield from self._db.execute(
-            f"SELECT origin, depth, COUNT(*) FROM urls WHERE state = {WAITING}"
-            " GROUP BY origin, depth"
+            f"SELECT origin, rank, COUNT(*) FROM urls WHERE state = {WAITING} GROUP BY origin, rank"
         )
 
     def waiting_after(
-        self, origin: str, depth: int, after: int, limit: int
+        self, origin: str, rank: int, after: int, limit: int
     ) -> list[tuple[int, str, str | None]]:
-        """Return (position, url, parent) of the next waiting URLs of one origin and depth."""
+        """Return (position, url, parent) of the next waiting URLs of one origin and rank."""
         return self._db.execute(
             "SELECT position, url, parent FROM urls"
-            f" WHERE state = {WAITING} AND origin = ? AND depth = ?"
+            f" WHERE state = {WAITING} AND origin = ? AND rank = ?"
             " AND position > ? ORDER BY position LIMIT ?",
-            (origin, depth, after, limit),
+            (origin, rank, after, limit),
         ).fetchall()
 
     def waiting_total(self) -> int:
@@ -257,13 +256,13 @@ class StateStore:
         self.next_number += 1
         return number
 
-    def insert(self, row: int, url: str, origin: str, depth: int, parent: str | None) -> None:
-        """Queue a newly accepted URL, waiting, at the end of its origin and depth's queue."""
-        self._pending.inserts.append((row, url, WAITING, origin, depth, parent, row))
+    def insert(self, row: int, url: str, origin: str, rank: int, parent: str | None) -> None:
+        """Queue a newly accepted URL, waiting, at the end of its origin and rank's queue."""
+        self._pending.inserts.append((row, url, WAITING, origin, rank, parent, row))
 
-    def move(self, row: int, depth: int, parent: str | None, position: int) -> None:
-        """Queue a waiting URL's move to a shallower depth (at the end of that queue)."""
-        self._pending.moves.append((depth, parent, position, row))
+    def move(self, row: int, rank: int, parent: str | None, position: int) -> None:
+        """Queue a waiting URL's move to a better rank (at the end of that queue)."""
+        self._pending.moves.append((rank, parent, position, row))
 
     def offer_parent(self, row: int, parent: str) -> None:
         """Queue a better parent for a waiting URL: kept if it comes first in URL order."""
@@ -300,7 +299,7 @@ class StateStore:
                 db = self._db
                 db.executemany("INSERT INTO urls VALUES (?, ?, ?, ?, ?, ?, ?)", pending.inserts)
                 db.executemany(
-                    "UPDATE urls SET depth = ?, parent = ?, position = ? WHERE id = ?",
+                    "UPDATE urls SET rank = ?, parent = ?, position = ? WHERE id = ?",
                     pending.moves,
                 )
                 db.executemany(
@@ -312,8 +311,8 @@ class StateStore:
                 )
                 db.executemany(f"UPDATE urls SET state = {DONE} WHERE id = ?", pending.done)
                 db.executemany(
-                    "INSERT INTO urls (id, url, state, origin, depth, parent, position)"
-                    f" VALUES (?, ?, {REDIRECT_HOP}, '', {NO_DEPTH}, NULL, 0)",
+                    "INSERT INTO urls (id, url, state, origin, rank, parent, position)"
+                    f" VALUES (?, ?, {REDIRECT_HOP}, '', {NO_RANK}, NULL, 0)",
                     pending.hops,
                 )
                 db.executemany("INSERT INTO records VALUES (?, ?, ?)", pending.records)
