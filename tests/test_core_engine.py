@@ -304,3 +304,53 @@ def test_a_url_robots_excludes_lets_the_barrier_release_parked_origins() -> None
     assert ("http://a.test/x", ErrorKind.ROBOTS) in {
         (record.url, record.error) for record in core.take_records()
     }
+
+
+def test_a_slow_origin_does_not_hold_back_a_fast_one() -> None:
+    """Once the seeds are done, each origin's own pages wait only for that origin: while one page
+    of b.test is still out, a.test is crawled six levels deep, and its records are handed over."""
+    core = CrawlCore(
+        CrawlPolicy(seeds=("http://a.test/", "http://b.test/"), ignore_robots=True, per_host=1)
+    )
+    seeds = {request.url: request for request in (take(core, 0.0), take(core, 0.0))}
+    core.complete(seeds["http://b.test/"], page("http://b.test/slow"), 0.0)
+    core.complete(seeds["http://a.test/"], page("http://a.test/1"), 0.0)
+    slow = take(core, 0.0)
+    assert slow.url == "http://b.test/slow"
+    for level in range(1, 7):
+        request = take(core, 0.0)
+        assert request.url == f"http://a.test/{level}"
+        core.complete(request, page(f"http://a.test/{level + 1}"), 0.0)
+    handed_over = {record.url: record.depth for record in core.take_records()}
+    assert handed_over["http://a.test/5"] == 5 and "http://b.test/slow" not in handed_over
+    core.complete(slow, page(), 1.0)
+    assert take(core, 1.0).url == "http://a.test/7"
+
+
+def test_a_page_reached_across_origins_waits_for_its_own_site_to_reach_it() -> None:
+    """A URL linked from another origin waits while its own site may still reach it without a
+    crossing; found there, it keeps that path (its depth and parent), whichever answer came
+    first."""
+    core = CrawlCore(
+        CrawlPolicy(
+            seeds=("http://a.test/", "http://b.test/"),
+            ignore_robots=True,
+            per_host=1,
+            concurrency=4,
+        )
+    )
+    seeds = {request.url: request for request in (take(core, 0.0), take(core, 0.0))}
+    core.complete(seeds["http://a.test/"], page("http://b.test/shared"), 0.0)
+    core.complete(seeds["http://b.test/"], page("http://b.test/1"), 0.0)
+    for level in (1, 2, 3):
+        request = take(core, 0.0)
+        assert request.url == f"http://b.test/{level}"
+        links = ["http://b.test/shared"] if level == 3 else [f"http://b.test/{level + 1}"]
+        core.complete(request, page(*links), 0.0)
+    shared = take(core, 0.0)
+    assert shared.url == "http://b.test/shared"
+    core.complete(shared, page(), 0.0)
+    assert core.next_request(0.0) == DONE
+    records = {record.url: record for record in core.take_records()}
+    assert records["http://b.test/shared"].depth == 4
+    assert records["http://b.test/shared"].parent == "http://b.test/3"
