@@ -79,9 +79,9 @@ class DepthBarrier:
         self._unfinished.setdefault(origin, Counter())[rank] += count
         self._everywhere[rank] += count
 
-    def finish(self, origin: str, rank: int, count: int = 1) -> None:
+    def finish(self, origin: str, rank: int, count: int = 1) -> bool:
         """Count URLs of `origin` at `rank` as finished: recorded, left for a resume, or
-        dropped."""
+        dropped. Say whether the floor moved (the last URL of the best rank anywhere finished)."""
         counts = self._unfinished[origin]
         counts[rank] -= count
         if counts[rank] <= 0:
@@ -89,8 +89,10 @@ class DepthBarrier:
             if not counts:
                 del self._unfinished[origin]
         self._everywhere[rank] -= count
-        if self._everywhere[rank] <= 0:
-            del self._everywhere[rank]
+        if self._everywhere[rank] > 0:
+            return False
+        del self._everywhere[rank]
+        return rank < self.floor()
 
     def move(self, origin: str, worse: int, better: int) -> None:
         """Count a waiting URL as moved to a better rank (a better path was found)."""

@@ -541,24 +541,22 @@ class CrawlCore:
         del self._jobs[job.id]
         del self._job_of_url[job.url]
         self._seed_hops.pop(job.url, None)  # a seed's target that did not redirect on
+        origin = origin_of(job.url)
         if error is ErrorKind.INTERRUPTED and self.frontier.durable:
             # Not an outcome: the URL stays waiting in the store, and a resumed crawl fetches it.
             self.stats.deferred += 1
         else:
             if page is not None and error is None:
                 self.stats.near_duplicates.add(job.url, page.simhash, page.words)
-                self._follow_links(job, page)
+                self._follow_links(job, origin, page)
             record = job.record(error, page, keep_links=self.policy.record_links)
-            origin = origin_of(job.url)
             self._held.setdefault(origin, {}).setdefault(job.rank, {})[job.url] = record
-        self._level_done(origin_of(job.url), job.rank)
+        self._level_done(origin, job.rank)
 
     def _level_done(self, origin: str, rank: int, count: int = 1) -> None:
         """Count URLs of `origin` at `rank` as finished; hand over the records that became
         final, and offer the origins whose next URL the barrier may now let through."""
-        floor = self.depths.floor()
-        self.depths.finish(origin, rank, count)
-        if self.depths.floor() == floor:
+        if not self.depths.finish(origin, rank, count):
             touched = [origin]  # only this origin's own barrier moved
         else:  # what waits on every origin moved: URLs reached across, records while seeds are out
             touched = list(self._held.keys() | self._parked)
@@ -584,13 +582,12 @@ class CrawlCore:
             self.frontier.finish(record)
             self.stats.record_written(record)
 
-    def _follow_links(self, job: Job, page: PageAnalysis) -> None:
+    def _follow_links(self, job: Job, origin: str, page: PageAnalysis) -> None:
         settings = self.policy
         if job.depth >= settings.max_depth:
             return
         if settings.respect_nofollow and page.meta_nofollow:
             return
-        origin = origin_of(job.url)
         within = step_from(job.rank, crossed=False)
         across = step_from(job.rank, crossed=True)
         for url, nofollow in page.links:
