@@ -443,6 +443,9 @@ def markdown(result: dict[str, Any]) -> str:
         " measure. ![charts](adaptive.png)",
         "",
     ]
+    if result.get("measured_at"):
+        at = ", ".join(f"{part} at {revision}" for part, revision in result["measured_at"].items())
+        lines += [f"Parts measured: {at}.", ""]
     for overload in ("reject", "queue"):
         found = result.get("sweep", {}).get(overload)
         if not found:
@@ -649,6 +652,8 @@ def measure(parts: Sequence[str], result: dict[str, Any], scratch: Path) -> None
         result["two_origins"] = two_origins(best, scratch)
     if "broad" in parts:
         result["broad"] = broad(scratch)
+    revision = git_revision()
+    result["measured_at"] = result.get("measured_at", {}) | dict.fromkeys(parts, revision)
 
 
 def main() -> None:
