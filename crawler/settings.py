@@ -79,6 +79,7 @@ class StrategyName(enum.StrEnum):
     ASYNC_PROCS = "async-procs"
     PROCESSES = "processes"
     BROKER = "broker"
+    LOOP = "loop"
 
 
 class LogLevel(enum.StrEnum):

@@ -56,6 +56,12 @@ def _processes() -> Strategy:
     return ProcessesStrategy()
 
 
+def _loop() -> Strategy:
+    from crawler.strategies.loop import LoopStrategy
+
+    return LoopStrategy()
+
+
 def _broker() -> Strategy:
     from crawler.strategies.fleet.coordinator import BrokerStrategy
 
@@ -69,6 +75,7 @@ STRATEGIES: dict[StrategyName, Callable[[], Strategy]] = {
     StrategyName.ASYNC_PROCS: _async_procs,
     StrategyName.PROCESSES: _processes,
     StrategyName.BROKER: _broker,
+    StrategyName.LOOP: _loop,
 }
 
 
