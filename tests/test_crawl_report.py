@@ -20,7 +20,7 @@ from mock_server import MockServerProcess, load_settings
 from tests.crawling import check_output
 
 CRAWLER = [sys.executable, "-m", "crawler", "crawl"]
-STRATEGIES = ["sync", "threads", "async", "async-procs"]
+STRATEGIES = ["sync", "threads", "async", "async-procs", "loop"]
 
 
 def crawl(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:

@@ -28,7 +28,7 @@ from mock_server import MockServerProcess, load_settings
 from tests.crawling import check_output
 
 CRAWLER = [sys.executable, "-m", "crawler", "crawl"]
-STRATEGIES = ["sync", "threads", "async", "async-procs"]
+STRATEGIES = ["sync", "threads", "async", "async-procs", "loop"]
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ COLOURS = {
     "async": "#009E73",
     "async-procs": "#D55E00",
     "processes": "#CC79A7",
+    "loop": "#882255",  # beyond Okabe-Ito's eight: Paul Tol's wine
     "+adaptive": "#E69F00",
     "+aimd": "#56B4E9",
     "+autothrottle": "#000000",

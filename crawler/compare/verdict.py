@@ -35,7 +35,7 @@ BINDS = 0.7  # a share of a limit below which that limit does not bind
 NEAR = 0.05  # shares closer than this are a tie, settled by `_PRECEDENCE`
 NO_LIMIT = "no single limit"
 # Strategies whose page analysis runs in the one interpreter of the crawl process.
-ONE_INTERPRETER = {"sync", "threads", "async"}
+ONE_INTERPRETER = {"sync", "threads", "async", "loop"}
 # Of two limits (nearly) equally close, the one a strategy's own design sets is named.
 _PRECEDENCE = ("one core", "I/O wait", "all cores")
 

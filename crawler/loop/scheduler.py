@@ -165,11 +165,8 @@ class SelectorLoop:
 
     def _poll(self) -> None:
         """Wait for a socket or the next timer, then resume what became ready."""
-        timeout = None
-        if self._timers:
-            timeout = max(0.0, self._timers[0][0] - time.monotonic())
-        elif not self._selector.get_map():
-            raise RuntimeError("every task waits, and nothing can wake one: a deadlock")
+        # Every wait is on a socket or has a timer, so a loop with neither has nothing waiting.
+        timeout = max(0.0, self._timers[0][0] - time.monotonic()) if self._timers else None
         for key, _ in self._selector.select(timeout):
             task: Task = key.data
             self._forget_socket(task)

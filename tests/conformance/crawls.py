@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from crawler.core.records import Record
 
-STRATEGIES = ("sync", "threads", "async", "async-procs")
+STRATEGIES = ("sync", "threads", "async", "async-procs", "loop")
 # A bound on one crawl or one wget run, far above what any takes (seconds), so a hang fails.
 RUN_TIMEOUT_S = 180.0
 
