@@ -313,9 +313,13 @@ def test_a_grid_with_no_scenario_is_custom_and_a_changed_scenario_says_so() -> N
 
 
 def test_every_shipped_scenario_loads() -> None:
-    """quick, io-bound, cpu-bound, mixed, memory and adaptive are valid plans; memory reaches
-    1,000+; adaptive sets fixed limits beside found ones on an origin that refuses past 10."""
-    for name in ("quick", "io-bound", "cpu-bound", "mixed", "memory", "adaptive"):
+    """quick, io-bound, cpu-bound, mixed, memory, adaptive and the lessons are valid plans;
+    memory reaches 1,000+; adaptive sets fixed limits beside found ones on an origin that refuses
+    past 10."""
+    config = Path(__file__).parents[1] / "config"
+    lessons = sorted(path.stem for path in config.glob("lesson-*.toml"))
+    assert lessons
+    for name in ("quick", "io-bound", "cpu-bound", "mixed", "memory", "adaptive", *lessons):
         assert load_plan(name, None, {}).runs
     assert max(run.concurrency for run in load_plan("memory", None, {}).runs) >= 1000
     adaptive = load_plan("adaptive", None, {})
@@ -323,6 +327,7 @@ def test_every_shipped_scenario_loads() -> None:
     assert adaptive.site["overload"] == "reject" and adaptive.site["capacity"] == 10
     assert split_strategy("async+aimd") == ("async", ("--adaptive", "--adaptive-rule", "aimd"))
     assert split_strategy("threads") == ("threads", ())
+    assert split_strategy("async+asyncio") == ("async", ("--loop", "asyncio"))
 
 
 @pytest.mark.slow
@@ -377,8 +382,9 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
     [
         (["--scenario", "nope"], "no scenario 'nope'"),
         (["--strategies", "bogus"], "unknown strategy 'bogus'"),
-        (["--strategies", "async+fast"], "unknown limit rule in 'async+fast'"),
+        (["--strategies", "async+fast"], "unknown variant in 'async+fast'"),
         (["--strategies", "sync+adaptive"], "sync sends one request at a time"),
+        (["--strategies", "loop+asyncio"], "only async, async-procs and processes run on"),
         (["--concurrency", ""], "the grid is empty"),
         (["--out", "/proc/not-here"], "out: cannot write"),
     ],

@@ -36,6 +36,8 @@ COLOURS = {
     "+aimd": "#56B4E9",
     "+autothrottle": "#000000",
     "+autoscaled": "#F0E442",
+    "+asyncio": "#44AA99",  # Paul Tol's teal
+    "+uvloop": "#009E73",  # async's own: it is async's default loop
 }
 IDEAL_COLOUR = "#444444"
 

@@ -6,9 +6,11 @@ grid alone: it inherits nothing from `quick`, and its site is the mock server's 
 makes one request at a time, so it runs once per (latency, cost) point, on fewer pages when the
 latency would make it slow; the report says so.
 
-A strategy may carry a limit rule after a `+`: `async+adaptive` is `async` with `--adaptive`
-(concurrency the ceiling), `async+aimd`, `async+autothrottle` and `async+autoscaled` the peers'
-rules, so one report sets fixed limits and found ones side by side (`--scenario adaptive`).
+A strategy may carry a variant after a `+`: a limit rule (`async+adaptive` is `async` with
+`--adaptive`, concurrency the ceiling; `async+aimd`, `async+autothrottle` and `async+autoscaled`
+the peers' rules), so one report sets fixed limits and found ones side by side (`--scenario
+adaptive`); or an event loop (`async+asyncio`, `async+uvloop`), so asyncio, uvloop and the `loop`
+strategy's loop written from scratch crawl side by side (`--scenario lesson-event-loop`).
 """
 
 from __future__ import annotations
@@ -25,19 +27,26 @@ from command_kit.units import parse_duration, parse_int
 from crawler.run.embedded import SCENARIOS_IN_PACKAGE, SCENARIOS_IN_SOURCE, find_config
 from crawler.strategies import STRATEGIES
 
-# The limit rules a strategy of the grid may carry after a `+`, and the crawl flags each adds.
-LIMIT_VARIANTS: dict[str, tuple[str, ...]] = {
-    "adaptive": ("--adaptive",),
-    "aimd": ("--adaptive", "--adaptive-rule", "aimd"),
-    "autothrottle": ("--adaptive", "--adaptive-rule", "autothrottle"),
-    "autoscaled": ("--adaptive", "--adaptive-rule", "autoscaled"),
+# The variants a strategy of the grid may carry after a `+`: the crawl flags each adds, and the
+# strategies it applies to.
+_LIMITED = frozenset({"threads", "async", "async-procs", "processes", "loop", "broker"})
+_ON_ASYNCIO = frozenset({"async", "async-procs", "processes"})
+_ONE_AT_A_TIME = "sync sends one request at a time"
+_NOT_ASYNCIO = "only async, async-procs and processes run on asyncio's loops"
+VARIANTS: dict[str, tuple[tuple[str, ...], frozenset[str], str]] = {
+    "adaptive": (("--adaptive",), _LIMITED, _ONE_AT_A_TIME),
+    "aimd": (("--adaptive", "--adaptive-rule", "aimd"), _LIMITED, _ONE_AT_A_TIME),
+    "autothrottle": (("--adaptive", "--adaptive-rule", "autothrottle"), _LIMITED, _ONE_AT_A_TIME),
+    "autoscaled": (("--adaptive", "--adaptive-rule", "autoscaled"), _LIMITED, _ONE_AT_A_TIME),
+    "asyncio": (("--loop", "asyncio"), _ON_ASYNCIO, _NOT_ASYNCIO),
+    "uvloop": (("--loop", "uvloop"), _ON_ASYNCIO, _NOT_ASYNCIO),
 }
 
 
 def split_strategy(name: str) -> tuple[str, tuple[str, ...]]:
-    """Return a grid strategy's crawl strategy and the flags of its limit rule (none: fixed)."""
+    """Return a grid strategy's crawl strategy and the flags of its variant (none: as is)."""
     strategy, _, variant = name.partition("+")
-    return strategy, LIMIT_VARIANTS.get(variant, ())
+    return strategy, VARIANTS[variant][0] if variant in VARIANTS else ()
 
 
 def _check_strategy(name: str) -> None:
@@ -46,11 +55,14 @@ def _check_strategy(name: str) -> None:
         raise SettingsError(
             "strategies", f"unknown strategy {name!r} (known: {', '.join(STRATEGIES)})"
         )
-    if plus and variant not in LIMIT_VARIANTS:
-        known = ", ".join(LIMIT_VARIANTS)
-        raise SettingsError("strategies", f"unknown limit rule in {name!r} (known: {known})")
-    if plus and strategy == "sync":
-        raise SettingsError("strategies", f"{name!r}: sync sends one request at a time")
+    if not plus:
+        return
+    if variant not in VARIANTS:
+        known = ", ".join(VARIANTS)
+        raise SettingsError("strategies", f"unknown variant in {name!r} (known: {known})")
+    _, applies_to, why = VARIANTS[variant]
+    if strategy not in applies_to:
+        raise SettingsError("strategies", f"{name!r}: {why}")
 
 
 # Three repeats at least: the fewest for which "its slowest beats the other's fastest" means
