@@ -150,6 +150,30 @@ def test_the_binding_label_is_the_limit_its_evidence_names() -> None:
     assert "I/O wait" not in explain(row("async", 500, 0.5), cores=2)[2]
 
 
+def busy(result: RunResult, machine_busy: float) -> RunResult:
+    """The same row, measured while the machine's cores were `machine_busy` busy in all."""
+    return RunResult(**{**result.to_dict(), "machine_busy": machine_busy})
+
+
+def test_a_machine_busy_with_other_programs_is_said_first() -> None:
+    """A winner that used 0.37 of a core while other programs held 1.6 of 2 is not "bound by all
+    cores": the label names the other programs, and says the run cannot tell what binds it. An
+    I/O-bound run beside a busy machine keeps its label, and its reason starts with the others;
+    a winner that itself filled both cores is bound by them, with nothing to add."""
+    crowded = [busy(result, 1.0) for result in noisy("async", 300, 0.37, latency_ms=0)]
+    [verdict] = verdicts(crowded, cores=2)
+    assert verdict.binding == "other programs"
+    assert verdict.headline() == "`async` wins, on a machine busy with other programs"
+    assert "mostly with other programs (1.63 cores)" in verdict.why
+    assert "cannot say what would bind `async`" in verdict.why
+    waiting = busy(row("async", 900, 0.4), 0.75)
+    binding, _, why = explain(waiting, cores=2)
+    assert binding == "I/O wait" and why.startswith("other programs held 1.10 of the 2 cores")
+    full = busy(row("async-procs", 300, 1.9), 0.97)
+    binding, _, why = explain(full, cores=2)
+    assert binding == "all cores" and not why.startswith("other programs")
+
+
 # The quick scenario's regimes as they measured on a 2-core machine (pages/s, cores used,
 # concurrency), and one more with a clear winner that neither latency nor CPU binds.
 QUICK_TRUTH = {

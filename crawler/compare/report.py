@@ -127,7 +127,7 @@ def method_notes(meta: dict[str, Any]) -> list[str]:
         f"Machine: {machine['cores']} cores, {machine['cpu']}, Python {machine['python']}, event loop {machine['event_loop']}; {meta['date']}.",
         f"Each run is a fresh `crawler crawl` process against a mock server in its own process, after a warm-up; {meta['repeat']} repeat(s) of each configuration; the median is shown, with the min-max of pages/s.",
         f"A strategy is judged at its best concurrency; it wins only when its slowest repeat beats the runner-up's fastest by {MARGIN:.0%} (3 repeats against 3 fall that far apart by chance less than once in 20), else there is no clear winner; a regime where a strategy failed has no winner.",
-        "What binds is the limit a run came closest to: latency (pages/s against Little's law's concurrency / latency), one core (a one-interpreter strategy's CPU), or all cores (how busy the machine's cores were, whoever used them).",
+        "What binds is the limit a run came closest to: latency (pages/s against Little's law's concurrency / latency), one core (a one-interpreter strategy's CPU), or all cores (how busy the machine's cores were, whoever used them); on a machine busy with other programs, the reason says so first, and the label is 'other programs' when they, not the crawl, kept the cores busy.",
         "efficiency = ideal / wall, ideal = max(pages x latency / concurrency, CPU used / cores).",
     ]
 

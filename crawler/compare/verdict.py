@@ -20,6 +20,11 @@ The label is the largest share if it reaches `BINDS`, else no single limit binds
   lets it use one);
 - all cores: how busy all the machine's cores were meanwhile (the crawl, the mock server, and on a
   shared machine whatever else ran: a core another program holds is one the crawl could not use).
+
+A busy machine is said first. When other programs held a quarter of the cores or more, the reason
+starts with how much they held; and when the cores were busy but mostly not with the crawl and its
+server (they used less than `BINDS` of them), the label is not "all cores" but "other programs":
+the run cannot say what would have bound the strategy itself.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ MARGIN = 0.10  # the winner's slowest repeat must beat the runner-up's fastest b
 BINDS = 0.7  # a share of a limit below which that limit does not bind
 NEAR = 0.05  # shares closer than this are a tie, settled by `_PRECEDENCE`
 NO_LIMIT = "no single limit"
+OTHER_PROGRAMS = "other programs"  # the cores were busy, but not with the crawl
+BUSY = 0.25  # the share of all cores other programs held from which the reason says so first
 # Strategies whose page analysis runs in the one interpreter of the crawl process.
 ONE_INTERPRETER = {"sync", "threads", "async", "loop"}
 # Of two limits (nearly) equally close, the one a strategy's own design sets is named.
@@ -98,6 +105,8 @@ class Verdict:
             return f"no clear winner (within noise) between {names}"
         if self.binding == NO_LIMIT:
             return f"`{self.winner}` wins; neither latency nor CPU binds"
+        if self.binding == OTHER_PROGRAMS:
+            return f"`{self.winner}` wins, on a machine busy with other programs"
         return f"`{self.winner}` wins, bound by {self.binding}"
 
     def test(self) -> str:
@@ -182,7 +191,24 @@ def binding_limit(measured: Mapping[str, float]) -> str | None:
 
 
 def explain(row: RunResult, cores: int) -> tuple[str | None, dict[str, float], str]:
-    """Return what bound a run, its shares, and one sentence saying why, from its numbers."""
+    """Return what bound a run, its shares, and one sentence saying why, from its numbers; a
+    machine busy with other programs is said first."""
+    binding, measured, why = _explain(row, cores)
+    if row.machine_busy is None or binding == OTHER_PROGRAMS:
+        return binding, measured, why
+    others = _others(row, cores)
+    if others >= BUSY * cores:
+        why = f"other programs held {others:.2f} of the {cores} cores meanwhile; {why}"
+    return binding, measured, why
+
+
+def _others(row: RunResult, cores: int) -> float:
+    """Return the cores other programs held during a run (what the crawl and server did not)."""
+    used, server = row.cores_used or 0.0, (row.server_cpu_s or 0.0) / (row.wall_s or 1.0)
+    return max((row.machine_busy or 0.0) * cores - used - server, 0.0)
+
+
+def _explain(row: RunResult, cores: int) -> tuple[str | None, dict[str, float], str]:
     measured = shares(row, cores)
     binding = binding_limit(measured)
     name, used, rate = f"`{row.strategy}`", row.cores_used or 0.0, row.pages_per_s or 0.0
@@ -213,7 +239,13 @@ def explain(row: RunResult, cores: int) -> tuple[str | None, dict[str, float], s
         )
     if binding == "all cores":
         server = (row.server_cpu_s or 0.0) / (row.wall_s or 1.0)
-        others = max(measured[binding] * cores - used - server, 0.0)
+        others = _others(row, cores)
+        if (used + server) / cores < BINDS:
+            return OTHER_PROGRAMS, measured, (
+                f"the machine's {cores} cores were {measured[binding]:.0%} busy, mostly with "
+                f"other programs ({others:.2f} cores): {name} itself used {used:.2f} and the mock "
+                f"server {server:.2f}, so this run cannot say what would bind {name}{headroom}"
+            )  # fmt: skip
         return binding, measured, (
             f"the machine's {cores} cores were {measured[binding]:.0%} busy: {name} used "
             f"{used:.2f}, the mock server {server:.2f}, other programs {others:.2f}{headroom}"
