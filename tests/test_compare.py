@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -398,6 +399,10 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "## Verdicts" in report and "pages_per_s.png" in report
     assert "Comparison (medians): custom grid: sync, async, async+adaptive" in result.stderr
+    # Not a terminal: a line per run says what ran and how long is left.
+    assert re.search(
+        r"^\[1/\d+\] sync c=1 .*pages/s \(\d+s in, about .* left\)$", result.stderr, re.M
+    )
     assert (out / "report.html").read_text().startswith("<!doctype html>")
 
 

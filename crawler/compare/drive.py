@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import signal
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -165,8 +166,14 @@ def _measure_all(
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
+    total = len(plan.runs) * plan.repeat
+    # Without a terminal (a pipe, a log, CI) the bar draws nothing: a line per run says instead.
+    lines = not console.is_terminal
+    started = time.monotonic()
+    if lines:
+        console.print(f"{plan.title}: {total} runs, one at a time; a line as each one ends")
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=len(plan.runs) * plan.repeat)
+        task = progress.add_task("starting", total=total)
         for latency, specs in sorted(by_latency.items()):
             site = load_settings(
                 overrides={"pages": site_pages, **plan.site, "latency": f"{latency}s"}
@@ -185,8 +192,33 @@ def _measure_all(
                             task, description=f"{label} cost={spec.analysis_cost} #{repeat}"
                         )
                         measurement = measure(spec, server.base_url, plan.run_timeout, server.pids)
-                        finished(result_of(spec, repeat, measurement, cores))
+                        result = result_of(spec, repeat, measurement, cores)
+                        finished(result)
                         progress.advance(task)
+                        if lines:
+                            done = int(progress.tasks[0].completed)
+                            console.print(_run_line(label, repeat, result, done, total, started))
+
+
+def _run_line(
+    label: str, repeat: int, result: RunResult, done: int, total: int, started: float
+) -> str:
+    """Return one finished run as a line: what ran, what it measured, how long is left."""
+    elapsed = time.monotonic() - started
+    left = elapsed / done * (total - done)
+    outcome = (
+        f"failed: {result.failed}" if result.failed else f"{result.pages_per_s or 0:,.1f} pages/s"
+    )
+    return (
+        f"[{done}/{total}] {label} #{repeat}: {outcome}"
+        f" ({_minutes(elapsed)} in, about {_minutes(left)} left)"
+    )
+
+
+def _minutes(seconds: float) -> str:
+    """Return a duration on a clock's terms: `45s`, `3m 05s`."""
+    whole = round(seconds)
+    return f"{whole}s" if whole < 60 else f"{whole // 60}m {whole % 60:02d}s"
 
 
 def grid_of(plan: ComparePlan) -> dict[str, Any]:
