@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint setup system-packages clean
+.PHONY: demo test lint setup system-packages lessons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ system-packages:
 
 demo: setup
 	$(BIN)/crawler compare --scenario quick --out compare-out
+
+# Every lesson's measurement, into lessons/results/NAME (the pages quote the reference machine's).
+lessons: setup
+	for scenario in config/lesson-*.toml; do \
+		name=$$(basename $$scenario .toml); \
+		$(BIN)/crawler compare --scenario $$name --out lessons/results/$${name#lesson-} || exit 1; \
+	done
 
 lint: setup
 	$(BIN)/ruff format --check .
