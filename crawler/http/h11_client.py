@@ -91,9 +91,11 @@ class H11Client:
             port = parts.port or (443 if parts.scheme == "https" else 80)
             sock = yield from self._connect(host, port, deadline)
             if parts.scheme == "https":
-                sock = yield from _tls_handshake(self._tls.wrap_socket(
+                # The TLS socket takes the connection over: from here it is the one to close.
+                sock = self._tls.wrap_socket(
                     sock, server_hostname=host, do_handshake_on_connect=False
-                ), deadline)  # fmt: skip
+                )
+                yield from _tls_handshake(sock, deadline)
             wire = _Wire(sock, deadline)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             head = h11.Request(
@@ -172,11 +174,11 @@ class ConnectFailed(Exception):
         self.__cause__ = cause
 
 
-def _tls_handshake(sock: ssl.SSLSocket, deadline: float) -> Generator[Wait, None, socket.socket]:
+def _tls_handshake(sock: ssl.SSLSocket, deadline: float) -> Generator[Wait, None, None]:
     while True:
         try:
             sock.do_handshake()
-            return sock
+            return
         except ssl.SSLWantReadError:
             yield Readable(sock, deadline)
         except ssl.SSLWantWriteError:
