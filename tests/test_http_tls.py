@@ -54,6 +54,8 @@ def tls_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file server that keeps its request log out of the test's output."""
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 

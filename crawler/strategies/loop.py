@@ -45,6 +45,8 @@ class LoopStrategy:
 
 
 class _Driver:
+    """The crawl's tasks on one loop: the task that drives the core, and one per request out."""
+
     def __init__(
         self,
         core: CrawlCore,
