@@ -30,7 +30,7 @@ from tests.crawling import Outcome, check_output, expected_outcomes, outcomes, r
 from tests.test_state import STEADY_FAULTS
 from tests.test_strategies import processes_with_marker
 
-RUNS_CUT_SHORT = 7  # per strategy: six SIGKILLs and one SIGINT
+RUNS_CUT_SHORT = 6  # per strategy: five SIGKILLs and one SIGINT
 MAX_DEPTH = 8
 
 
@@ -115,8 +115,8 @@ def finish_and_check(
 def test_sigkill_at_random_moments_then_resume_writes_each_record_exactly_once(
     tmp_path: Path,
 ) -> None:
-    """Runs cut short (24 by SIGKILL, 4 by SIGINT) then one run to the end leave every
-    strategy's output equal to the model's records: nothing lost, nothing doubled."""
+    """Runs cut short (five by SIGKILL, one by SIGINT, per strategy) then one run to the end
+    leave every strategy's output equal to the model's records: nothing lost, nothing doubled."""
     settings = load_settings(
         overrides={"pages": 600, "latency": "30ms", "faults": STEADY_FAULTS, "links": 12}
     )
