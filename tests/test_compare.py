@@ -401,7 +401,9 @@ def test_small_comparison_end_to_end(tmp_path: Path) -> None:
     assert "Comparison (medians): custom grid: sync, async, async+adaptive" in result.stderr
     # Not a terminal: a line per run says what ran and how long is left.
     assert re.search(
-        r"^\[1/\d+\] sync c=1 .*pages/s \(\d+s in, about .* left\)$", result.stderr, re.M
+        r"^\[1/\d+\] sync c=1 \S+ cost=\d+ #1: .*pages/s \(\d+s in, about .* left\)$",
+        result.stderr,
+        re.M,
     )
     assert (out / "report.html").read_text().startswith("<!doctype html>")
 

@@ -197,7 +197,8 @@ def _measure_all(
                         progress.advance(task)
                         if lines:
                             done = int(progress.tasks[0].completed)
-                            console.print(_run_line(label, repeat, result, done, total, started))
+                            named = f"{label} cost={spec.analysis_cost}"
+                            console.print(_run_line(named, repeat, result, done, total, started))
 
 
 def _run_line(
