@@ -40,7 +40,7 @@ CTRL_C_MOMENTS = [
     (strategy, round(moment, 2))
     for strategy in STRATEGIES
     for moment in sorted(
-        [_moments.uniform(0.6, 3.0) for _ in range(3)]
+        [_moments.uniform(0.6, 3.0) for _ in range(2)]
         + ([0.5, 1.0, 1.5] if strategy == "async-procs" else [])
     )
 ]
