@@ -20,12 +20,22 @@ system-packages:
 demo: setup
 	$(BIN)/crawler compare --scenario quick --out compare-out
 
-# Every lesson's measurement, into lessons/results/NAME (the pages quote the reference machine's).
+# Every lesson's measurement, into lessons/results/NAME (the pages quote the reference machine's):
+# the compare scenarios, the two lessons measured by scripts, and the GIL lesson again on a
+# free-threaded CPython when $(FREE_THREADED) is one (lessons/gil.md says how to make it).
+FREE_THREADED ?= .venv-free-threaded/bin/python
 lessons: setup
 	for scenario in config/lesson-*.toml; do \
 		name=$$(basename $$scenario .toml); \
 		$(BIN)/crawler compare --scenario $$name --out lessons/results/$${name#lesson-} || exit 1; \
 	done
+	$(BIN)/python benchmarks/lesson_races.py
+	$(BIN)/python benchmarks/lesson_files.py
+	@if [ -x $(FREE_THREADED) ] && $(FREE_THREADED) -c 'import sys, crawler; sys.exit(sys._is_gil_enabled())' 2>/dev/null; then \
+		$(FREE_THREADED) -m crawler compare --scenario lesson-gil --out lessons/results/gil-free-threaded; \
+	else \
+		echo "lesson gil: no free-threaded CPython with the crawler at $(FREE_THREADED): that run is skipped"; \
+	fi
 
 lint: setup
 	$(BIN)/ruff format --check .

@@ -98,6 +98,13 @@ class EventLoop(enum.StrEnum):
     ASYNCIO = "asyncio"
 
 
+class AnalysisPlace(enum.StrEnum):
+    """Where the async strategy analyses a page: on the event loop's thread, or beside it."""
+
+    LOOP = "loop"
+    THREAD = "thread"
+
+
 def _limit_rule(value: object) -> str:
     """Accept a rule `--adaptive-rule` knows (see `parse_rule`), spelled as the user gave it."""
     parse_rule(str(value))
@@ -381,6 +388,14 @@ class CrawlSettings:
             validators=(between(0, 100),),
         ),
     )
+    analysis_in: AnalysisPlace = field(
+        default=AnalysisPlace.LOOP,
+        metadata=declare(
+            choice_of([place.value for place in AnalysisPlace], AnalysisPlace),
+            "Where the async strategy analyses pages: on the event loop, or on a thread beside"
+            " it, so the loop stays responsive (no faster: the GIL; async-procs uses processes).",
+        ),
+    )
     workers: int = field(
         default=0,
         metadata=declare(
@@ -498,6 +513,12 @@ class CrawlSettings:
                 ("strategy",),
             )
             object.__setattr__(self, "strategy", StrategyName.PROCESSES)
+        _require(
+            self.analysis_in is AnalysisPlace.LOOP or self.strategy is StrategyName.ASYNC,
+            "analysis_in",
+            "applies to {strategy} async only (async-procs analyses in processes)",
+            ("strategy",),
+        )
         for adaptive_only in ("adaptive_rule", "adaptive_start"):
             _require(
                 adaptive_only not in self.chosen or self.adaptive,

@@ -142,7 +142,7 @@ def run_compare(
             console.print(f"Stopped by {stopped.name}: reporting the {len(rows)} finished runs")
         found = verdicts(rows, machine["cores"], planned)
         write_results(out, rows, found, meta)
-        charts = write_charts(out, rows, meta["grid"]["concurrency"])
+        charts = write_charts(out, rows, meta["grid"]["concurrency"], plan.charts, machine["cores"])
         write_markdown(out, rows, found, meta, charts)
         write_html(out, rows, found, meta, charts)
         print_table(rows, found, meta, console)
@@ -229,6 +229,9 @@ def grid_of(plan: ComparePlan) -> dict[str, Any]:
         "concurrency": sorted({spec.concurrency for spec in plan.runs}),
         "latency_ms": sorted({round(spec.latency * 1000, 3) for spec in plan.runs}),
         "analysis_cost": sorted({spec.analysis_cost for spec in plan.runs}),
+        "regimes": sorted(
+            {(round(spec.latency * 1000, 3), spec.analysis_cost) for spec in plan.runs}
+        ),
         "pages": max(spec.pages for spec in plan.runs),
         "repeat": plan.repeat,
     }

@@ -34,10 +34,19 @@ class RunResult:
     ideal_s: float | None
     efficiency: float | None
     failed: str | None = None
+    # How late the crawl's event loop woke its heartbeat (p99); None without an asyncio loop.
+    loop_lag_p99_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the row as a JSON-ready dict."""
         return asdict(self)
+
+    @property
+    def cpu_ms_per_page(self) -> float | None:
+        """Return the crawl's CPU milliseconds per page written (the server's not included)."""
+        if self.cpu_s is None or not self.pages_per_s or not self.wall_s:
+            return None
+        return 1000 * self.cpu_s / (self.pages_per_s * self.wall_s)
 
 
 def result_of(spec: RunSpec, repeat: int, measurement: Measurement, cores: int) -> RunResult:
@@ -82,4 +91,5 @@ def result_of(spec: RunSpec, repeat: int, measurement: Measurement, cores: int) 
         ideal_s=unless_failed(round(ideal, 4)),
         efficiency=unless_failed(round(ideal / wall, 3)) if wall > 0 else None,
         failed=measurement.failure,
+        loop_lag_p99_ms=None if failed else summary.get("loop_lag_ms", {}).get("p99"),
     )

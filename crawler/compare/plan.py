@@ -9,13 +9,22 @@ latency would make it slow; the report says so.
 A strategy may carry a variant after a `+`: a limit rule (`async+adaptive` is `async` with
 `--adaptive`, concurrency the ceiling; `async+aimd`, `async+autothrottle` and `async+autoscaled`
 the peers' rules), so one report sets fixed limits and found ones side by side (`--scenario
-adaptive`); or an event loop (`async+asyncio`, `async+uvloop`), so asyncio, uvloop and the `loop`
-strategy's loop written from scratch crawl side by side (`--scenario lesson-event-loop`).
+adaptive`); an event loop (`async+asyncio`, `async+uvloop`), so asyncio, uvloop and the `loop`
+strategy's loop written from scratch crawl side by side (`--scenario lesson-event-loop`); where
+`async` analyses pages (`async+thread`); or a number of processes (`processes+2` is `processes
+--processes 2`, `async-procs+2` has 2 analysis workers), so one report scales a strategy over
+cores.
+
+A scenario may list its `regimes` (`"50ms/0"`: latency/analysis cost, optionally with a page
+count of its own, `"0ms/4/200"`) instead of crossing every latency with every cost, cap the time
+of any run (`max_seconds`: a run Little's law says would take longer crawls fewer pages), and
+name the charts its report draws (`charts`).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +42,8 @@ _LIMITED = frozenset({"threads", "async", "async-procs", "processes", "loop", "b
 _ON_ASYNCIO = frozenset({"async", "async-procs", "processes"})
 _ONE_AT_A_TIME = "sync sends one request at a time"
 _NOT_ASYNCIO = "only async, async-procs and processes run on asyncio's loops"
+# A number after the `+`: how many processes the strategy runs (its own flag for it).
+_COUNTED = {"processes": "--processes", "broker": "--processes", "async-procs": "--workers"}
 VARIANTS: dict[str, tuple[tuple[str, ...], frozenset[str], str]] = {
     "adaptive": (("--adaptive",), _LIMITED, _ONE_AT_A_TIME),
     "aimd": (("--adaptive", "--adaptive-rule", "aimd"), _LIMITED, _ONE_AT_A_TIME),
@@ -40,13 +51,22 @@ VARIANTS: dict[str, tuple[tuple[str, ...], frozenset[str], str]] = {
     "autoscaled": (("--adaptive", "--adaptive-rule", "autoscaled"), _LIMITED, _ONE_AT_A_TIME),
     "asyncio": (("--loop", "asyncio"), _ON_ASYNCIO, _NOT_ASYNCIO),
     "uvloop": (("--loop", "uvloop"), _ON_ASYNCIO, _NOT_ASYNCIO),
+    "thread": (("--analysis-in", "thread"), frozenset({"async"}), "only async analyses inline"),
 }
 
 
 def split_strategy(name: str) -> tuple[str, tuple[str, ...]]:
     """Return a grid strategy's crawl strategy and the flags of its variant (none: as is)."""
     strategy, _, variant = name.partition("+")
+    if variant.isdigit() and strategy in _COUNTED:
+        return strategy, (_COUNTED[strategy], variant)
     return strategy, VARIANTS[variant][0] if variant in VARIANTS else ()
+
+
+def process_count(name: str) -> int | None:
+    """Return the processes a grid strategy's `+N` variant names (`processes+2`: 2), or None."""
+    strategy, _, variant = name.partition("+")
+    return int(variant) if variant.isdigit() and strategy in _COUNTED else None
 
 
 def _check_strategy(name: str) -> None:
@@ -56,6 +76,15 @@ def _check_strategy(name: str) -> None:
             "strategies", f"unknown strategy {name!r} (known: {', '.join(STRATEGIES)})"
         )
     if not plus:
+        return
+    if variant.isdigit():
+        if strategy not in _COUNTED:
+            raise SettingsError(
+                "strategies",
+                f"{name!r}: a number of processes applies to {', '.join(_COUNTED)} only",
+            )
+        if not 1 <= int(variant) <= 256:
+            raise SettingsError("strategies", f"{name!r}: processes must be 1 to 256")
         return
     if variant not in VARIANTS:
         known = ", ".join(VARIANTS)
@@ -68,6 +97,20 @@ def _check_strategy(name: str) -> None:
 # Three repeats at least: the fewest for which "its slowest beats the other's fastest" means
 # something (3 against 3 fall apart by chance once in 20 times; see verdict.py).
 DEFAULT_REPEAT = 3
+
+
+# The charts a report can draw (see charts.py), and those it draws unless its scenario says.
+CHARTS = (
+    "pages_per_s",
+    "best_per_strategy",
+    "peak_memory",
+    "cores_used",
+    "cpu_per_page",
+    "loop_lag",
+    "latency",
+    "scaling",
+)
+DEFAULT_CHARTS = ("pages_per_s", "best_per_strategy", "peak_memory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +139,7 @@ class ComparePlan:
     repeat: int = DEFAULT_REPEAT
     site: Mapping[str, Any] = field(default_factory=dict)
     run_timeout: float = 300.0
+    charts: tuple[str, ...] = DEFAULT_CHARTS
 
     @property
     def title(self) -> str:
@@ -114,7 +158,10 @@ _KEYS = {
     "pages",
     "repeat",
     "sync_max_seconds",
+    "max_seconds",
     "run_timeout",
+    "regimes",
+    "charts",
 }
 
 
@@ -147,32 +194,55 @@ def load_plan(
         pages = parse_int(values.get("pages", 200))
         repeat = parse_int(values.get("repeat", DEFAULT_REPEAT))
         sync_max_seconds = parse_duration(values.get("sync_max_seconds", "20s"))
+        max_seconds = parse_duration(values["max_seconds"]) if "max_seconds" in values else math.inf
         run_timeout = parse_duration(values.get("run_timeout", "300s"))
+        # A latency or cost given on the command line replaces the scenario's regimes.
+        listed = "regimes" in values and not {"latency", "analysis_cost"} & set(given)
+        regimes = (
+            _regimes(values["regimes"], pages)
+            if listed
+            else [(latency, cost, pages) for latency, cost in itertools.product(latencies, costs)]
+        )
     except ValueError as error:
         raise SettingsError("compare", str(error)) from None
+    charts = tuple(_as_list(values.get("charts", list(DEFAULT_CHARTS))))
+    for chart in charts:
+        if chart not in CHARTS:
+            raise SettingsError("charts", f"unknown chart {chart!r} (known: {', '.join(CHARTS)})")
     for strategy in strategies:
         _check_strategy(strategy)
-    if not (strategies and concurrency and latencies and costs):
+    latencies, costs = [regime[0] for regime in regimes], [regime[1] for regime in regimes]
+    if not (strategies and concurrency and regimes):
         raise SettingsError(
             "compare",
             "the grid is empty: give at least one strategy, concurrency, latency and cost",
         )
-    if min(concurrency) < 1 or pages < 1 or repeat < 1 or min(latencies) < 0 or min(costs) < 0:
+    fewest_pages = min(regime[2] for regime in regimes)
+    if (
+        min(concurrency) < 1
+        or fewest_pages < 1
+        or repeat < 1
+        or min(latencies) < 0
+        or min(costs) < 0
+    ):
         raise SettingsError(
             "compare",
             "concurrency, pages and repeat must be at least 1; latency and cost not negative",
         )
     runs = []
-    for strategy, limit, latency, cost in itertools.product(
-        strategies, concurrency, latencies, costs
+    for strategy, limit, (latency, cost, regime_pages) in itertools.product(
+        strategies, concurrency, regimes
     ):
         if strategy == "sync":
             if limit != concurrency[0]:
                 continue  # one request at a time whatever the limit: one run per point
             limit = 1
-        spec = RunSpec(strategy, limit, latency, cost, pages)
-        if strategy == "sync" and latency > 0 and pages * latency > sync_max_seconds:
-            spec = replace(spec, pages=max(10, int(sync_max_seconds / latency)), scaled_from=pages)
+        spec = RunSpec(strategy, limit, latency, cost, regime_pages)
+        # Little's law's time for the run: past the cap, fewer pages measure the same rate.
+        seconds = min(max_seconds, sync_max_seconds) if strategy == "sync" else max_seconds
+        if latency > 0 and regime_pages * latency / limit > seconds:
+            scaled = max(10, int(seconds * limit / latency))
+            spec = replace(spec, pages=scaled, scaled_from=regime_pages)
         runs.append(spec)
     site = {} if custom else read_config_table(path, "mock_server")
     return ComparePlan(
@@ -181,7 +251,21 @@ def load_plan(
         repeat,
         site,
         run_timeout,
+        charts,
     )
+
+
+def _regimes(listed: Any, pages: int) -> list[tuple[float, int, int]]:
+    """Return the (latency, analysis cost, pages) a scenario lists, as `["0ms/8/200", "50ms/0"]`
+    (a regime without a page count has the scenario's)."""
+    found = []
+    for regime in _as_list(listed):
+        parts = [part.strip() for part in str(regime).split("/")]
+        if len(parts) not in (2, 3):
+            raise ValueError(f"a regime is LATENCY/COST[/PAGES], e.g. 50ms/0, not {regime!r}")
+        own_pages = parse_int(parts[2]) if len(parts) == 3 else pages
+        found.append((parse_duration(parts[0]), parse_int(parts[1]), own_pages))
+    return found
 
 
 def _name(stem: str, custom: bool, changed: list[str]) -> str:
@@ -202,11 +286,21 @@ def describe_grid(runs: tuple[RunSpec, ...], repeat: int) -> str:
     strategies = ", ".join(dict.fromkeys(run.strategy for run in runs))
     limits = {run.concurrency for run in runs if run.strategy != "sync"} or {1}
     pages = max(run.pages for run in runs)
+    latencies = {run.latency for run in runs}
+    costs = {run.analysis_cost for run in runs}
+    regimes = {(run.latency, run.analysis_cost) for run in runs}
+    if len(regimes) == len(latencies) * len(costs):
+        axes = [
+            f"latency {listed({latency * 1000 for latency in latencies}, ' ms')}",
+            f"analysis cost {listed(costs)}",
+        ]
+    else:  # listed regimes, not every latency with every cost
+        pairs = ", ".join(f"{latency * 1000:g} ms/{cost}" for latency, cost in sorted(regimes))
+        axes = [f"regimes (latency/cost) {pairs}"]
     parts = [
         strategies,
         f"concurrency {listed(limits)}",
-        f"latency {listed({run.latency * 1000 for run in runs}, ' ms')}",
-        f"analysis cost {listed({run.analysis_cost for run in runs})}",
+        *axes,
         f"{pages} pages",
         f"{repeat} repeat{'s' if repeat != 1 else ''}",
     ]

@@ -23,9 +23,10 @@ from crawler.compare.verdict import MARGIN, Verdict, medians
 
 SCHEMA_VERSION = 2  # 2: server_cpu_s, machine_busy, the plan's title and grid, verdict tests
 FIELDS = [field.name for field in dataclasses.fields(RunResult)]
+# Short headers and cells, so the table of a lesson's sweep fits a 1200 px page.
 COLUMNS = [
-    "strategy", "concurrency", "latency ms", "cost", "pages", "pages/s", "min-max", "repeats",
-    "wall s", "cores used", "server cores", "peak MiB", "p50 / p95 ms", "efficiency", "errors",
+    "strategy", "conc.", "latency ms", "cost", "pages", "pages/s", "min-max", "runs",
+    "wall s", "cores", "server cores", "peak MiB", "p50 / p95 ms", "eff.", "errors",
 ]  # fmt: skip
 
 
@@ -86,7 +87,7 @@ def median_table(rows: Sequence[RunResult]) -> list[list[str]]:
         medians(rows),
         key=lambda row: (row.latency_ms, row.analysis_cost, row.strategy, row.concurrency),
     ):
-        pages = f"{row.pages} (of {row.scaled_from}, scaled)" if row.scaled_from else str(row.pages)
+        pages = f"{row.pages} of {row.scaled_from}" if row.scaled_from else str(row.pages)
         server = (
             f"{row.server_cpu_s / row.wall_s:.2f}"
             if row.server_cpu_s is not None and row.wall_s
@@ -96,9 +97,17 @@ def median_table(rows: Sequence[RunResult]) -> list[list[str]]:
             row.strategy, str(row.concurrency), f"{row.latency_ms:g}", str(row.analysis_cost), pages,
             f"{row.pages_per_s or 0:,.1f}", rate_range(rows, row), str(len(_rates(rows, row))),
             f"{row.wall_s or 0:.2f}", f"{row.cores_used or 0:.2f}", server, f"{row.peak_rss_mb:.0f}",
-            f"{row.latency_p50_ms} / {row.latency_p95_ms}", f"{row.efficiency or 0:.2f}", str(row.errors),
+            f"{_ms(row.latency_p50_ms)} / {_ms(row.latency_p95_ms)}", f"{row.efficiency or 0:.2f}",
+            str(row.errors),
         ])  # fmt: skip
     return cells
+
+
+def _ms(value: float | None) -> str:
+    """Return a latency as the table shows it: three figures are plenty (21.2, 147, 1,205)."""
+    if value is None:
+        return "-"
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
 
 
 def failures(rows: Sequence[RunResult]) -> list[str]:

@@ -40,6 +40,11 @@ class CrawlStats:
     # What a crawl that ended early left undone: URLs it had queued, retries it was waiting for.
     left_queued: int = 0
     left_retries: int = 0
+    # How late the event loop woke a heartbeat, per beat: how long CPU work on the loop made
+    # every coroutine wait. Empty for strategies with no event loop.
+    loop_lags: array[float] = field(default_factory=lambda: array("d"))
+    # How the threads strategy's lock was taken: acquisitions, contended ones, their waits.
+    lock: dict[str, float | int] | None = None
 
     def request_done(self, elapsed: float, error: str | None) -> None:
         """Count one finished HTTP request."""
@@ -47,6 +52,10 @@ class CrawlStats:
         self.latencies.append(elapsed)
         if error is not None:
             self.request_errors[error] += 1
+
+    def loop_lag(self, late: float) -> None:
+        """Count one heartbeat of the event loop, `late` seconds after it was due."""
+        self.loop_lags.append(late)
 
     def record_written(self, record: Record) -> None:
         """Count one finished URL."""
@@ -83,6 +92,11 @@ class CrawlStats:
             "bytes": self.bytes,
             "deferred": self.deferred,
             "latency_ms": _percentiles(self.latencies),
+            "loop_lag_ms": {
+                **_percentiles(self.loop_lags),
+                "max": round(max(self.loop_lags) * 1000, 2) if self.loop_lags else None,
+            },
+            "lock": self.lock,
             "wall_s": round(wall_seconds, 3),
             "pages_per_s": round(self.records / wall_seconds, 2) if wall_seconds > 0 else None,
             "near_duplicates": self.near_duplicates.summary(),

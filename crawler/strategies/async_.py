@@ -5,12 +5,15 @@ iteration at millisecond resolution, which is too coarse for per-host delays.
 
 The driver is one loop: ask the core for a request, start a task for it, and when the core has
 nothing to start, sleep until a task finishes or the core's next deadline. Every task runs on the
-loop's thread, so the core needs no lock; parsing runs inline too, so CPU work holds up the loop.
+loop's thread, so the core needs no lock; parsing runs inline too, so CPU work holds up the loop
+(`--analysis-in thread` moves it to a thread beside the loop). A heartbeat measures how long: it
+asks to wake every `HEARTBEAT_SECONDS`, and how late it wakes is the loop's lag, in the summary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib
 import math
@@ -34,7 +37,7 @@ from crawler.output.aborts import CrawlAborted
 from crawler.output.jsonl import AsyncJsonlSink
 from crawler.pages.analysis import PageJob, page_job_for, with_page
 from crawler.pages.page_options import PageOptions
-from crawler.settings import CrawlSettings, EventLoop
+from crawler.settings import AnalysisPlace, CrawlSettings, EventLoop
 from crawler.stopping.signals import handled_on_loop
 from crawler.strategies.context import RunContext
 
@@ -49,6 +52,9 @@ OnSent = Callable[[], None]
 # cancellation, or `CrawlAborted` when no request can be performed any more (a broker lost for
 # good), which stops the crawl at once with the records kept so far.
 Performer = Callable[[FetchRequest, OnSent | None], Awaitable[Outcome]]
+# How often the heartbeat asks to wake: often enough to see a page's analysis (milliseconds)
+# hold the loop up, seldom enough to cost nothing measurable (a timer a hundred times a second).
+HEARTBEAT_SECONDS = 0.01
 
 
 def run_on_loop(main: Awaitable[None], loop_kind: EventLoop) -> None:
@@ -66,7 +72,16 @@ class AsyncStrategy:
     """Coroutines on one event loop, parsing inline."""
 
     def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
-        run_on_loop(crawl(core, settings, context), settings.loop)
+        if settings.analysis_in is AnalysisPlace.LOOP:
+            run_on_loop(crawl(core, settings, context), settings.loop)
+            return
+        # One thread: under the GIL more would not analyse faster, only take turns.
+        with concurrent.futures.ThreadPoolExecutor(1, "analysis") as thread:
+
+            async def on_thread(job: PageJob) -> PageAnalysis:
+                return await asyncio.get_running_loop().run_in_executor(thread, job)
+
+            run_on_loop(crawl(core, settings, context, on_thread), settings.loop)
 
 
 async def crawl(
@@ -176,6 +191,15 @@ class AsyncDriver:
     async def run(self) -> None:
         """Crawl until the core says it is done, a stop's grace period runs out, or the output
         (or the state file behind it) refuses a write."""
+        heartbeat = self.loop.create_task(self._heartbeat())
+        try:
+            await self._drive()
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _drive(self) -> None:
+        """Ask the core for requests and start them until it is done or the crawl must stop."""
         with handled_on_loop(self.loop, self._on_signal, self.context.stop_signals):
             while self.failure is None:
                 now = time.monotonic()
@@ -199,6 +223,13 @@ class AsyncDriver:
             await self._cancel_in_flight()
             raise self.failure
         await self.sink.flush()
+
+    async def _heartbeat(self) -> None:
+        """Wake every `HEARTBEAT_SECONDS` and count how late each wake-up came."""
+        while True:
+            due = time.monotonic() + HEARTBEAT_SECONDS
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            self.core.stats.loop_lag(max(time.monotonic() - due, 0.0))
 
     async def _sleep(self, seconds: float) -> None:
         """Wait until a task completes, `seconds` pass, or the stop control's next deadline (the

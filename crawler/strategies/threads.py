@@ -3,9 +3,10 @@ thread per core.
 
 The main thread dispatches: it asks the core for requests and hands them to the pool; each worker
 fetches with its own `requests.Session`, has the page parsed on a parser thread, waits for it, and
-reports to the core. One lock guards the core and the output. Fetching releases the GIL while
-waiting on sockets, so threads overlap I/O well; parsing and fingerprinting hold it, so CPU work
-runs one thread at a time.
+reports to the core. One lock guards the core and the output; how often threads waited for it,
+and for how long, is in the summary (`lock`). Fetching releases the GIL while waiting on sockets,
+so threads overlap I/O well; parsing and fingerprinting hold it, so CPU work runs one thread at a
+time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from crawler.output.jsonl import JsonlSink
 from crawler.pages.analysis import PageJob, analysed
 from crawler.settings import CrawlSettings
 from crawler.stopping.blocking import POLL_SECONDS, StopRequests
+from crawler.strategies.contention import MeasuredLock
 from crawler.strategies.context import RunContext
 
 
@@ -48,8 +50,8 @@ class _ThreadsDriver:
         self.context = context
         self.settings = settings
         self.sink = JsonlSink(context.output, context.before_write)
-        self.lock = threading.Lock()
-        self.completed = threading.Condition(self.lock)
+        self.lock = MeasuredLock()
+        self.completed = threading.Condition(self.lock)  # type: ignore[arg-type]
         # Requests out, with each one's connection once it is sent (to cut at a grace period's end).
         self.out: dict[FetchRequest, InFlight | None] = {}
         self.sessions: list[requests.Session] = []
@@ -95,6 +97,7 @@ class _ThreadsDriver:
                     self.completed.wait(min(step.seconds, POLL_SECONDS))
             with self.lock:
                 self._collect()
+        self.core.stats.lock = self.lock.summary()
         if self.failure is not None:
             raise self.failure
 
