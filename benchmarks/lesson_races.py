@@ -36,6 +36,7 @@ from typing import Any
 
 from common import CHILD_ENVIRONMENT, command_line, git_revision, machine
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from crawler.compare.charts import COLOURS, DPI
 from mock_server import MockServerProcess, load_settings
@@ -205,27 +206,29 @@ def strategy_lock(repeat: int, pages: int) -> list[dict[str, Any]]:
 
 
 def chart(rows: list[dict[str, Any]], path: Path) -> None:
-    """Draw the lock's contended share and wait per page against concurrency, per latency."""
+    """Draw the threads' share of time spent waiting for the lock, and pages/s, against
+    concurrency, per latency: what the lock costs, beside what the crawl got."""
     figure = Figure(figsize=(8.4, 3.6), layout="constrained")
-    share, wait = figure.subplots(1, 2)
+    waiting, rates = figure.subplots(1, 2)
     for latency_ms, style in zip(LATENCIES_MS, ("-", "--"), strict=True):
         own = [row for row in rows if row["latency_ms"] == latency_ms]
         xs = [row["concurrency"] for row in own]
         label = f"{latency_ms} ms latency"
-        share.plot(xs, [100 * row["contended_share"] for row in own], style, marker="o",
+        waiting.plot(xs, [100 * row["wait_share"] for row in own], style, marker="o",
+                     color=COLOURS["threads"], label=label)  # fmt: skip
+        rates.plot(xs, [row["pages_per_s"] for row in own], style, marker="o",
                    color=COLOURS["threads"], label=label)  # fmt: skip
-        wait.plot(xs, [row["wait_us_per_page"] for row in own], style, marker="o",
-                  color=COLOURS["threads"], label=label)  # fmt: skip
-    share.set_ylabel("% of acquisitions that waited")
-    wait.set_ylabel("µs waited per page (all threads)")
-    for axis in (share, wait):
+    waiting.set_ylabel("% of the threads' time waiting for it")
+    rates.set_ylabel("pages/s")
+    for axis in (waiting, rates):
         axis.set_xscale("log")
         axis.set_xticks(list(CONCURRENCY), [str(value) for value in CONCURRENCY])
+        axis.xaxis.set_minor_locator(NullLocator())
         axis.set_xlabel("concurrency (threads)")
         axis.set_ylim(bottom=0)
         axis.grid(True, axis="y", alpha=0.3)
-    share.legend(fontsize=8)
-    figure.suptitle("The threads strategy's core lock under contention", fontweight="bold")
+    waiting.legend(fontsize=8)
+    figure.suptitle("The threads strategy's core lock, and what the crawl got", fontweight="bold")
     figure.savefig(path, dpi=DPI)
 
 

@@ -8,6 +8,7 @@ import random
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,11 @@ def test_a_machine_busy_with_other_programs_is_said_first() -> None:
     waiting = busy(row("async", 900, 0.4), 0.75)
     binding, _, why = explain(waiting, cores=2)
     assert binding == "I/O wait" and why.startswith("other programs held 1.10 of the 2 cores")
+    # 75% busy, the crawl and its server 69% of it, other programs 6%: not all cores, not them.
+    short = busy(replace(row("processes", 1064, 1.18, latency_ms=200, concurrency=500),
+                         server_cpu_s=0.2 * 1000 / 1064), 0.75)  # fmt: skip
+    binding, _, why = explain(short, cores=2)
+    assert binding is None and "mostly" not in why and "neither latency nor CPU binds" in why
     full = busy(row("async-procs", 300, 1.9), 0.97)
     binding, _, why = explain(full, cores=2)
     assert binding == "all cores" and not why.startswith("other programs")

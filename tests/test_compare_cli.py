@@ -68,6 +68,7 @@ def test_a_custom_grid_is_that_grid_and_titled_by_it(small: tuple[Path, str]) ->
         "concurrency": [1, 4],
         "latency_ms": [20.0],
         "analysis_cost": [0],
+        "regimes": [[20.0, 0]],
         "pages": 15,
         "repeat": 3,
     }

@@ -6,10 +6,12 @@ skipped and says how to get it.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,8 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
 from crawler.compare.charts import COLOURS
+from crawler.compare.html import write_html
+from crawler.compare.metrics import RunResult
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = [
@@ -99,3 +103,44 @@ def _colours(image: np.ndarray) -> int:
     """Return how many distinct colours an image has."""
     flat = (image[..., :3].reshape(-1, 3) * 255).astype(np.uint8)
     return len(np.unique(flat, axis=0))
+
+
+def test_the_widest_table_fits_a_1200px_page(report: Path, tmp_path: Path) -> None:
+    """The table of a lesson's sweep, with the longest names and numbers a report shows (a
+    variant's name, a scaled page count, four-figure rates and latencies), needs no sideways
+    scrolling at 1200 px: Chromium measures the table against its box."""
+    document = json.loads((report.parent / "results.json").read_text())
+    meta = {key: value for key, value in document.items() if key not in ("runs", "verdicts")}
+    widest = RunResult(**document["runs"][0]) if document["runs"] else None
+    assert widest is not None
+    rows = [
+        replace(
+            widest,
+            strategy=name,
+            concurrency=1000,
+            latency_ms=200,
+            analysis_cost=16,
+            pages=10,
+            scaled_from=30000,
+            pages_per_s=rate,
+            wall_s=1234.5,
+            latency_p50_ms=1277.4,
+            latency_p95_ms=12345.6,
+            errors=12345,
+        )
+        for name in ("async+autothrottle", "async-procs+16")
+        for rate in (1351.3, 1359.9, 1350.1)
+    ]
+    out = tmp_path / "wide"
+    out.mkdir()
+    write_html(out, rows, [], meta, [])
+    page = out / "report.html"
+    measure = (
+        "<script>addEventListener('load', () => { const box = document.querySelector('.scroll');"
+        " document.title = 'fits:' + (box.scrollWidth <= box.clientWidth) + ':'"
+        " + box.scrollWidth + '/' + box.clientWidth; });</script>"
+    )
+    page.write_text(page.read_text().replace("</body>", measure + "</body>"))
+    dom = chromium(tmp_path / "wide-dom", "--window-size=1200,900", "--dump-dom", page.as_uri())
+    [title] = re.findall(r"<title>(.*?)</title>", dom.stdout)
+    assert title.startswith("fits:true"), title

@@ -68,7 +68,7 @@ def scenario(tmp_path: Path, text: str) -> Path:
 
 def test_listed_regimes_are_run_as_listed_each_with_its_own_pages(tmp_path: Path) -> None:
     """`regimes` runs just those (latency, cost) pairs, not their product, and says so in the
-    title; a latency given on the command line replaces them."""
+    title; a latency, cost or page count given on the command line replaces theirs."""
     path = scenario(
         tmp_path,
         'strategies = ["sync", "async"]\nconcurrency = [1, 10]\n'
@@ -81,7 +81,16 @@ def test_listed_regimes_are_run_as_listed_each_with_its_own_pages(tmp_path: Path
     assert regimes == {(0.0, 4, 200), (0.1, 0, 3000)}  # sync is scaled at 100 ms, as ever
     assert "regimes (latency/cost) 0 ms/4, 100 ms/0" in plan.title
     replaced = load_plan(None, path, {"latency": "20ms"})
-    assert {(run.latency, run.analysis_cost) for run in replaced.runs} == {(0.02, 0)}
+    assert {
+        (run.latency, run.analysis_cost, run.pages)
+        for run in replaced.runs
+        if run.strategy == "async"
+    } == {(0.02, 4, 200), (0.02, 0, 3000)}  # each cost kept, with its pages
+    costs = load_plan(None, path, {"analysis_cost": "1", "pages": "50"})
+    assert {(run.latency, run.analysis_cost, run.pages) for run in costs.runs} == {
+        (0.0, 1, 50),
+        (0.1, 1, 50),
+    }
     for bad in ('"100ms"', '"fast/0"', '"0ms/0/0"'):
         with pytest.raises(SettingsError):
             load_plan(None, scenario(tmp_path, f'strategies = ["async"]\nregimes = [{bad}]\n'), {})

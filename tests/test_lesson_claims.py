@@ -170,11 +170,12 @@ def test_the_crawlers_writer_keeps_the_loop_running_while_its_reader_stalls(
         stdout=subprocess.PIPE,
     )
     assert process.stdout is not None
-    first = process.stdout.read(1)
-    time.sleep(3)
-    rest = b""
-    while chunk := os.read(process.stdout.fileno(), 1 << 16):
-        rest += chunk
+    with process.stdout:
+        first = os.read(process.stdout.fileno(), 1)
+        time.sleep(3)
+        rest = b""
+        while chunk := os.read(process.stdout.fileno(), 1 << 16):
+            rest += chunk
     assert process.wait(timeout=120) == 0
     lines = (first + rest).decode().splitlines()
     assert len(lines) == 400 and all(json.loads(line)["url"] for line in lines)

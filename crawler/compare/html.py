@@ -21,7 +21,7 @@ from crawler.compare.verdict import Verdict
 
 STYLE = """
 body { font: 16px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1a1a1a;
-       max-width: 62rem; margin: 0 auto; padding: 0.75rem; }
+       max-width: 72rem; margin: 0 auto; padding: 0.75rem; }
 h1 { font-size: 1.35rem; margin: 0.5rem 0; overflow-wrap: anywhere; }
 h2 { font-size: 1.15rem; margin-top: 1.6rem; border-bottom: 1px solid #ddd; }
 code { background: #f2f2f2; padding: 0 0.2em; border-radius: 3px; overflow-wrap: anywhere; }
@@ -31,8 +31,9 @@ code { background: #f2f2f2; padding: 0 0.2em; border-radius: 3px; overflow-wrap:
 .why { color: #333; }
 .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; font-size: 0.85rem; font-variant-numeric: tabular-nums; }
-th, td { padding: 0.3rem 0.5rem; border-bottom: 1px solid #e3e3e3; text-align: right;
+th, td { padding: 0.3rem 0.4rem; border-bottom: 1px solid #e3e3e3; text-align: right;
          white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; }
 th:first-child, td:first-child { text-align: left; position: sticky; left: 0; background: #fff; }
 thead th { background: #f6f6f6; }
 figure { margin: 1rem 0; }

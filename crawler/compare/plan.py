@@ -196,13 +196,11 @@ def load_plan(
         sync_max_seconds = parse_duration(values.get("sync_max_seconds", "20s"))
         max_seconds = parse_duration(values["max_seconds"]) if "max_seconds" in values else math.inf
         run_timeout = parse_duration(values.get("run_timeout", "300s"))
-        # A latency or cost given on the command line replaces the scenario's regimes.
-        listed = "regimes" in values and not {"latency", "analysis_cost"} & set(given)
-        regimes = (
-            _regimes(values["regimes"], pages)
-            if listed
-            else [(latency, cost, pages) for latency, cost in itertools.product(latencies, costs)]
-        )
+        regimes = [(latency, cost, pages) for latency, cost in itertools.product(latencies, costs)]
+        if "regimes" in table:
+            regimes = _overridden(_regimes(table["regimes"], pages), given, latencies, costs)
+            if "pages" in given:  # the command line's page count is every regime's
+                regimes = [(latency, cost, pages) for latency, cost, _ in regimes]
     except ValueError as error:
         raise SettingsError("compare", str(error)) from None
     charts = tuple(_as_list(values.get("charts", list(DEFAULT_CHARTS))))
@@ -253,6 +251,27 @@ def load_plan(
         run_timeout,
         charts,
     )
+
+
+def _overridden(
+    regimes: list[tuple[float, int, int]],
+    given: Mapping[str, Any],
+    latencies: list[float],
+    costs: list[int],
+) -> list[tuple[float, int, int]]:
+    """Return a scenario's regimes with the command line's latencies or costs put in: a latency
+    given replaces every regime's latency (each cost kept, with its pages), a cost given every
+    regime's cost (each latency kept), both the whole list."""
+    if "latency" in given and "analysis_cost" in given:
+        pages = max(regime[2] for regime in regimes)
+        return [(latency, cost, pages) for latency, cost in itertools.product(latencies, costs)]
+    if "latency" in given:
+        kept = {cost: pages for _, cost, pages in regimes}
+        return [(latency, cost, pages) for latency in latencies for cost, pages in kept.items()]
+    if "analysis_cost" in given:
+        by_latency = {latency: pages for latency, _, pages in regimes}
+        return [(latency, cost, pages) for latency, pages in by_latency.items() for cost in costs]
+    return regimes
 
 
 def _regimes(listed: Any, pages: int) -> list[tuple[float, int, int]]:

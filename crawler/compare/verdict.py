@@ -240,6 +240,13 @@ def _explain(row: RunResult, cores: int) -> tuple[str | None, dict[str, float], 
     if binding == "all cores":
         server = (row.server_cpu_s or 0.0) / (row.wall_s or 1.0)
         others = _others(row, cores)
+        if (used + server) / cores < BINDS and others < BUSY * cores:
+            # Busy, but neither the crawl nor anyone else enough to name: no single limit.
+            return None, measured, (
+                f"the machine's {cores} cores were {measured[binding]:.0%} busy, but {name} used"
+                f" only {used:.2f} of them, the mock server {server:.2f} and other programs"
+                f" {others:.2f}: neither latency nor CPU binds{headroom}"
+            )  # fmt: skip
         if (used + server) / cores < BINDS:
             return OTHER_PROGRAMS, measured, (
                 f"the machine's {cores} cores were {measured[binding]:.0%} busy, mostly with "
