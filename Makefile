@@ -18,6 +18,7 @@ system-packages:
 	scripts/install-system-packages
 
 demo: setup
+	@echo "make demo: crawler compare --scenario quick, 30 runs, about 3 minutes on 2 cores"
 	$(BIN)/crawler compare --scenario quick --out compare-out
 
 # Every lesson's measurement, into lessons/results/NAME (the pages quote the reference machine's):
