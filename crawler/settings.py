@@ -37,6 +37,7 @@ from command_kit.declared import (
     validate_declared,
 )
 from command_kit.errors import SettingsError
+from command_kit.secrets import redacted_url
 from command_kit.units import format_duration
 from command_kit.validators import (
     above,
@@ -51,6 +52,7 @@ from crawler.core.adaptive import parse_rule
 from crawler.core.policy import DEFAULT_POLICY, CrawlPolicy
 from crawler.core.urls import normalize_url
 from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
+from crawler.http.proxies import proxy_problem, routes_from
 from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 
 __all__ = [
@@ -363,6 +365,18 @@ class CrawlSettings:
             validators=_NOT_NEGATIVE,
         ),
     )
+    proxy: str | None = field(
+        default=None,
+        repr=False,  # it may hold a password
+        metadata=declare(
+            optional(TEXT),
+            "HTTP proxy every request goes through, robots.txt included"
+            " (http://[USER:PASSWORD@]HOST[:PORT]); without it, $HTTP_PROXY for http:// URLs and"
+            " $HTTPS_PROXY for https:// ones. Hosts in $NO_PROXY are reached directly.",
+            shown_default="$HTTP_PROXY / $HTTPS_PROXY, or none",
+            validators=(lambda value: proxy_problem(value),),
+        ),
+    )
     user_agent: str = field(
         default=DEFAULT_HTTP_OPTIONS.user_agent,
         metadata=declare(
@@ -465,6 +479,10 @@ class CrawlSettings:
 
     def __post_init__(self) -> None:
         validate_declared(self)  # each setting alone; what follows reads two at once
+        try:
+            routes_from(self.proxy)  # the environment's proxies, when --proxy is not given
+        except ValueError as error:
+            raise SettingsError("proxy", str(error)) from None
         normalized = []
         for seed in self.seeds:
             url = normalize_url(seed, self.max_url_length)
@@ -584,6 +602,7 @@ class CrawlSettings:
             timeout=self.timeout,
             connect_timeout=self.connect_seconds,
             max_connections=self.concurrency,
+            proxies=routes_from(self.proxy),
         )
 
     @property
@@ -610,19 +629,6 @@ def broker_problem(url: str) -> str | None:
         return f"{redacted_url(url)!r} names no host"
     del port
     return None
-
-
-def redacted_url(url: str) -> str:
-    """Return `url` with its password (if any) shown as `***`: for output, logs and errors."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "(a URL that does not parse)"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _not_a_url(seed: str, max_length: int) -> str:

@@ -25,6 +25,7 @@ from crawler.core.messages import (
 from crawler.core.records import ErrorKind
 from crawler.http.decoding import ACCEPT_ENCODING
 from crawler.http.options import HttpOptions
+from crawler.http.proxies import Routes, credentials, proxy_for, without_credentials
 from crawler.http.responses import (
     CappedBody,
     failure_from,
@@ -80,8 +81,10 @@ async def fetch(
     session: aiohttp.ClientSession,
     request: FetchRequest,
     on_sent: Callable[[], None] | None = None,
+    proxies: Routes = (),
 ) -> FetchResponse | FetchFailure:
-    """Perform one request; never raises but for cancellation.
+    """Perform one request, through the proxy `proxies` route it to (if any); never raises but
+    for cancellation.
 
     `on_sent` is called when the request's head has been written, after any wait for a
     connection: a delay counted from then is the spacing the server sees, where one counted from
@@ -90,9 +93,15 @@ async def fetch(
     started = time.perf_counter()
     status: int | None = None
     reporting = None if on_sent is None else {"on_sent": on_sent}
+    proxy = proxy_for(proxies, request.url)
+    login = credentials(proxy) if proxy else None
     try:
         async with session.get(
-            request.url, allow_redirects=False, trace_request_ctx=reporting
+            request.url,
+            allow_redirects=False,
+            trace_request_ctx=reporting,
+            proxy=without_credentials(proxy) if proxy else None,
+            proxy_auth=aiohttp.BasicAuth(*login) if login else None,
         ) as response:
             status = response.status
             head = head_from(status, response.raw_headers)

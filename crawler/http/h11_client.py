@@ -16,6 +16,7 @@ same `responses` helpers, so records agree across strategies.
 
 from __future__ import annotations
 
+import base64
 import errno
 import socket
 import ssl
@@ -36,6 +37,7 @@ from crawler.core.messages import (
 from crawler.core.records import ErrorKind
 from crawler.http.decoding import ACCEPT_ENCODING
 from crawler.http.options import HttpOptions
+from crawler.http.proxies import credentials, proxy_for
 from crawler.http.responses import (
     CappedBody,
     failure_from,
@@ -89,7 +91,17 @@ class H11Client:
             parts = urlsplit(request.url)
             host = parts.hostname or ""
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            sock = yield from self._connect(host, port, deadline)
+            authority = parts.netloc.rsplit("@", 1)[-1]
+            proxy = proxy_for(self.options.proxies, request.url)
+            if proxy is None:
+                sock = yield from self._connect(host, port, deadline)
+            else:
+                through = urlsplit(proxy)
+                sock = yield from self._connect(
+                    through.hostname or "", through.port or 80, deadline
+                )
+                if parts.scheme == "https":
+                    yield from _tunnel(sock, authority, _proxy_login(proxy), deadline)
             if parts.scheme == "https":
                 # The TLS socket takes the connection over: from here it is the one to close.
                 sock = self._tls.wrap_socket(
@@ -98,16 +110,17 @@ class H11Client:
                 yield from _tls_handshake(sock, deadline)
             wire = _Wire(sock, deadline)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            head = h11.Request(
-                method="GET",
-                target=target,
-                headers=[
-                    ("Host", parts.netloc.rsplit("@", 1)[-1]),
-                    ("User-Agent", self.options.user_agent),
-                    ("Accept-Encoding", ACCEPT_ENCODING),
-                    ("Connection", "close"),
-                ],
-            )
+            sent_fields = [
+                ("Host", authority),
+                ("User-Agent", self.options.user_agent),
+                ("Accept-Encoding", ACCEPT_ENCODING),
+                ("Connection", "close"),
+            ]
+            if proxy is not None and parts.scheme == "http":
+                # To a proxy, the whole URL (RFC 9112 §3.2.2, absolute-form), and who asks.
+                target = f"http://{authority}{target}"
+                sent_fields += _proxy_login(proxy)
+            head = h11.Request(method="GET", target=target, headers=sent_fields)
             yield from wire.send(head)
             yield from wire.send(h11.EndOfMessage())
             if on_sent is not None:
@@ -172,6 +185,39 @@ class ConnectFailed(Exception):
     def __init__(self, cause: OSError) -> None:
         super().__init__(str(cause))
         self.__cause__ = cause
+
+
+class ProxyRefused(Exception):
+    """The proxy answered a CONNECT with something other than 2xx."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the proxy refused the tunnel: {status}")
+        self.status = status
+
+
+def _proxy_login(proxy: str) -> list[tuple[str, str]]:
+    """Return the Proxy-Authorization field for a proxy URL's credentials (none without)."""
+    login = credentials(proxy)
+    if login is None:
+        return []
+    token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode("ascii")
+    return [("Proxy-Authorization", f"Basic {token}")]
+
+
+def _tunnel(
+    sock: socket.socket, authority: str, login: list[tuple[str, str]], deadline: float
+) -> Generator[Wait, None, None]:
+    """Ask the proxy for a tunnel to `authority` (CONNECT, RFC 9110 §9.3.6) and wait until it
+    is open: from then on the socket carries the TLS connection to the server itself."""
+    wire = _Wire(sock, deadline)
+    fields = [("Host", authority), *login]
+    yield from wire.send(h11.Request(method="CONNECT", target=authority, headers=fields))
+    yield from wire.send(h11.EndOfMessage())
+    response = yield from wire.response()
+    if not 200 <= response.status_code < 300:
+        raise ProxyRefused(response.status_code)
+    if wire.connection.trailing_data[0]:
+        raise BadHead("bytes after the proxy's answer to CONNECT")
 
 
 def _tls_handshake(sock: ssl.SSLSocket, deadline: float) -> Generator[Wait, None, None]:
@@ -268,7 +314,7 @@ def classify(error: BaseException) -> ErrorKind:
         return ErrorKind.RESET if error.status is None else ErrorKind.TRUNCATED
     if isinstance(error, ConnectionResetError | BrokenPipeError):
         return ErrorKind.RESET
-    if isinstance(error, ConnectFailed | socket.gaierror):
+    if isinstance(error, ConnectFailed | ProxyRefused | socket.gaierror):
         return ErrorKind.CONNECT
     if isinstance(error, h11.ProtocolError | BadHead | ValueError | UnicodeError):
         return ErrorKind.PROTOCOL

@@ -26,6 +26,9 @@ class HttpOptions:
     timeout: float = 10.0  # seconds for the whole request, from connect to last byte
     connect_timeout: float = 5.0  # seconds to connect; never more than `timeout`
     max_connections: int = DEFAULT_POLICY.concurrency  # of the one aiohttp pool of a crawl
+    # The proxies requests go through, by scheme, and NO_PROXY's hosts (see `proxies.routes_from`):
+    # resolved once for the crawl, so every process and worker of it takes the same routes.
+    proxies: tuple[tuple[str, str], ...] = ()
 
 
 DEFAULT_HTTP_OPTIONS = HttpOptions()

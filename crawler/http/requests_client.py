@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -31,6 +32,7 @@ from crawler.core.records import ErrorKind
 from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
 from crawler.http.decoding import ACCEPT_ENCODING
 from crawler.http.options import HttpOptions
+from crawler.http.proxies import proxy_for
 from crawler.http.responses import (
     CappedBody,
     failure_from,
@@ -166,11 +168,13 @@ def fetch(
     _performing.request = in_flight
     status: int | None = None
     try:
+        proxy = proxy_for(options.proxies, request.url)
         with session.get(
             request.url,
             allow_redirects=False,
             stream=True,
             timeout=(options.connect_timeout, options.timeout),
+            proxies={urlsplit(request.url).scheme: proxy} if proxy else None,
         ) as response:
             status = response.status_code
             head = head_from(status, _raw_fields(response))

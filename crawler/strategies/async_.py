@@ -33,6 +33,7 @@ from crawler.core.messages import (
 )
 from crawler.core.records import ErrorKind
 from crawler.http.aiohttp_client import fetch, new_session
+from crawler.http.proxies import Routes
 from crawler.output.aborts import CrawlAborted
 from crawler.output.jsonl import AsyncJsonlSink
 from crawler.pages.analysis import PageJob, page_job_for, with_page
@@ -95,11 +96,12 @@ async def crawl(
     sink = AsyncJsonlSink(context.output, context.before_write)
     await sink.open()
     try:
+        proxies = settings.http_options.proxies
         async with new_session(settings.http_options) as session:
 
             async def perform(request: FetchRequest, sent: OnSent | None) -> Outcome:
                 return await fetch_and_analyse(
-                    session, request, settings.page_options, analyzer or _inline, sent
+                    session, request, settings.page_options, analyzer or _inline, sent, proxies
                 )
 
             await drive(core, settings, context, sink, perform)
@@ -143,6 +145,7 @@ async def fetch_and_analyse(
     page_options: PageOptions,
     analyze: Analyzer,
     on_sent: OnSent | None = None,
+    proxies: Routes = (),
 ) -> Outcome:
     """Fetch one request and, if it is a page, analyse it; never raises but for cancellation.
 
@@ -150,7 +153,7 @@ async def fetch_and_analyse(
     `on_sent` is called once the request has gone out.
     """
     try:
-        outcome = await fetch(session, request, on_sent)
+        outcome = await fetch(session, request, on_sent, proxies)
         job = page_job_for(page_options, request, outcome)
         if job is not None:
             assert isinstance(outcome, FetchResponse)

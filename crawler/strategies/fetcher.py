@@ -60,7 +60,12 @@ async def _serve(sock: socket.socket, http_options: HttpOptions, options: PageOp
 
             try:
                 outcome = await fetch_and_analyse(
-                    session, request, options, _analyse_here, sent if report_sent else None
+                    session,
+                    request,
+                    options,
+                    _analyse_here,
+                    sent if report_sent else None,
+                    http_options.proxies,
                 )
                 write_frame(writer, ("done", ident, outcome))
             finally:

@@ -113,12 +113,18 @@ class CrawlOptions:
     resumable: bool  # kept in a state file: a crashed coordinator may come back (--resume)
 
 
+def _http_options(fields: dict[str, Any]) -> HttpOptions:
+    """Return the HTTP options a message holds (JSON made the proxy routes lists: tuples again)."""
+    routes = tuple((str(scheme), str(url)) for scheme, url in fields.get("proxies", ()))
+    return HttpOptions(**{**fields, "proxies": routes})
+
+
 def decode_options(text: str | bytes) -> CrawlOptions:
     """Return the crawl options `text` holds."""
     try:
         message = json.loads(text)
         return CrawlOptions(
-            HttpOptions(**message["http"]),
+            _http_options(message["http"]),
             PageOptions(**message["page"]),
             float(message["lease"]),
             bool(message["resumable"]),

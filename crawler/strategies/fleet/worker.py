@@ -320,6 +320,7 @@ class Worker:
                         served.options.page,
                         _analyse,
                         sent if b"s" in fields else None,  # its origin waits to hear it left
+                        served.options.http.proxies,
                     )
                 except asyncio.CancelledError:
                     served.tasks.pop(entry, None)
