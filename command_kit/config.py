@@ -11,7 +11,7 @@ from command_kit.errors import SettingsError
 # comparison's grid. One file often holds several (config/default.toml: [crawl] and [mock_server]),
 # so each reader accepts them all, and refuses anything else: a misspelt [crawll] must not be
 # silently ignored.
-KNOWN_TABLES = ("crawl", "mock_server", "compare")
+KNOWN_TABLES = ("crawl", "mock_server", "compare", "extract")
 
 
 def read_config_table(path: Path, table: str) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from crawler.core.policy import DEFAULT_POLICY, CrawlPolicy
 from crawler.core.urls import normalize_url
 from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
 from crawler.http.proxies import proxy_problem, routes_from
+from crawler.pages.extract import ExtractRule, as_rules, rules_from_table, shown_rules
 from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 
 __all__ = [
@@ -410,6 +411,17 @@ class CrawlSettings:
             " it, so the loop stays responsive (no faster: the GIL; async-procs uses processes).",
         ),
     )
+    extract: tuple[ExtractRule, ...] = field(
+        default=DEFAULT_PAGE_OPTIONS.extract,
+        metadata=declare(
+            Kind("NAME=SELECTOR", as_rules, shown_rules, repeatable=True),
+            "Add to each page's record `data.NAME`: what the CSS selector matches, each"
+            " element's HTML, or its text (`h1::text`) or an attribute (`a::attr(href)`), as"
+            " Scrapy spells them. Repeatable; a config's [extract] table may give rules per URL"
+            " pattern.",
+            shown_default="none",
+        ),
+    )
     workers: int = field(
         default=0,
         metadata=declare(
@@ -673,6 +685,19 @@ def crawl_settings_source(
 def load_crawl_settings(
     config: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> CrawlSettings:
-    """Merge a config file's `[crawl]` table with overrides (flags win) and validate."""
+    """Merge a config file's `[crawl]` and `[extract]` tables with overrides (flags win, and
+    `--extract` replaces the file's rules) and validate."""
     values = read_config_table(config, "crawl") if config is not None else {}
-    return crawl_settings_from_mapping(overrides or {}, config, values)
+    return crawl_settings_from_mapping(overrides or {}, config, with_extract_table(config, values))
+
+
+def with_extract_table(config: Path | None, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a config's `[crawl]` values with its `[extract]` table's rules added to `extract`."""
+    table = read_config_table(config, "extract") if config is not None else {}
+    if not table:
+        return dict(values)
+    try:
+        rules = rules_from_table(table)
+    except ValueError as error:
+        raise SettingsError("extract", str(error)) from None
+    return {**values, "extract": [*values.get("extract", ()), *rules]}

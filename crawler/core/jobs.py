@@ -95,4 +95,5 @@ class Job:
             outlinks=tuple(url for url, _ in page.links)
             if page is not None and keep_links
             else None,
+            data=page.data if page is not None else None,
         )

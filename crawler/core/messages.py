@@ -68,6 +68,8 @@ class PageAnalysis:
     error: ErrorKind | None = None
     simhash: int | None = None
     words: int = 0
+    # --extract's fields: (name, values), in rule order; None when no rule was given.
+    data: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

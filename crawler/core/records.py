@@ -66,13 +66,17 @@ class Record:
     words: int | None = None
     # The page's outgoing links (resolved, in document order), kept only with --record-links.
     outlinks: tuple[str, ...] | None = None
+    # A page's --extract fields, each with its values in document order; only with --extract.
+    data: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     def to_json(self) -> str:
-        """Return the record as one line of JSON (`outlinks` only when kept)."""
+        """Return the record as one line of JSON (`outlinks` and `data` only when kept)."""
         # Built by hand: dataclasses.asdict deep-copies every field, a third of this call's cost.
-        fields = {name: getattr(self, name) for name in _FIELD_NAMES}
+        fields: dict[str, Any] = {name: getattr(self, name) for name in _FIELD_NAMES}
         if self.outlinks is not None:
             fields["outlinks"] = self.outlinks
+        if self.data is not None:
+            fields["data"] = dict(self.data)
         return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -83,10 +87,14 @@ class Record:
         data["error"] = ErrorKind(error) if error else None
         if data.get("outlinks") is not None:
             data["outlinks"] = tuple(data["outlinks"])
+        if data.get("data") is not None:
+            data["data"] = tuple((name, tuple(values)) for name, values in data["data"].items())
         return cls(**data)
 
 
-_FIELD_NAMES = tuple(field.name for field in fields(Record) if field.name != "outlinks")
+_FIELD_NAMES = tuple(
+    field.name for field in fields(Record) if field.name not in ("outlinks", "data")
+)
 
 # What a crawl reports as broken at its end, as wget's spider does: links that lead nowhere a
 # reader could follow. Refusals the crawl chose (robots, scope) and local trouble are not.

@@ -1,9 +1,9 @@
 """`PageOptions`: what the analysis of a page is told, and nothing else.
 
-The parse needs three numbers, not the crawl's settings: a worker process (of a process pool, or
-of a future fleet) is given this small frozen object, which pickles, and loads no CLI to parse a
-page. The crawler's settings build it (`CrawlSettings.page_options`) and take their defaults from
-`DEFAULT_PAGE_OPTIONS`, so each default is written once.
+The parse needs three numbers and the extraction rules, not the crawl's settings: a worker
+process (of a process pool, or of a fleet) is given this small frozen object, which pickles, and
+loads no CLI to parse a page. The crawler's settings build it (`CrawlSettings.page_options`) and
+take their defaults from `DEFAULT_PAGE_OPTIONS`, so each default is written once.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crawler.core.policy import DEFAULT_POLICY
+from crawler.pages.extract import ExtractRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class PageOptions:
     )  # longer links are skipped, as the core does
     max_outlinks: int = 6000  # Heritrix's default: a page's links past these are not followed
     analysis_cost: int = 0  # rounds of plain-Python SimHash on top of the fingerprint: the CPU dial
+    extract: tuple[ExtractRule, ...] = ()  # --extract: fields pulled out of each page
 
 
 DEFAULT_PAGE_OPTIONS = PageOptions()

@@ -18,6 +18,7 @@ from selectolax.lexbor import LexborHTMLParser
 from crawler.core.messages import PageAnalysis
 from crawler.core.records import ErrorKind
 from crawler.core.urls import LinkResolver
+from crawler.pages.extract import extract
 from crawler.pages.fingerprint import fingerprint, words_of
 from crawler.pages.fingerprint import simhash as slow_simhash
 from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
@@ -197,6 +198,7 @@ def analyze_page(
         charset=charset,
         simhash=simhash,
         words=words,
+        data=extract(tree, url, options.extract) if options.extract else None,
     )
 
 

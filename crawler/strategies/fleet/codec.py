@@ -22,6 +22,7 @@ from crawler.core.messages import (
 )
 from crawler.core.records import ErrorKind
 from crawler.http.options import HttpOptions
+from crawler.pages.extract import ExtractRule
 from crawler.pages.page_options import PageOptions
 
 Outcome = FetchResponse | FetchFailure
@@ -85,6 +86,8 @@ def decode_outcome(text: str | bytes) -> Outcome:
         if page is not None:
             page["links"] = tuple((str(url), bool(nofollow)) for url, nofollow in page["links"])
             page["error"] = ErrorKind(page["error"]) if page["error"] else None
+            if page.get("data") is not None:
+                page["data"] = tuple((str(name), tuple(values)) for name, values in page["data"])
             fields["page"] = PageAnalysis(**page)
         return FetchResponse(**fields)
     except (ValueError, TypeError, KeyError) as error:
@@ -119,13 +122,19 @@ def _http_options(fields: dict[str, Any]) -> HttpOptions:
     return HttpOptions(**{**fields, "proxies": routes})
 
 
+def _page_options(fields: dict[str, Any]) -> PageOptions:
+    """Return the page options a message holds (the extraction rules came as JSON objects)."""
+    rules = tuple(ExtractRule(**rule) for rule in fields.get("extract", ()))
+    return PageOptions(**{**fields, "extract": rules})
+
+
 def decode_options(text: str | bytes) -> CrawlOptions:
     """Return the crawl options `text` holds."""
     try:
         message = json.loads(text)
         return CrawlOptions(
             _http_options(message["http"]),
-            PageOptions(**message["page"]),
+            _page_options(message["page"]),
             float(message["lease"]),
             bool(message["resumable"]),
         )
