@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from crawler.core.stats import LAG_SAMPLES, CrawlStats
 from crawler.strategies.contention import MeasuredLock
 from mock_server import MockServerProcess, load_settings
 
@@ -181,3 +182,15 @@ def test_the_crawlers_writer_keeps_the_loop_running_while_its_reader_stalls(
     assert len(lines) == 400 and all(json.loads(line)["url"] for line in lines)
     summary = json.loads(stats.read_text())
     assert summary["loop_lag_ms"]["max"] < 2000
+
+
+def test_the_loop_lag_sample_stays_bounded_for_a_long_crawl() -> None:
+    """A day's heartbeats (here 200,000 of them) keep at most LAG_SAMPLES values, yet the
+    percentiles are the whole run's and the worst beat is kept exactly."""
+    stats = CrawlStats()
+    for beat in range(200_000):
+        stats.loop_lag((beat % 1000) / 1000)  # 0 to 999 ms, evenly
+    stats.loop_lag(5.0)
+    lag = stats.summary(1.0)["loop_lag_ms"]
+    assert len(stats.loop_lags) == LAG_SAMPLES and stats.loop_beats == 200_001
+    assert lag["max"] == 5000 and abs(lag["p50"] - 500) < 20 and abs(lag["p99"] - 990) < 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 from array import array
 from collections import Counter
@@ -15,6 +16,8 @@ from crawler.core.records import BROKEN, Record
 
 # Broken links kept for the end-of-crawl report; past this many, only counted.
 MAX_BROKEN_KEPT = 1000
+# Heartbeats of the event loop kept for its lag's percentiles: 512 KiB, whatever the crawl's length.
+LAG_SAMPLES = 65_536
 
 
 @dataclass(slots=True)
@@ -40,9 +43,13 @@ class CrawlStats:
     # What a crawl that ended early left undone: URLs it had queued, retries it was waiting for.
     left_queued: int = 0
     left_retries: int = 0
-    # How late the event loop woke a heartbeat, per beat: how long CPU work on the loop made
-    # every coroutine wait. Empty for strategies with no event loop.
+    # How late the event loop woke a heartbeat: how long CPU work on the loop made every
+    # coroutine wait. A uniform sample of at most LAG_SAMPLES beats (a day's crawl beats 8.6
+    # million times), with the worst kept exactly; empty for strategies with no event loop.
     loop_lags: array[float] = field(default_factory=lambda: array("d"))
+    loop_beats: int = 0
+    loop_lag_max: float = 0.0
+    _lag_sampler: random.Random = field(default_factory=lambda: random.Random(0))
     # How the threads strategy's lock was taken: acquisitions, contended ones, their waits.
     lock: dict[str, float | int] | None = None
 
@@ -54,8 +61,16 @@ class CrawlStats:
             self.request_errors[error] += 1
 
     def loop_lag(self, late: float) -> None:
-        """Count one heartbeat of the event loop, `late` seconds after it was due."""
-        self.loop_lags.append(late)
+        """Count one heartbeat of the event loop, `late` seconds after it was due (kept in the
+        sample with the chance every beat has: reservoir sampling, Vitter's algorithm R)."""
+        self.loop_beats += 1
+        self.loop_lag_max = max(self.loop_lag_max, late)
+        if len(self.loop_lags) < LAG_SAMPLES:
+            self.loop_lags.append(late)
+            return
+        slot = self._lag_sampler.randrange(self.loop_beats)
+        if slot < LAG_SAMPLES:
+            self.loop_lags[slot] = late
 
     def record_written(self, record: Record) -> None:
         """Count one finished URL."""
@@ -94,7 +109,7 @@ class CrawlStats:
             "latency_ms": _percentiles(self.latencies),
             "loop_lag_ms": {
                 **_percentiles(self.loop_lags),
-                "max": round(max(self.loop_lags) * 1000, 2) if self.loop_lags else None,
+                "max": round(self.loop_lag_max * 1000, 2) if self.loop_beats else None,
             },
             "lock": self.lock,
             "wall_s": round(wall_seconds, 3),
