@@ -70,7 +70,7 @@ def run_on_loop(main: Awaitable[None], loop_kind: EventLoop) -> None:
 
 
 class AsyncStrategy:
-    """Coroutines on one event loop, parsing inline."""
+    """Coroutines on one event loop, parsing inline (or on one thread beside it)."""
 
     def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
         if settings.analysis_in is AnalysisPlace.LOOP:
