@@ -52,7 +52,7 @@ COLOURS = {"plain": "#D55E00", "aiofiles": "#56B4E9", "buffered": "#009E73"}
 class PlainSink:
     """Each record written on the loop's thread as it is finished (Python's buffered stdout)."""
 
-    def __init__(self, path: str, before_write: object = None) -> None:
+    def __init__(self, path: str, before_write: object = None, on_records: object = None) -> None:
         self.path = path
         self.failure: Exception | None = None
         self._file = sys.stdout.buffer
@@ -78,7 +78,7 @@ class PlainSink:
 class AiofilesSink:
     """Each record written with `await file.write(line)`, aiofiles' way: a thread hop per call."""
 
-    def __init__(self, path: str, before_write: object = None) -> None:
+    def __init__(self, path: str, before_write: object = None, on_records: object = None) -> None:
         import aiofiles
 
         self._open = aiofiles.open
@@ -268,7 +268,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--pages", type=int, default=3000)
+    parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--stall", type=parse_duration, default=parse_duration("300ms"))
     parser.add_argument("--every", type=parse_duration, default=parse_duration("1s"))
     parser.add_argument("--out", type=Path, default=OUT)

@@ -67,18 +67,33 @@ def is_regular_file(path: str) -> bool:
 
 
 class _Lines:
-    """Records waiting to be written, and when a block of them is due."""
+    """Records waiting to be written, and when a block of them is due; with `on_records`, the
+    records themselves too, to hand on once their block is written."""
 
-    def __init__(self, before_write: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        before_write: Callable[[], None] | None = None,
+        on_records: Callable[[list[Record]], None] | None = None,
+    ) -> None:
         self.lines: list[str] = []
+        self.records: list[Record] = []
+        self.taken: list[Record] = []  # the records of the block `take` returned last
         self.flushed_at = time.monotonic()
         self._before_write = before_write
+        self.on_records = on_records
 
     def add(self, records: list[Record]) -> bool:
         """Queue records; say whether a block is due (enough lines, or a second passed)."""
         self.lines.extend(record.to_json() + "\n" for record in records)
+        if self.on_records is not None:
+            self.records.extend(records)
         due = len(self.lines) >= FLUSH_LINES or time.monotonic() - self.flushed_at >= FLUSH_SECONDS
         return bool(self.lines) and due
+
+    def written(self, records: list[Record]) -> None:
+        """Hand on the records of a block just written."""
+        if self.on_records is not None and records:
+            self.on_records(records)
 
     def take(self) -> bytes:
         """Return the queued lines as one block, and start a new one.
@@ -90,6 +105,7 @@ class _Lines:
         if self._before_write is not None:
             self._before_write()
         block, self.lines = "".join(self.lines), []
+        self.taken, self.records = self.records, []
         self.flushed_at = time.monotonic()
         return block.encode("utf-8")
 
@@ -160,9 +176,14 @@ class JsonlSink:
     After a failure (`CrawlAborted`) it writes nothing more: the caller stops the crawl.
     """
 
-    def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        before_write: Callable[[], None] | None = None,
+        on_records: Callable[[list[Record]], None] | None = None,
+    ) -> None:
         self.path = path
-        self._pending = _Lines(before_write)
+        self._pending = _Lines(before_write, on_records)
         self._file = _BlockFile(path)
         self.failure: CrawlAborted | None = None
 
@@ -177,6 +198,7 @@ class JsonlSink:
             raise self.failure
         try:
             self._file.write(self._pending.take())
+            self._pending.written(self._pending.taken)
         except CrawlAborted as error:
             self.failure = error
             raise
@@ -193,9 +215,14 @@ class JsonlSink:
 class AsyncJsonlSink:
     """A buffered JSON Lines writer for the event loop: each block is written in a thread."""
 
-    def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        before_write: Callable[[], None] | None = None,
+        on_records: Callable[[list[Record]], None] | None = None,
+    ) -> None:
         self.path = path
-        self._pending = _Lines(before_write)
+        self._pending = _Lines(before_write, on_records)
         self._file: _BlockFile | None = None
         self.failure: CrawlAborted | None = None
 
@@ -213,8 +240,10 @@ class AsyncJsonlSink:
             raise self.failure
         try:
             block = self._pending.take()
+            records = self._pending.taken
             if block and self._file is not None:
                 await asyncio.get_running_loop().run_in_executor(None, self._file.write, block)
+            self._pending.written(records)
         except CrawlAborted as error:
             self.failure = error
             raise

@@ -68,13 +68,16 @@ def run_crawl(
     site: ServerSettings | None = None,
     handle_signals: bool = True,
     console: Console | None = None,
+    context: RunContext | None = None,
 ) -> CrawlOutcome:
     """Crawl as `settings` say; with no seeds, serve the embedded mock site and crawl that.
 
     Three steps: open what the crawl holds, run it, then summarise it and choose the exit status.
+    `context` is the Python API's (its stop control, its record hand-over); the command's is made
+    here.
     """
     console = console or Console(file=cast(TextIO, SurvivingStderr(sys.stderr)))
-    context = RunContext(settings.output, handle_signals)
+    context = context or RunContext(settings.output, handle_signals)
     started_at = datetime.now(UTC)
     with contextlib.ExitStack() as stack:
         # From here on a stop signal is a request the strategy honours, never a traceback.

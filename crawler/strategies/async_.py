@@ -93,7 +93,7 @@ async def crawl(
 ) -> None:
     """Drive `core` to the end on the running loop, writing records to `context.output`."""
     importing = None if analyzer else _import_meanwhile("crawler.pages.parse")
-    sink = AsyncJsonlSink(context.output, context.before_write)
+    sink = AsyncJsonlSink(context.output, context.before_write, context.on_records)
     await sink.open()
     try:
         proxies = settings.http_options.proxies

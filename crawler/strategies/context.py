@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from crawler.core.records import Record
 from crawler.stopping.control import StopControl
 from crawler.stopping.signals import stop_signals
 
@@ -30,6 +31,8 @@ class RunContext:
     stop: StopControl | None = None
     # The signals that stop the crawl cleanly: none without handle_signals.
     stop_signals: tuple[int, ...] = ()
+    # Given each block of records once it is written (the Python API hands them on from here).
+    on_records: Callable[[list[Record]], None] | None = None
 
     def __post_init__(self) -> None:
         if self.handle_signals and not self.stop_signals:

@@ -30,7 +30,7 @@ class LoopStrategy:
     """Coroutines as generators on a selector loop."""
 
     def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
-        sink = JsonlSink(context.output, context.before_write)
+        sink = JsonlSink(context.output, context.before_write, context.on_records)
         loop = SelectorLoop()
         try:
             with StopRequests(

@@ -196,7 +196,7 @@ class ProcessesStrategy:
 
 
 async def _crawl(core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
-    sink = AsyncJsonlSink(context.output, context.before_write)
+    sink = AsyncJsonlSink(context.output, context.before_write, context.on_records)
     await sink.open()
     fetchers = Fetchers(settings)
     try:

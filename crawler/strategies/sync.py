@@ -29,7 +29,7 @@ class SyncStrategy:
     """One request at a time."""
 
     def run(self, core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
-        sink = JsonlSink(context.output, context.before_write)
+        sink = JsonlSink(context.output, context.before_write, context.on_records)
         try:
             with (
                 WATCHDOG.in_use(),

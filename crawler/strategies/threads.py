@@ -49,7 +49,7 @@ class _ThreadsDriver:
         self.core = core
         self.context = context
         self.settings = settings
-        self.sink = JsonlSink(context.output, context.before_write)
+        self.sink = JsonlSink(context.output, context.before_write, context.on_records)
         self.lock = MeasuredLock()
         self.completed = threading.Condition(self.lock)  # type: ignore[arg-type]
         # Requests out, with each one's connection once it is sent (to cut at a grace period's end).

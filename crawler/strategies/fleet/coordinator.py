@@ -432,7 +432,7 @@ class BrokerStrategy:
 async def _crawl(core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
     dispatch = Dispatch(settings)
     await dispatch.start()
-    sink = AsyncJsonlSink(context.output, context.before_write)
+    sink = AsyncJsonlSink(context.output, context.before_write, context.on_records)
     await sink.open()
     try:
         await drive(core, settings, context, sink, dispatch.perform)
