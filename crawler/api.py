@@ -66,7 +66,11 @@ def settings_for(
 
 
 class CrawlRun:
-    """One crawl on its own thread: iterate it for its records; `summary` once it is over."""
+    """One crawl on its own thread: iterate it for its records; `summary` once it is over.
+
+    A run left unread holds its crawl back once `BUFFERED_RECORDS` wait: `with crawl_sync(...)
+    as run:` (or `close()`) ends it however the reading ends.
+    """
 
     def __init__(self, settings: CrawlSettings) -> None:
         self.settings = settings
@@ -98,6 +102,12 @@ class CrawlRun:
             else:  # left early: the consumer is done with the crawl
                 self.close()
         self._raise_failure()
+
+    def __enter__(self) -> CrawlRun:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Stop the crawl if it is still running (requests in flight get its grace) and wait

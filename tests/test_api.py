@@ -76,7 +76,7 @@ def test_crawl_is_an_async_iterator_that_leaves_the_callers_loop_free(site: str)
     assert all(record.data is not None for record in records if record.content_type)
 
 
-def test_leaving_the_loop_stops_the_crawl_and_its_thread() -> None:
+def test_leaving_the_loop_stops_the_crawl_and_its_thread(site: str) -> None:
     """A `break` stops the crawl as Ctrl-C does; its thread ends; the summary says so. (Records
     come in the blocks the crawl writes, a second's worth at most: a slow site of 2,000 pages is
     far from done when the first arrive.)"""
@@ -89,6 +89,11 @@ def test_leaving_the_loop_stops_the_crawl_and_its_thread() -> None:
     assert run.summary is not None and run.summary["finish_reason"] == "interrupted"
     assert run.summary["pages"] < 2000
     assert not any(thread.name == "crawler" for thread in threading.enumerate())
+    with crawler.crawl_sync(site) as unread:  # a run nobody reads, closed by its block
+        pass
+    assert unread.summary is not None and not any(
+        thread.name == "crawler" for thread in threading.enumerate()
+    )
 
 
 def test_settings_are_the_commands_and_so_are_their_errors(tmp_path: Path) -> None:
