@@ -44,8 +44,10 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Test files run on as many workers as there are cores (up to 4), each file on one worker: every
+# test waits for the state it asserts, so a neighbour's load slows it and never fails it.
 test: lint system-packages
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

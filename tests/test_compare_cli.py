@@ -103,8 +103,13 @@ def test_repeats_default_to_three_and_verdicts_state_their_test_and_reason(
     assert verdict["slowest"] == min(rates["async"])
     assert verdict["runner_up_fastest"] == max(rates["sync"])
     shares = verdict["shares"]
-    if verdict["binding"] == "no single limit":
-        assert max(shares.values()) < 0.75 and "neither latency nor CPU binds" in verdict["why"]
+    if (
+        verdict["binding"] == "no single limit"
+    ):  # none near, or a busy machine the crawl did not fill
+        assert "neither latency nor CPU binds" in verdict["why"]
+        assert max(shares.values()) < 0.75 or "busy, but" in verdict["why"]
+    elif verdict["binding"] == "other programs":  # a machine this busy says so, and no more
+        assert "cannot say what would bind" in verdict["why"]
     else:  # the label is the limit its own numbers come closest to
         assert shares[verdict["binding"]] >= max(shares.values()) - 0.05
     assert "Little's law" in verdict["why"] or "cores" in verdict["why"]
