@@ -79,6 +79,7 @@ class CrawlRun:
         self._closed = threading.Event()
         self._outcome: CrawlOutcome | None = None
         self._error: BaseException | None = None
+        self._iterated = False
         # Made here, silent: a library's caller hears of a stop from `summary`, not from stderr.
         self._context = RunContext(settings.output, handle_signals=False)
         self._context.stop = StopControl(settings.grace, signals=False, announce=_silent)
@@ -87,6 +88,9 @@ class CrawlRun:
         self._thread.start()
 
     def __iter__(self) -> Iterator[Record]:
+        if self._iterated:
+            raise RuntimeError("a crawl's records can be read once: start another crawl")
+        self._iterated = True
         finished = False
         try:
             while True:
