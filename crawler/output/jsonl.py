@@ -77,7 +77,6 @@ class _Lines:
     ) -> None:
         self.lines: list[str] = []
         self.records: list[Record] = []
-        self.taken: list[Record] = []  # the records of the block `take` returned last
         self.flushed_at = time.monotonic()
         self._before_write = before_write
         self.on_records = on_records
@@ -95,8 +94,9 @@ class _Lines:
         if self.on_records is not None and records:
             self.on_records(records)
 
-    def take(self) -> bytes:
-        """Return the queued lines as one block, and start a new one.
+    def take(self) -> tuple[bytes, list[Record]]:
+        """Return the queued lines as one block (and, with `on_records`, their records), and
+        start a new one.
 
         `before_write` runs first: if it fails (a state commit refused), the lines stay queued and
         the exception propagates, so no record the state file lacks is ever handed out. It is
@@ -105,9 +105,9 @@ class _Lines:
         if self._before_write is not None:
             self._before_write()
         block, self.lines = "".join(self.lines), []
-        self.taken, self.records = self.records, []
+        records, self.records = self.records, []
         self.flushed_at = time.monotonic()
-        return block.encode("utf-8")
+        return block.encode("utf-8"), records
 
 
 class _BlockFile:
@@ -197,8 +197,9 @@ class JsonlSink:
         if self.failure is not None:
             raise self.failure
         try:
-            self._file.write(self._pending.take())
-            self._pending.written(self._pending.taken)
+            block, records = self._pending.take()
+            self._file.write(block)
+            self._pending.written(records)
         except CrawlAborted as error:
             self.failure = error
             raise
@@ -239,8 +240,7 @@ class AsyncJsonlSink:
         if self.failure is not None:
             raise self.failure
         try:
-            block = self._pending.take()
-            records = self._pending.taken
+            block, records = self._pending.take()
             if block and self._file is not None:
                 await asyncio.get_running_loop().run_in_executor(None, self._file.write, block)
             self._pending.written(records)
