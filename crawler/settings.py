@@ -55,6 +55,7 @@ from crawler.http.options import DEFAULT_HTTP_OPTIONS, HttpOptions
 from crawler.http.proxies import proxy_problem, routes_from
 from crawler.pages.extract import ExtractRule, as_rules, rules_from_table, shown_rules
 from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
+from crawler.pages.sitemap import as_since, shown_since
 
 __all__ = [
     "BROKER_ENVIRONMENT",
@@ -328,6 +329,32 @@ class CrawlSettings:
         metadata=declare(
             BOOLEAN,
             "Keep each page's outgoing links in its record (`outlinks`), for the link graph.",
+        ),
+    )
+    sitemaps: bool = field(
+        default=DEFAULT_POLICY.sitemaps,
+        metadata=declare(
+            BOOLEAN,
+            "Also crawl what each seed site's sitemaps list: those its robots.txt names, or"
+            " /sitemap.xml (indexes, gzip and text sitemaps too), under the same scope and"
+            " robots.txt rules as links.",
+        ),
+    )
+    sitemaps_only: bool = field(
+        default=DEFAULT_POLICY.sitemaps_only,
+        metadata=declare(
+            BOOLEAN,
+            "Crawl the seeds and what their sitemaps list, following no page's links"
+            " (implies --sitemaps).",
+        ),
+    )
+    sitemap_since: float | None = field(
+        default=DEFAULT_PAGE_OPTIONS.sitemap_since,
+        metadata=declare(
+            optional(Kind("DATE", as_since, shown_since)),
+            "Take only sitemap entries whose <lastmod> is this date or later (2026-12-01, or"
+            " 2026-12-01T08:00Z; UTC without a zone). Entries without a date are taken.",
+            shown_default="every entry",
         ),
     )
     output: str = field(

@@ -53,14 +53,44 @@ class FixedSite:
         self.disallow = {origin: rng.random() < 0.3 for origin in self.origins}
         picked = rng.sample(self.origins, rng.randint(1, len(self.origins)))
         self.seeds = tuple(origin + "/" for origin in picked)
+        # Sitemaps (read with --sitemaps): /sitemap.xml, and /s1.xml when robots.txt names it,
+        # each listing pages (with a <lastmod> or not) and perhaps other sitemaps, loops included.
+        self.named = {origin: rng.random() < 0.5 for origin in self.origins}
+        sitemaps = [
+            origin + path for origin in self.origins for path in ("/sitemap.xml", "/s1.xml")
+        ]
+        self.sitemaps = {
+            url: (
+                tuple(
+                    (page, rng.choice([None, "2026-01-0" + str(rng.randint(1, 9))]))
+                    for page in rng.sample(self.urls, min(len(self.urls), rng.randint(0, 8)))
+                ),
+                tuple(rng.sample(sitemaps, rng.randint(0, 2))),
+            )
+            for url in sitemaps
+            if rng.random() < 0.8
+        }
 
     def answer(self, request: FetchRequest) -> Outcome:
         """Return what `request` gets: the same whenever it is asked."""
         if request.kind is RequestKind.ROBOTS:
             origin = request.url.removesuffix("/robots.txt")
+            named = b"Sitemap: /s1.xml\n" if self.named[origin] else b""
             if self.disallow[origin]:
-                return FetchResponse(200, 0.01, body=b"User-agent: *\nDisallow: /p1\n")
-            return FetchResponse(404, 0.01)
+                return FetchResponse(200, 0.01, body=b"User-agent: *\nDisallow: /p1\n" + named)
+            return FetchResponse(200, 0.01, body=named) if named else FetchResponse(404, 0.01)
+        if request.kind is RequestKind.SITEMAP:
+            if request.url not in self.sitemaps:
+                return FetchResponse(404, 0.01, "text/html")
+            pages, sitemaps = self.sitemaps[request.url]
+            listed = PageAnalysis(
+                None,
+                tuple((url, False) for url, _ in pages),
+                len(pages) + len(sitemaps),
+                sitemaps=sitemaps,
+                lastmods=tuple(lastmod for _, lastmod in pages),
+            )
+            return FetchResponse(200, 0.01, "application/xml", body_bytes=100, page=listed)
         kind = self.kinds.get(request.url, "page")
         if kind == "redirect":
             return FetchResponse(302, 0.01, location=self.targets[request.url])
@@ -112,7 +142,17 @@ def crawl(site: FixedSite, order: int, **limits: Any) -> dict[str, tuple[Any, ..
     records.extend(core.take_records())
     assert len({record.url for record in records}) == len(records)
     return {
-        r.url: (r.final_url, r.status, r.depth, r.parent, r.error, r.attempts, r.links)
+        r.url: (
+            r.final_url,
+            r.status,
+            r.depth,
+            r.parent,
+            r.error,
+            r.attempts,
+            r.links,
+            r.kind,
+            r.lastmod,
+        )
         for r in records
     }
 
@@ -128,3 +168,20 @@ def test_every_order_of_answers_gives_the_same_records(block: int) -> None:
         first = crawl(site, order=seed * 10, max_depth=max_depth)
         for order in range(seed * 10 + 1, seed * 10 + 5):
             assert crawl(site, order=order, max_depth=max_depth) == first, (seed, order)
+
+
+@pytest.mark.parametrize("block", range(2))
+def test_sitemaps_give_the_same_records_in_every_order(block: int) -> None:
+    """With --sitemaps (and --sitemaps-only) on 40 random sites per block, whose sitemaps list
+    pages also linked from pages, name each other in loops and give <lastmod>s: five orders of
+    answers write the same records, the sitemaps' kind and each page's lastmod included."""
+    for seed in range(block * 40, block * 40 + 40):
+        site = FixedSite(seed)
+        rng = random.Random(seed)
+        limits = {"max_depth": rng.randint(1, 5), "sitemaps": True}
+        if rng.random() < 0.3:
+            limits["sitemaps_only"] = True
+        first = crawl(site, order=seed * 10, **limits)
+        assert any(kind == "sitemap" for *_, kind, _ in first.values())
+        for order in range(seed * 10 + 1, seed * 10 + 5):
+            assert crawl(site, order=order, **limits) == first, (seed, order)

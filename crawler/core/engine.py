@@ -56,6 +56,10 @@ Outcome = FetchResponse | FetchFailure
 # Failures that say the origin is overloaded (or the way to it is): --adaptive cuts on them.
 CONGESTION = frozenset({ErrorKind.TIMEOUT, ErrorKind.RESET, ErrorKind.CONNECT})
 ROBOTS_JOB = -1
+# How deep sitemap indexes may nest: sitemaps.org allows none (an index lists sitemaps), real
+# sites nest one or two; past this, an index's sitemaps are not read (loops end sooner, at the
+# seen-set).
+MAX_SITEMAP_NESTING = 3
 # Told of each finished request: the request, what came of it, and its URL's depth (None for
 # robots.txt). The strategies' logs use it; the core only calls it.
 RequestObserver = Callable[[FetchRequest, FetchResponse | FetchFailure, int | None], None]
@@ -102,6 +106,10 @@ class CrawlCore:
         self._sent_at: dict[FetchRequest, tuple[float, int]] = {}
         self._first_sent: float | None = None
         self._robots_of: dict[FetchRequest, str] = {}  # robots.txt requests out -> their origin
+        # --sitemaps: the origins whose sitemaps are read (the seeds', and where a seed moved),
+        # and those whose sitemaps are queued already.
+        self._sitemap_origins: set[str] = set()
+        self._sitemaps_queued: set[str] = set()
         self._next_job = 0
         self._in_flight = 0
         self._started_jobs = 0
@@ -121,6 +129,8 @@ class CrawlCore:
             self.stats.scope_added.append(origin)
         for seed in policy.seeds:
             self._enqueue(FrontierEntry(seed, 0, None))
+        for seed in policy.seeds:
+            self._want_sitemaps(origin_of(seed))
         if self._pages_left() <= 0:
             self.limit_reached = True
             self._drop_frontier()
@@ -295,9 +305,8 @@ class CrawlCore:
             else:
                 self._finish(job, ErrorKind.ROBOTS_UNAVAILABLE)
             return None
-        request = FetchRequest(
-            job.url, RequestKind.PAGE, job.id, job.attempts + 1, self.policy.max_bytes
-        )
+        kind = RequestKind.PAGE if job.sitemap is None else RequestKind.SITEMAP
+        request = FetchRequest(job.url, kind, job.id, job.attempts + 1, self.policy.max_bytes)
         job.move(JobState.IN_FLIGHT)
         return self._send(origin, now, request)
 
@@ -350,7 +359,7 @@ class CrawlCore:
             self._offer(origin)
 
     def _start_job(self, entry: FrontierEntry) -> Job:
-        job = Job(self._next_job, entry.url, entry.rank, entry.parent)
+        job = Job(self._next_job, entry.url, entry.rank, entry.parent, entry.sitemap, entry.lastmod)
         self._next_job += 1
         self._jobs[job.id] = job
         self._job_of_url[job.url] = job
@@ -416,7 +425,7 @@ class CrawlCore:
             # every worker, a Retry-After seen by one holds off the whole fleet.
             state.slot.hold_off(now + min(outcome.retry_after, self.retry.max_retry_after))
         if request.kind is RequestKind.ROBOTS:
-            self._robots_done(state, request, outcome, now)
+            self._robots_done(origin, state, request, outcome, now)
         else:
             self._page_done(request, outcome, now)
         self._offer(origin)
@@ -469,6 +478,9 @@ class CrawlCore:
             self._finish(job, ErrorKind.BAD_REDIRECT)
         elif response.too_large:
             self._finish(job, ErrorKind.TOO_LARGE)
+        elif job.sitemap is not None:
+            page = response.page
+            self._finish(job, page.error if page is not None else ErrorKind.PARSE, page)
         elif not is_html(response.content_type):
             self._finish(job, ErrorKind.NOT_HTML)
         elif response.page is None:
@@ -495,7 +507,8 @@ class CrawlCore:
             else:
                 rank = step_from(job.rank, crossed=origin_of(target) != origin_of(job.url))
             if depth_of(rank) <= self.policy.max_depth and self._may_take_more():
-                self._enqueue(FrontierEntry(target, rank, job.url))
+                # A sitemap that moved is a sitemap where it went.
+                self._enqueue(FrontierEntry(target, rank, job.url, job.sitemap))
             self._finish(job, None)
 
     def _count_seed_hop(self, url: str, target: str) -> bool:
@@ -510,9 +523,10 @@ class CrawlCore:
     def _seed_moved(self, job: Job, target: str) -> bool:
         """Take a seed's redirect target's origin into scope (http to https, apex to www): the
         site lives there. Say whether the target is now in scope."""
-        if job.depth != 0:
-            return False
+        if job.depth != 0 or job.sitemap is not None:
+            return False  # a sitemap's redirect widens nothing: it is no seed
         origin = origin_of(target)
+        self._want_sitemaps(origin)
         if origin not in self.scope.origins:
             self.scope = self.scope.with_origin(origin)
             self.stats.scope_added.append(origin)
@@ -546,7 +560,9 @@ class CrawlCore:
             # Not an outcome: the URL stays waiting in the store, and a resumed crawl fetches it.
             self.stats.deferred += 1
         else:
-            if page is not None and error is None:
+            if page is not None and job.sitemap is not None:
+                self._follow_sitemap(job, origin, page)  # what was read before any fault
+            elif page is not None and error is None:
                 self.stats.near_duplicates.add(job.url, page.simhash, page.words)
                 self._follow_links(job, origin, page)
             record = job.record(error, page, keep_links=self.policy.record_links)
@@ -588,6 +604,8 @@ class CrawlCore:
             return
         if settings.respect_nofollow and page.meta_nofollow:
             return
+        if settings.sitemaps_only:
+            return  # only the sitemaps' URLs are crawled
         within = step_from(job.rank, crossed=False)
         across = step_from(job.rank, crossed=True)
         for url, nofollow in page.links:
@@ -598,6 +616,66 @@ class CrawlCore:
             if self.scope.allows(url):
                 rank = within if origin_of(url) == origin else across
                 self._enqueue(FrontierEntry(url, rank, job.url))
+
+    # -- Sitemaps ----------------------------------------------------------------------------
+
+    def _want_sitemaps(self, origin: str) -> None:
+        """Read `origin`'s sitemaps (with --sitemaps; a seed's origin, or one a seed moved to):
+        now if its robots.txt is read or ignored, else once it is."""
+        wanted = self.policy.sitemaps or self.policy.sitemaps_only
+        if not wanted or origin in self._sitemap_origins:
+            return
+        self._sitemap_origins.add(origin)
+        if self.policy.ignore_robots or self._origin(origin).robots.ready:
+            self._queue_sitemaps(origin)
+
+    def _queue_sitemaps(self, origin: str) -> None:
+        """Queue an origin's sitemaps as seeds are queued (depth 0, before any page of depth 1
+        goes out, so every URL they list is known before its depth is settled): those its
+        robots.txt names, whose parent is robots.txt, and /sitemap.xml if it names none."""
+        if origin in self._sitemaps_queued or self._stopping:
+            return
+        self._sitemaps_queued.add(origin)
+        gate = self._origin(origin).robots
+        rules = gate.rules
+        if rules is not None and rules.unavailable:
+            return  # the origin is refused: its sitemaps would only be refused too
+        robots_url = gate.url or f"{origin}/robots.txt"
+        named = [
+            url
+            for line in (rules.sitemaps if rules is not None else ())
+            if (url := resolve_link(line, robots_url, self.policy.max_url_length)) is not None
+        ]
+        guessed = f"{origin}/sitemap.xml"
+        entries = [FrontierEntry(url, SEED_RANK, robots_url, 0) for url in named]
+        if guessed not in named:
+            entries.append(FrontierEntry(guessed, SEED_RANK, None, 0))
+        for entry in entries:
+            if self.scope.allows(entry.url) and self._may_take_more():
+                self._enqueue(entry)
+
+    def _follow_sitemap(self, job: Job, origin: str, page: PageAnalysis) -> None:
+        """Queue what a sitemap lists: its pages one step on (as a seed's links are), with their
+        <lastmod>, and an index's sitemaps beside it, at depth 0, up to MAX_SITEMAP_NESTING."""
+        assert job.sitemap is not None
+        if job.depth < self.policy.max_depth:
+            within = step_from(job.rank, crossed=False)
+            across = step_from(job.rank, crossed=True)
+            lastmods = page.lastmods or (None,) * len(page.links)
+            for (url, _), lastmod in zip(page.links, lastmods, strict=True):
+                if not self._may_take_more():
+                    return
+                if self.scope.allows(url):
+                    rank = within if origin_of(url) == origin else across
+                    self._enqueue(FrontierEntry(url, rank, job.url, None, lastmod))
+        if job.sitemap >= MAX_SITEMAP_NESTING:
+            self.stats.sitemaps_too_deep += len(page.sitemaps)
+            return
+        for url in page.sitemaps:
+            if not self._may_take_more():
+                return
+            if self.scope.allows(url):
+                self._enqueue(FrontierEntry(url, job.rank, job.url, job.sitemap + 1))
 
     def _may_take_more(self) -> bool:
         """Say whether a URL found now may be queued. A durable frontier takes every one, even
@@ -625,15 +703,18 @@ class CrawlCore:
         job = self._job_of_url.get(entry.url)
         if job is not None:
             if job.rank == entry.rank and comes_first(entry.parent, job.parent):
-                job.parent = entry.parent
+                job.parent, job.lastmod = entry.parent, entry.lastmod
             return
         held = self._held.get(origin_of(entry.url), {}).get(entry.rank)
         record = held.get(entry.url) if held else None
         if held is not None and record is not None and comes_first(entry.parent, record.parent):
-            held[entry.url] = dataclasses.replace(record, parent=entry.parent)
+            held[entry.url] = dataclasses.replace(
+                record, parent=entry.parent, lastmod=entry.lastmod
+            )
 
     def _robots_done(
         self,
+        origin: str,
         state: _Origin,
         request: FetchRequest,
         outcome: FetchResponse | FetchFailure,
@@ -649,6 +730,8 @@ class CrawlCore:
             if not gate.answered(outcome.status, outcome.body, location, self.policy.robots_agent):
                 cause = ErrorKind.HTTP_429 if outcome.status == 429 else ErrorKind.HTTP_5XX
                 self._robots_failed(gate, cause, outcome.retry_after, now)
+        if gate.ready and origin in self._sitemap_origins:
+            self._queue_sitemaps(origin)
         if gate.ready and gate.rules is not None:
             # The robots.txt request itself counts: the first page waits the Crawl-delay after it.
             state.slot.floor_delay = max(self.policy.delay, gate.rules.crawl_delay)

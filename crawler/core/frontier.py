@@ -25,6 +25,10 @@ class FrontierEntry:
     url: str
     rank: int  # how it was found: crossings between origins, then steps (`depth.rank_of`)
     parent: str | None
+    # A sitemap's nesting: 0 for one robots.txt names (or /sitemap.xml), 1 for one a sitemap
+    # index lists, and so on; None for a page.
+    sitemap: int | None = None
+    lastmod: str | None = None  # the <lastmod> of the sitemap entry that listed the URL
 
 
 class AddResult(NamedTuple):

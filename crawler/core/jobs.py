@@ -45,6 +45,8 @@ class Job:
     # The page that led here (linked it, or redirected to it); the core keeps the first in
     # URL order among those one step before it, so it does not depend on arrival order.
     parent: str | None
+    sitemap: int | None = None  # a sitemap's nesting level (see `FrontierEntry`); None: a page
+    lastmod: str | None = None
     state: JobState = JobState.READY
     redirected_to: str | None = None  # where its redirect led, if it answered with one
     attempts: int = 0
@@ -92,8 +94,10 @@ class Job:
             if page is not None and page.simhash is not None
             else None,
             words=page.words if page is not None else None,
-            outlinks=tuple(url for url, _ in page.links)
+            outlinks=tuple(url for url, _ in page.links) + page.sitemaps
             if page is not None and keep_links
             else None,
             data=page.data if page is not None else None,
+            kind="sitemap" if self.sitemap is not None else None,
+            lastmod=self.lastmod,
         )

@@ -14,6 +14,7 @@ class RequestKind(enum.StrEnum):
 
     PAGE = "page"
     ROBOTS = "robots"
+    SITEMAP = "sitemap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,8 @@ Step = FetchRequest | Wait | WaitForCompletion | Done
 
 @dataclass(frozen=True, slots=True)
 class PageAnalysis:
-    """What the parser made of an HTML page: small, so it crosses a process boundary cheaply."""
+    """What the parser made of an HTML page or a sitemap: small, so it crosses a process boundary
+    cheaply. A sitemap's `links` are the pages it lists, `link_count` the entries it holds."""
 
     title: str | None
     links: tuple[tuple[str, bool], ...]  # (absolute normalized URL, rel=nofollow)
@@ -70,6 +72,10 @@ class PageAnalysis:
     words: int = 0
     # --extract's fields: (name, values), in rule order; None when no rule was given.
     data: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # A sitemap index's sitemaps, and each listed page's <lastmod> (None for a page without
+    # one; the whole field None for an HTML page).
+    sitemaps: tuple[str, ...] = ()
+    lastmods: tuple[str | None, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,8 @@ def should_read_body(request: FetchRequest, status: int, content_type: str | Non
     """
     if request.kind is RequestKind.ROBOTS:
         return status == 200
+    if request.kind is RequestKind.SITEMAP:
+        return True  # XML, text or gzip: whatever its type, a sitemap is read
     return is_html(content_type) or not 200 <= status < 300
 
 
@@ -125,14 +133,13 @@ def body_is_incidental(request: FetchRequest, status: int) -> bool:
     """Say whether a body is read only to be counted (a redirect's, an error's): the status is
     the response's outcome, so a body that arrives cut short, late or undecodable does not
     change it, and what arrived of it is kept."""
-    return request.kind is RequestKind.PAGE and not 200 <= status < 300
+    return request.kind is not RequestKind.ROBOTS and not 200 <= status < 300
 
 
 def should_analyze(request: FetchRequest, response: FetchResponse) -> bool:
-    """Say whether a strategy should run the page analysis on a response."""
-    return (
-        request.kind is RequestKind.PAGE
-        and response.status == 200
-        and not response.too_large
-        and is_html(response.content_type)
-    )
+    """Say whether a strategy should run the page analysis on a response (a sitemap's too)."""
+    if response.status != 200 or response.too_large:
+        return False
+    if request.kind is RequestKind.SITEMAP:
+        return True
+    return request.kind is RequestKind.PAGE and is_html(response.content_type)

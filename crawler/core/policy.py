@@ -40,6 +40,10 @@ class CrawlPolicy:
     max_bytes: int = 2 * 1024 * 1024
     max_url_length: int = 2048
     record_links: bool = False
+    # Read each seed origin's sitemaps (robots.txt's Sitemap: lines and /sitemap.xml); with
+    # sitemaps_only, crawl what they list and follow no page's links.
+    sitemaps: bool = False
+    sitemaps_only: bool = False
 
 
 # The defaults as values, read by the settings (a slotted dataclass keeps no defaults on its class).

@@ -68,11 +68,20 @@ class Record:
     outlinks: tuple[str, ...] | None = None
     # A page's --extract fields, each with its values in document order; only with --extract.
     data: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # "sitemap" for a sitemap's record (a page's has none); a page listed by a sitemap keeps
+    # the entry's <lastmod> as the server wrote it. Both only with --sitemaps.
+    kind: str | None = None
+    lastmod: str | None = None
 
     def to_json(self) -> str:
-        """Return the record as one line of JSON (`outlinks` and `data` only when kept)."""
+        """Return the record as one line of JSON (`outlinks`, `data`, `kind` and `lastmod` only
+        when they have a value, so a crawl without them writes the records it always did)."""
         # Built by hand: dataclasses.asdict deep-copies every field, a third of this call's cost.
         fields: dict[str, Any] = {name: getattr(self, name) for name in _FIELD_NAMES}
+        if self.kind is not None:
+            fields["kind"] = self.kind
+        if self.lastmod is not None:
+            fields["lastmod"] = self.lastmod
         if self.outlinks is not None:
             fields["outlinks"] = self.outlinks
         if self.data is not None:
@@ -93,7 +102,9 @@ class Record:
 
 
 _FIELD_NAMES = tuple(
-    field.name for field in fields(Record) if field.name not in ("outlinks", "data")
+    field.name
+    for field in fields(Record)
+    if field.name not in ("outlinks", "data", "kind", "lastmod")
 )
 
 # What a crawl reports as broken at its end, as wget's spider does: links that lead nowhere a

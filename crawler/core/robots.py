@@ -69,6 +69,11 @@ class RobotsRules:
         """Rules for an origin whose robots.txt could not be had, for `cause`."""
         return cls(parser=None, allow_all=False, unavailable=True, cause=cause)
 
+    @property
+    def sitemaps(self) -> tuple[str, ...]:
+        """Return the URLs of the file's `Sitemap:` lines, as written (relative ones too)."""
+        return tuple(self.parser.sitemaps) if self.parser is not None else ()
+
     def allows(self, url: str, user_agent: str) -> bool:
         """Say whether `user_agent` may fetch `url`."""
         if self.parser is None:

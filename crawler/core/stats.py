@@ -50,6 +50,10 @@ class CrawlStats:
     loop_beats: int = 0
     loop_lag_max: float = 0.0
     _lag_sampler: random.Random = field(default_factory=lambda: random.Random(0))
+    # --sitemaps: sitemaps recorded, the entries they held, index entries past the nesting limit.
+    sitemaps: int = 0
+    sitemap_entries: int = 0
+    sitemaps_too_deep: int = 0
     # How the threads strategy's lock was taken: acquisitions, contended ones, their waits.
     lock: dict[str, float | int] | None = None
 
@@ -78,11 +82,16 @@ class CrawlStats:
         self.bytes += record.bytes
         self.statuses[str(record.status) if record.status is not None else "none"] += 1
         self.max_depth_reached = max(self.max_depth_reached, record.depth)
+        if record.kind == "sitemap":
+            self.sitemaps += 1
+            self.sitemap_entries += record.links
         if record.error is None:
             self.ok += 1
         else:
             self.errors[record.error.value] += 1
-            if record.error in BROKEN:
+            # A /sitemap.xml nobody named (its parent is none) that is missing is no broken link.
+            guessed = record.kind == "sitemap" and record.parent is None
+            if record.error in BROKEN and not guessed:
                 self.broken_total += 1
                 if len(self.broken) < MAX_BROKEN_KEPT:
                     self.broken.append(
@@ -117,6 +126,11 @@ class CrawlStats:
             "near_duplicates": self.near_duplicates.summary(),
             "scope_added": list(self.scope_added),
             "max_depth_reached": self.max_depth_reached,
+            "sitemaps": {
+                "read": self.sitemaps,
+                "entries": self.sitemap_entries,
+                "too_deep": self.sitemaps_too_deep,
+            },
             "left": {"queued": self.left_queued, "retries": self.left_retries},
             "broken": {"total": self.broken_total, "links": list(self.broken)},
         }

@@ -12,7 +12,13 @@ import dataclasses
 import functools
 from collections.abc import Callable
 
-from crawler.core.messages import FetchFailure, FetchRequest, FetchResponse, PageAnalysis
+from crawler.core.messages import (
+    FetchFailure,
+    FetchRequest,
+    FetchResponse,
+    PageAnalysis,
+    RequestKind,
+)
 from crawler.core.messages import should_analyze as _is_page
 from crawler.pages.page_options import PageOptions
 
@@ -28,13 +34,23 @@ def _page_job() -> Callable[..., PageJob]:
     return page_job
 
 
+@functools.cache
+def _sitemap_job() -> Callable[..., PageJob]:
+    from crawler.pages.sitemap import sitemap_job
+
+    return sitemap_job
+
+
 def page_job_for(
     options: PageOptions, request: FetchRequest, outcome: FetchResponse | FetchFailure
 ) -> PageJob | None:
     """Return the parse `outcome` needs, as a call to run here or elsewhere, or None (not a
-    page: a failure, a redirect, robots.txt, a body too large, something not HTML)."""
+    page: a failure, a redirect, robots.txt, a body too large, something not HTML). A sitemap
+    is analysed as a page is, where pages are."""
     if not isinstance(outcome, FetchResponse) or not _is_page(request, outcome):
         return None
+    if request.kind is RequestKind.SITEMAP:
+        return _sitemap_job()(options, outcome.body, request.url, outcome.content_type)
     return _page_job()(options, outcome.body, request.url, outcome.content_type)
 
 

@@ -24,6 +24,8 @@ class PageOptions:
     max_outlinks: int = 6000  # Heritrix's default: a page's links past these are not followed
     analysis_cost: int = 0  # rounds of plain-Python SimHash on top of the fingerprint: the CPU dial
     extract: tuple[ExtractRule, ...] = ()  # --extract: fields pulled out of each page
+    # --sitemap-since, as POSIX seconds: a sitemap's entries last modified before are skipped.
+    sitemap_since: float | None = None
 
 
 DEFAULT_PAGE_OPTIONS = PageOptions()

@@ -15,6 +15,7 @@ again by the resumed crawl.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class SqliteFrontier:
         self._waiting = 0
         self._drained = False
         # Better parents offered for waiting URLs this run (see `_offer_parent`).
-        self._better_parents: dict[int, str] = {}
+        self._better_parents: dict[int, FrontierEntry] = {}
         self._load()
 
     def __repr__(self) -> str:
@@ -105,12 +106,12 @@ class SqliteFrontier:
         if waiting_at is not None and (waiting_at == TAKEN or waiting_at < entry.rank):
             return ALREADY_SEEN  # most links of most pages: decided without touching the store
         if waiting_at == entry.rank:
-            self._offer_parent(digest, packed, entry.parent)
+            self._offer_parent(digest, packed, entry)
             return ALREADY_SEEN
         origin = origin_of(entry.url)
         if packed is None:
             row = position = self.store.take_number()
-            self.store.insert(row, entry.url, origin, entry.rank, entry.parent)
+            self.store.insert(row, origin, entry)
             if self._drained:
                 self._seen[digest] = _pack(row, TAKEN)  # waiting in the file, for the next run
                 return ALREADY_SEEN
@@ -118,7 +119,7 @@ class SqliteFrontier:
         else:
             assert waiting_at is not None
             row, position = packed >> RANK_BITS, self.store.take_number()
-            self.store.move(row, entry.rank, entry.parent, position)
+            self.store.move(row, entry, position)
             self._queue(origin, waiting_at).count -= 1
             self._waiting -= 1
             result = AddResult(False, waiting_at)
@@ -133,16 +134,18 @@ class SqliteFrontier:
             queue.spilled = True
         return result
 
-    def _offer_parent(self, digest: int, packed: int | None, parent: str | None) -> None:
-        """Keep the better of a waiting URL's parents: in memory for this run (a buffered entry
-        may carry the old one), in the store for a resumed one."""
+    def _offer_parent(self, digest: int, packed: int | None, entry: FrontierEntry) -> None:
+        """Keep the better of a waiting URL's parents (with the <lastmod> it came with): in
+        memory for this run (a buffered entry may carry the old one), in the store for a
+        resumed one."""
+        parent = entry.parent
         if parent is None or packed is None:
             return
         better = self._better_parents.get(digest)
-        if better is not None and better <= parent:
+        if better is not None and better.parent is not None and better.parent <= parent:
             return
-        self._better_parents[digest] = parent
-        self.store.offer_parent(packed >> RANK_BITS, parent)
+        self._better_parents[digest] = entry
+        self.store.offer_parent(packed >> RANK_BITS, parent, entry.lastmod)
 
     def pop(self, origin: str) -> FrontierEntry | None:
         queue = self._head(origin)
@@ -154,8 +157,8 @@ class SqliteFrontier:
         digest = url_digest(entry.url)
         self._seen[digest] = self._seen[digest] | TAKEN
         better = self._better_parents.pop(digest, None)
-        if better is not None and comes_first(better, entry.parent):
-            entry = FrontierEntry(entry.url, entry.rank, better)
+        if better is not None and comes_first(better.parent, entry.parent):
+            entry = dataclasses.replace(entry, parent=better.parent, lastmod=better.lastmod)
         return entry
 
     def head_rank(self, origin: str) -> int | None:
@@ -233,7 +236,7 @@ class SqliteFrontier:
         """Fill a queue's buffer from the store (committing queued writes first)."""
         self.store.commit()
         rows = self.store.waiting_after(origin, rank, queue.cursor, READ_AHEAD)
-        for position, url, parent in rows:
-            queue.buffer.append(FrontierEntry(url, rank, parent))
+        for position, url, parent, sitemap, lastmod in rows:
+            queue.buffer.append(FrontierEntry(url, rank, parent, sitemap, lastmod))
             queue.cursor = position
         queue.spilled = len(rows) == READ_AHEAD

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from command_kit.errors import ResourceError, SettingsError, SetupError
+from crawler.core.frontier import FrontierEntry
 from crawler.output.aborts import CrawlAborted, cannot_write
 from crawler.settings import CrawlSettings
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # What a crawl is: settings that, changed, would make a resumed crawl a different crawl. Limits
 # and speed (concurrency, delay, retries, max_pages, strategy) may change between runs.
@@ -37,6 +38,9 @@ MEANING = (
     "max_depth",
     "ignore_robots",
     "respect_nofollow",
+    "sitemaps",
+    "sitemaps_only",
+    "sitemap_since",
 )
 
 WAITING, DONE, REDIRECT_HOP = 0, 1, 2
@@ -53,7 +57,9 @@ CREATE TABLE IF NOT EXISTS urls (
     origin TEXT NOT NULL,
     rank INTEGER NOT NULL,
     parent TEXT,
-    position INTEGER NOT NULL       -- queue order within an origin and rank (later if moved)
+    position INTEGER NOT NULL,      -- queue order within an origin and rank (later if moved)
+    sitemap INTEGER,                -- a sitemap's nesting level; NULL for a page
+    lastmod TEXT                    -- the <lastmod> of the sitemap entry that listed it
 );
 CREATE INDEX IF NOT EXISTS waiting ON urls (origin, rank, position) WHERE state = {WAITING};
 CREATE TABLE IF NOT EXISTS records (
@@ -87,9 +93,13 @@ class _Pending:
     """Writes queued since the last commit, by kind; applied in this order, which respects every
     URL's life (inserted, maybe moved shallower, then done)."""
 
-    inserts: list[tuple[int, str, int, str, int, str | None, int]] = field(default_factory=list)
-    moves: list[tuple[int, str | None, int, int]] = field(default_factory=list)
-    parents: list[tuple[str, int, str]] = field(default_factory=list)
+    inserts: list[tuple[int, str, int, str, int, str | None, int, int | None, str | None]] = field(
+        default_factory=list
+    )
+    moves: list[tuple[int, str | None, int | None, str | None, int, int]] = field(
+        default_factory=list
+    )
+    parents: list[tuple[str, str | None, int, str]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     done: list[tuple[int]] = field(default_factory=list)
     hops: list[tuple[int, str]] = field(default_factory=list)
@@ -210,10 +220,11 @@ class StateStore:
 
     def waiting_after(
         self, origin: str, rank: int, after: int, limit: int
-    ) -> list[tuple[int, str, str | None]]:
-        """Return (position, url, parent) of the next waiting URLs of one origin and rank."""
+    ) -> list[tuple[int, str, str | None, int | None, str | None]]:
+        """Return (position, url, parent, sitemap, lastmod) of the next waiting URLs of one
+        origin and rank."""
         return self._db.execute(
-            "SELECT position, url, parent FROM urls"
+            "SELECT position, url, parent, sitemap, lastmod FROM urls"
             f" WHERE state = {WAITING} AND origin = ? AND rank = ?"
             " AND position > ? ORDER BY position LIMIT ?",
             (origin, rank, after, limit),
@@ -256,17 +267,33 @@ class StateStore:
         self.next_number += 1
         return number
 
-    def insert(self, row: int, url: str, origin: str, rank: int, parent: str | None) -> None:
+    def insert(self, row: int, origin: str, entry: FrontierEntry) -> None:
         """Queue a newly accepted URL, waiting, at the end of its origin and rank's queue."""
-        self._pending.inserts.append((row, url, WAITING, origin, rank, parent, row))
+        self._pending.inserts.append(
+            (
+                row,
+                entry.url,
+                WAITING,
+                origin,
+                entry.rank,
+                entry.parent,
+                row,
+                entry.sitemap,
+                entry.lastmod,
+            )
+        )
 
-    def move(self, row: int, rank: int, parent: str | None, position: int) -> None:
-        """Queue a waiting URL's move to a better rank (at the end of that queue)."""
-        self._pending.moves.append((rank, parent, position, row))
+    def move(self, row: int, entry: FrontierEntry, position: int) -> None:
+        """Queue a waiting URL's move to a better rank (at the end of that queue): it is now
+        what `entry` says it is."""
+        self._pending.moves.append(
+            (entry.rank, entry.parent, entry.sitemap, entry.lastmod, position, row)
+        )
 
-    def offer_parent(self, row: int, parent: str) -> None:
-        """Queue a better parent for a waiting URL: kept if it comes first in URL order."""
-        self._pending.parents.append((parent, row, parent))
+    def offer_parent(self, row: int, parent: str, lastmod: str | None) -> None:
+        """Queue a better parent for a waiting URL, kept if it comes first in URL order, with
+        the <lastmod> that parent gave it (a sitemap's entry), if any."""
+        self._pending.parents.append((parent, lastmod, row, parent))
 
     def scope_origins(self) -> list[str]:
         """Return the origins the crawl took into its scope (where its seeds redirected)."""
@@ -297,13 +324,17 @@ class StateStore:
         try:
             with self._db:
                 db = self._db
-                db.executemany("INSERT INTO urls VALUES (?, ?, ?, ?, ?, ?, ?)", pending.inserts)
                 db.executemany(
-                    "UPDATE urls SET rank = ?, parent = ?, position = ? WHERE id = ?",
+                    "INSERT INTO urls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", pending.inserts
+                )
+                db.executemany(
+                    "UPDATE urls SET rank = ?, parent = ?, sitemap = ?, lastmod = ?, position = ?"
+                    " WHERE id = ?",
                     pending.moves,
                 )
                 db.executemany(
-                    "UPDATE urls SET parent = ? WHERE id = ? AND parent > ?", pending.parents
+                    "UPDATE urls SET parent = ?, lastmod = ? WHERE id = ? AND parent > ?",
+                    pending.parents,
                 )
                 db.executemany(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",

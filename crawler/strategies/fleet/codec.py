@@ -86,6 +86,9 @@ def decode_outcome(text: str | bytes) -> Outcome:
         if page is not None:
             page["links"] = tuple((str(url), bool(nofollow)) for url, nofollow in page["links"])
             page["error"] = ErrorKind(page["error"]) if page["error"] else None
+            page["sitemaps"] = tuple(str(url) for url in page.get("sitemaps", ()))
+            if page.get("lastmods") is not None:
+                page["lastmods"] = tuple(page["lastmods"])
             if page.get("data") is not None:
                 page["data"] = tuple((str(name), tuple(values)) for name, values in page["data"])
             fields["page"] = PageAnalysis(**page)
