@@ -70,14 +70,17 @@ def analyze_sitemap(
             reader.read_text(data)
     except _Full:
         error = ErrorKind.TOO_LARGE
-    except (_Refused, expat.ExpatError):
+    except _Refused:
         error = ErrorKind.PARSE
+    except expat.ExpatError:
+        error = error or ErrorKind.PARSE  # a file cut at a limit ends mid-element: the cut says why
     return reader.analysis(error or reader.error)
 
 
 def _inflated(body: bytes) -> tuple[bytes, ErrorKind | None]:
     """Return the body with any gzip compression undone (up to the protocol's 50 MB), and the
-    fault met: a body past 50 MB, or a gzip stream that is broken."""
+    fault met: a body past 50 MB, or a gzip stream that is broken or cut (a response that
+    arrived whole, holding a file that is not)."""
     if not body.startswith(_GZIP_MAGIC):
         if len(body) > MAX_SITEMAP_BYTES:
             return body[:MAX_SITEMAP_BYTES], ErrorKind.TOO_LARGE
@@ -101,7 +104,7 @@ def _inflated(body: bytes) -> tuple[bytes, ErrorKind | None]:
     except zlib.error:
         return b"".join(out), ErrorKind.PARSE
     if not inflater.eof:
-        return b"".join(out), ErrorKind.TRUNCATED
+        return b"".join(out), ErrorKind.PARSE  # the stream ends early: the file is cut
     return b"".join(out), None
 
 
