@@ -18,6 +18,7 @@ from typing import Any
 
 from command_kit.config import read_config_table
 from command_kit.declared import (
+    BOOLEAN,
     DURATION,
     INTEGER,
     NUMBER,
@@ -149,6 +150,14 @@ class SiteSettings:
         default=0.01,
         metadata=declare(
             DURATION, "Crawl-delay in robots.txt (robots fault).", validators=(at_least(0),)
+        ),
+    )
+    sitemaps: bool = field(
+        default=False,
+        metadata=declare(
+            BOOLEAN,
+            "Serve /sitemap.xml on every host: its pages, each with a <lastmod> (none in"
+            " robots.txt, which a crawler finds at /sitemap.xml).",
         ),
     )
     oversize_bytes: int = field(

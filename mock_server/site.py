@@ -7,13 +7,16 @@ layer needs, and which links every page carries, which is all the crawl oracle n
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import functools
 import gzip
 import random
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 from yarl import URL
 
@@ -315,6 +318,8 @@ class Site:
             return host, Route("page", host)
         if target == "/robots.txt":
             return host, Route("robots")
+        if target == "/sitemap.xml" and self.settings.sitemaps:
+            return host, Route("sitemap")
         if match := _HOSTILE_ROUTE.fullmatch(target):
             name = match.group(2)
             if name not in hostile.NAMES:
@@ -407,6 +412,28 @@ class Site:
         rules = self.robots_txt()
         body = hostile.huge_robots(rules) if huge else rules.encode()
         return SiteResponse(200, (("Content-Type", "text/plain"),), body)
+
+    def _respond_sitemap(
+        self, host: int, route: Route, attempt: int, accept_gzip: bool
+    ) -> SiteResponse | None:
+        return SiteResponse(200, (("Content-Type", "application/xml"),), self.sitemap_xml(host))
+
+    def sitemap_xml(self, host: int) -> bytes:
+        """Return a host's sitemap: every page it serves, in page order, each with a lastmod of
+        2026 drawn from the seed."""
+        entries = []
+        for page in range(host, self.settings.pages, len(self.origins)):
+            day = zlib.crc32(f"{self.settings.seed}:lastmod:{page}".encode()) % 334
+            lastmod = (dt.date(2026, 1, 1) + dt.timedelta(days=day)).isoformat()
+            entries.append(
+                f"<url><loc>{escape(self.page_url(page))}</loc><lastmod>{lastmod}</lastmod></url>"
+            )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            + "\n".join(entries)
+            + "\n</urlset>\n"
+        ).encode()
 
     def robots_txt(self) -> str:
         """Return the robots.txt every host serves when the robots fault is on."""

@@ -35,6 +35,8 @@ from crawler.pages.sitemap import (
     lastmod_time,
 )
 from crawler.strategies import STRATEGIES
+from mock_server import MockServerProcess, load_settings
+from mock_server.site import Site
 from tests.conformance.servers import LOOPBACK, MissingTool, free_ports, require_program, serving
 
 BASE = "http://site.test"
@@ -419,3 +421,20 @@ def test_a_bad_since_is_one_line_before_the_crawl() -> None:
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "--sitemap-since" in result.stderr and "not a date" in result.stderr
+
+
+def test_the_mock_sites_sitemap_lists_every_page(tmp_path: Path) -> None:
+    """The mock site's `--sitemaps` (what benchmarks/sitemaps.py crawls): /sitemap.xml lists
+    every page with a lastmod, and `--sitemaps-only` finds each one at depth 1."""
+    settings = load_settings(overrides={"pages": 40, "faults": "none", "sitemaps": True})
+    site = Site(settings.site)
+    with MockServerProcess(settings) as server:
+        records, summary = crawl(server.base_url, tmp_path, "--sitemaps-only")
+        origin = server.base_url.rstrip("/")
+    assert summary["sitemaps"] == {"read": 1, "entries": 40, "too_deep": 0}
+    listed = {record.url for record in records if record.depth == 1}
+    home = site.page_url(0)
+    expected = {site.page_url(page) for page in range(40)} - {home}
+    assert {url.replace(site.origins[0], origin) for url in expected} == listed
+    assert all(record.lastmod is not None and record.lastmod.startswith("2026-")
+               for record in records if record.depth == 1)  # fmt: skip
