@@ -23,6 +23,7 @@ says `interrupted`. After the last record, `summary` holds what `--stats-json` w
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import queue
 import signal
 import threading
@@ -34,6 +35,7 @@ from typing import Any
 from rich.console import Console
 
 from crawler.core.records import Record
+from crawler.pages.callback import PageCallback
 from crawler.run.crawl import CrawlOutcome, run_crawl
 from crawler.settings import CrawlSettings, load_crawl_settings
 from crawler.stopping.control import StopControl
@@ -54,7 +56,10 @@ class CrawlFailed(Exception):
 
 
 def settings_for(
-    seeds: str | Iterable[str], config: str | Path | None, settings: dict[str, Any]
+    seeds: str | Iterable[str],
+    config: str | Path | None,
+    settings: dict[str, Any],
+    on_page: PageCallback | None = None,
 ) -> CrawlSettings:
     """Return validated crawl settings from Python arguments, with the library's defaults."""
     given = {"output": "", "quiet": True, **settings}
@@ -62,7 +67,8 @@ def settings_for(
         seeds = [seeds]
     if seeds := tuple(seeds):
         given["seeds"] = seeds
-    return load_crawl_settings(Path(config) if config is not None else None, given)
+    loaded = load_crawl_settings(Path(config) if config is not None else None, given)
+    return loaded if on_page is None else dataclasses.replace(loaded, on_page=on_page)
 
 
 class CrawlRun:
@@ -172,24 +178,34 @@ class CrawlRun:
 
 
 def crawl_sync(
-    seeds: str | Iterable[str] = (), *, config: str | Path | None = None, **settings: Any
+    seeds: str | Iterable[str] = (),
+    *,
+    config: str | Path | None = None,
+    on_page: PageCallback | None = None,
+    **settings: Any,
 ) -> CrawlRun:
     """Start a crawl and return it; iterating it yields each record as the crawl writes it.
 
     With no seeds, the bundled mock site is served and crawled, as by `crawler crawl`. Raises
     `SettingsError` for a bad setting; iterating raises `CrawlFailed` when the crawl had to stop
     (a full disk) or every seed failed, once the records it wrote have been yielded.
+    `on_page(record, page)` sees every HTML page where it is parsed, and may add fields to its
+    record's `extra` and URLs to crawl (see `crawler.pages.callback`).
     """
-    return CrawlRun(settings_for(seeds, config, settings))
+    return CrawlRun(settings_for(seeds, config, settings, on_page))
 
 
 async def crawl(
-    seeds: str | Iterable[str] = (), *, config: str | Path | None = None, **settings: Any
+    seeds: str | Iterable[str] = (),
+    *,
+    config: str | Path | None = None,
+    on_page: PageCallback | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Record]:
     """Crawl, yielding each record as the crawl writes it, without blocking the caller's event
     loop (the crawl runs on its own thread and loop). The settings and errors are `crawl_sync`'s.
     """
-    run = crawl_sync(seeds, config=config, **settings)
+    run = crawl_sync(seeds, config=config, on_page=on_page, **settings)
     records = iter(run)
     loop = asyncio.get_running_loop()
     try:

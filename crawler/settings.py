@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from command_kit.config import read_config_table
 from command_kit.declared import (
@@ -56,6 +56,9 @@ from crawler.http.proxies import proxy_problem, routes_from
 from crawler.pages.extract import ExtractRule, as_rules, rules_from_table, shown_rules
 from crawler.pages.page_options import DEFAULT_PAGE_OPTIONS, PageOptions
 from crawler.pages.sitemap import as_since, shown_since
+
+if TYPE_CHECKING:
+    from crawler.pages.callback import PageCallback
 
 __all__ = [
     "BROKER_ENVIRONMENT",
@@ -515,9 +518,17 @@ class CrawlSettings:
     )
     # Which settings the user chose (a flag or a config key), and so which ones may conflict.
     chosen: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # The Python API's page callback (`crawler.crawl_sync(..., on_page=f)`): no flag, no key.
+    on_page: PageCallback | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         validate_declared(self)  # each setting alone; what follows reads two at once
+        if self.on_page is not None:
+            from crawler.pages.callback import callback_problem  # loads lexbor: only when used
+
+            problem = callback_problem(self.on_page, str(self.strategy))
+            if problem is not None:
+                raise SettingsError("on_page", problem)
         try:
             routes_from(self.proxy)  # the environment's proxies, when --proxy is not given
         except ValueError as error:

@@ -4,6 +4,7 @@ HTTP, and hand over its records as it writes them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ import pytest
 
 import crawler
 from command_kit.errors import SettingsError
-from crawler.core.records import Record
+from crawler.core.records import ErrorKind, Record
 from mock_server import MockServerProcess, load_settings
 
 
@@ -120,3 +121,76 @@ def test_a_crawl_whose_every_seed_fails_raises_after_its_records(tmp_path: Path)
             seen.append(record)
     assert [record.error.value for record in seen if record.error] == ["connect"]
     assert failure.value.exit_code != 0 and "connect" in str(failure.value)
+
+
+# -- on_page -------------------------------------------------------------------------------
+
+PAGE_STRATEGIES = ["sync", "threads", "async", "async-procs", "processes", "loop"]
+
+
+def heading_and_more(record: Record, page: crawler.Page) -> crawler.Found:
+    """A page callback at module level (so it pickles to worker processes): the heading, what
+    the record knew, and one URL the page does not link to, relative, on every seed."""
+    heading = page.css_first("h1")
+    urls = ["extra/from-callback.html"] if record.depth == 0 else []
+    return crawler.Found(
+        fields={"h1": heading.text() if heading else None, "depth": record.depth,
+                "title": record.title, "html_bytes": len(page.html.encode(page.charset))},
+        urls=urls,
+    )  # fmt: skip
+
+
+def fails_on_section_one(record: Record, page: crawler.Page) -> dict[str, int]:
+    if "/section-1/" in page.url:
+        raise ValueError("no section 1 here")
+    return {"links": record.links}
+
+
+def not_json(record: Record, page: crawler.Page) -> dict[str, object]:
+    return {"tree": page.tree}
+
+
+@pytest.mark.parametrize("strategy", PAGE_STRATEGIES)
+def test_on_page_adds_fields_and_urls_where_pages_are_parsed(site: str, strategy: str) -> None:
+    """In every strategy that parses pages in this machine's processes, the callback's fields
+    are the record's `extra` (and its JSON line's), and its URLs are crawled one step deeper
+    with the page as their parent: here a page the site does not have, so a 404."""
+    records = list(crawler.crawl_sync(site, strategy=strategy, on_page=heading_and_more))
+    pages = [record for record in records if record.error is None]
+    assert len(pages) == 40
+    for record in pages:
+        assert record.extra is not None and record.extra["depth"] == record.depth, record
+        assert record.extra["title"] == record.title and record.extra["h1"], record
+        assert record.extra["html_bytes"] == record.bytes
+        assert json.loads(record.to_json())["extra"] == record.extra
+        assert Record.from_json(record.to_json()) == record
+    extra = [record for record in records if record.url.endswith("/extra/from-callback.html")]
+    assert [(r.status, r.depth, r.parent, r.error) for r in extra] == [
+        (404, 1, site, ErrorKind.HTTP_4XX)
+    ]
+
+
+def test_a_failing_callback_is_an_error_record_and_the_crawl_goes_on(site: str) -> None:
+    """A callback that raises gives its page the error `callback` (its links not followed);
+    one that returns what is not JSON too; every other page is crawled."""
+    records = list(crawler.crawl_sync(site, on_page=fails_on_section_one, max_depth=1))
+    failed = [record for record in records if record.error is ErrorKind.CALLBACK]
+    assert failed and all("/section-1/" in record.url for record in failed)
+    assert all(record.extra == {"links": record.links}
+               for record in records if record.error is None)  # fmt: skip
+    assert any(record.error is None for record in records)
+    records = list(crawler.crawl_sync(site, on_page=not_json, max_depth=0))
+    assert [record.error for record in records] == [ErrorKind.CALLBACK]
+
+
+def test_a_callback_that_cannot_reach_its_processes_is_refused_before_the_crawl(site: str) -> None:
+    """A lambda pickles to no worker process; no callable at all reaches a fleet's workers;
+    both are `SettingsError`s before any request."""
+    with pytest.raises(SettingsError, match="on_page: must be a module-level function"):
+        crawler.crawl_sync(site, strategy="processes", on_page=lambda record, page: None)
+    with pytest.raises(SettingsError, match="fleet"):
+        crawler.crawl_sync(site, strategy="broker", on_page=heading_and_more)
+    with pytest.raises(SettingsError, match="must be a function"):
+        crawler.crawl_sync(site, on_page="h1")  # type: ignore[arg-type]
+    records = list(crawler.crawl_sync(site, max_depth=0, on_page=lambda record, page: None))
+    assert [(record.error, record.extra) for record in records] == [(None, None)]

@@ -306,7 +306,9 @@ class CrawlCore:
                 self._finish(job, ErrorKind.ROBOTS_UNAVAILABLE)
             return None
         kind = RequestKind.PAGE if job.sitemap is None else RequestKind.SITEMAP
-        request = FetchRequest(job.url, kind, job.id, job.attempts + 1, self.policy.max_bytes)
+        request = FetchRequest(
+            job.url, kind, job.id, job.attempts + 1, self.policy.max_bytes, job.depth, job.parent
+        )
         job.move(JobState.IN_FLIGHT)
         return self._send(origin, now, request)
 

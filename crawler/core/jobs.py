@@ -100,4 +100,5 @@ class Job:
             data=page.data if page is not None else None,
             kind="sitemap" if self.sitemap is not None else None,
             lastmod=self.lastmod,
+            extra_json=page.extra_json if page is not None else None,
         )

@@ -26,6 +26,10 @@ class FetchRequest:
     job: int
     attempt: int
     max_bytes: int
+    # The URL's depth, and the page that led to it as the core knows it when it sends it: for
+    # a page callback (`on_page`), which sees the page where it is parsed.
+    depth: int = 0
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,8 @@ class PageAnalysis:
     # one; the whole field None for an HTML page).
     sitemaps: tuple[str, ...] = ()
     lastmods: tuple[str | None, ...] | None = None
+    # The page callback's fields (`on_page`), as one JSON object's text.
+    extra_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

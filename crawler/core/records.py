@@ -27,6 +27,7 @@ class ErrorKind(enum.StrEnum):
     ROBOTS = "robots"
     ROBOTS_UNAVAILABLE = "robots_unavailable"
     PARSE = "parse"
+    CALLBACK = "callback"  # the page callback (`on_page`) raised, or gave what it may not
     PROTOCOL = "protocol"
     BAD_ENCODING = "bad_encoding"  # an unknown Content-Encoding, or a body that does not decode
     INTERRUPTED = "interrupted"
@@ -72,6 +73,13 @@ class Record:
     # the entry's <lastmod> as the server wrote it. Both only with --sitemaps.
     kind: str | None = None
     lastmod: str | None = None
+    # The page callback's fields (`on_page`), as one JSON object's text: `extra` in the line.
+    extra_json: str | None = None
+
+    @property
+    def extra(self) -> dict[str, Any] | None:
+        """Return the page callback's fields, or None if it gave none."""
+        return json.loads(self.extra_json) if self.extra_json is not None else None
 
     def to_json(self) -> str:
         """Return the record as one line of JSON (`outlinks`, `data`, `kind` and `lastmod` only
@@ -86,7 +94,10 @@ class Record:
             fields["outlinks"] = self.outlinks
         if self.data is not None:
             fields["data"] = dict(self.data)
-        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        line = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        if self.extra_json is not None:  # already JSON: spliced in, not parsed and dumped again
+            line = f'{line[:-1]},"extra":{self.extra_json}}}'
+        return line
 
     @classmethod
     def from_json(cls, line: str) -> Record:
@@ -98,13 +109,16 @@ class Record:
             data["outlinks"] = tuple(data["outlinks"])
         if data.get("data") is not None:
             data["data"] = tuple((name, tuple(values)) for name, values in data["data"].items())
+        if "extra" in data:
+            extra = data.pop("extra")
+            data["extra_json"] = json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
         return cls(**data)
 
 
 _FIELD_NAMES = tuple(
     field.name
     for field in fields(Record)
-    if field.name not in ("outlinks", "data", "kind", "lastmod")
+    if field.name not in ("outlinks", "data", "kind", "lastmod", "extra_json")
 )
 
 # What a crawl reports as broken at its end, as wget's spider does: links that lead nowhere a

@@ -51,7 +51,9 @@ def page_job_for(
         return None
     if request.kind is RequestKind.SITEMAP:
         return _sitemap_job()(options, outcome.body, request.url, outcome.content_type)
-    return _page_job()(options, outcome.body, request.url, outcome.content_type)
+    return _page_job()(
+        options, outcome.body, request.url, outcome.content_type, request.depth, request.parent
+    )
 
 
 def with_page(outcome: FetchResponse, page: PageAnalysis) -> FetchResponse:

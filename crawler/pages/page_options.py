@@ -9,9 +9,13 @@ take their defaults from `DEFAULT_PAGE_OPTIONS`, so each default is written once
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crawler.core.policy import DEFAULT_POLICY
 from crawler.pages.extract import ExtractRule
+
+if TYPE_CHECKING:  # the callback's module loads lexbor, which the command's --help does not need
+    from crawler.pages.callback import PageCallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,8 @@ class PageOptions:
     extract: tuple[ExtractRule, ...] = ()  # --extract: fields pulled out of each page
     # --sitemap-since, as POSIX seconds: a sitemap's entries last modified before are skipped.
     sitemap_since: float | None = None
+    # The Python API's page callback (crawler.pages.callback): run on every HTML page parsed.
+    on_page: PageCallback | None = None
 
 
 DEFAULT_PAGE_OPTIONS = PageOptions()

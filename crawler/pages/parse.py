@@ -9,6 +9,7 @@ way browsers do, which is what the links on a broken page mean.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import functools
 import re
 from functools import partial
@@ -16,8 +17,9 @@ from functools import partial
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.core.messages import PageAnalysis
-from crawler.core.records import ErrorKind
+from crawler.core.records import ErrorKind, Record
 from crawler.core.urls import LinkResolver
+from crawler.pages.callback import CallbackFailed, Page, called
 from crawler.pages.extract import extract
 from crawler.pages.fingerprint import fingerprint, words_of
 from crawler.pages.fingerprint import simhash as slow_simhash
@@ -125,6 +127,8 @@ def analyze_page(
     url: str,
     content_type: str | None,
     options: PageOptions = DEFAULT_PAGE_OPTIONS,
+    depth: int = 0,
+    parent: str | None = None,
 ) -> PageAnalysis:
     """Parse an HTML page: title, distinct http(s) links resolved and normalized, robots hints,
     and the fingerprint of its prose (plus `options.analysis_cost` rounds of plain-Python
@@ -190,7 +194,7 @@ def analyze_page(
     simhash, words = fingerprint(prose)
     if options.analysis_cost:  # the teaching dial: the same algorithm again, as plain Python loops
         slow_simhash(words_of(prose), options.analysis_cost)
-    return PageAnalysis(
+    analysis = PageAnalysis(
         title=title or None,
         links=tuple(links.items()),
         link_count=len(links),
@@ -200,11 +204,60 @@ def analyze_page(
         words=words,
         data=extract(tree, url, options.extract) if options.extract else None,
     )
+    if options.on_page is None:
+        return analysis
+    page = Page(url, 200, content_type, body, charset, tree)
+    return with_callback(analysis, page, resolver, options, depth, parent)
+
+
+def with_callback(
+    analysis: PageAnalysis,
+    page: Page,
+    resolver: LinkResolver,
+    options: PageOptions,
+    depth: int,
+    parent: str | None,
+) -> PageAnalysis:
+    """Return the analysis with what the page callback found: its fields, and its URLs added to
+    the page's links (resolved as the page's own are); or the error `callback`."""
+    assert options.on_page is not None
+    record = Record(
+        url=page.url,
+        final_url=page.url,
+        status=page.status,
+        depth=depth,
+        parent=parent,
+        title=analysis.title,
+        links=analysis.link_count,
+        bytes=len(page.body),
+        elapsed_ms=0.0,
+        attempts=0,
+        error=None,
+        content_type=page.content_type,
+        simhash=f"{analysis.simhash:016x}" if analysis.simhash is not None else None,
+        words=analysis.words,
+        data=analysis.data,
+    )
+    try:
+        extra_json, urls = called(options.on_page, record, page)
+    except CallbackFailed:
+        return dataclasses.replace(analysis, error=ErrorKind.CALLBACK)
+    links = dict(analysis.links)
+    for href in urls[: options.max_outlinks]:
+        resolved = resolver.resolve(href)
+        if resolved is not None and resolved not in links:
+            links[resolved] = False
+    return dataclasses.replace(analysis, links=tuple(links.items()), extra_json=extra_json)
 
 
 def page_job(
-    options: PageOptions, body: bytes, url: str, content_type: str | None
+    options: PageOptions,
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    depth: int = 0,
+    parent: str | None = None,
 ) -> partial[PageAnalysis]:
     """Return the analysis of one page under the crawl's limits, as a call to run here, on a
     parser thread or in a process pool (it pickles, options and all)."""
-    return partial(analyze_page, body, url, content_type, options)
+    return partial(analyze_page, body, url, content_type, options, depth, parent)

@@ -35,15 +35,31 @@ class Undecodable(ValueError):
 def encode_request(request: FetchRequest) -> str:
     """Return `request` as JSON text."""
     return json.dumps(
-        [request.url, request.kind.value, request.job, request.attempt, request.max_bytes]
+        [
+            request.url,
+            request.kind.value,
+            request.job,
+            request.attempt,
+            request.max_bytes,
+            request.depth,
+            request.parent,
+        ]
     )
 
 
 def decode_request(text: str | bytes) -> FetchRequest:
     """Return the request `text` holds."""
     try:
-        url, kind, job, attempt, max_bytes = json.loads(text)
-        return FetchRequest(str(url), RequestKind(kind), int(job), int(attempt), int(max_bytes))
+        url, kind, job, attempt, max_bytes, depth, parent = json.loads(text)
+        return FetchRequest(
+            str(url),
+            RequestKind(kind),
+            int(job),
+            int(attempt),
+            int(max_bytes),
+            int(depth),
+            None if parent is None else str(parent),
+        )
     except (ValueError, TypeError) as error:
         raise Undecodable(f"not a request: {error}") from None
 
