@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -48,6 +49,7 @@ from command_kit.validators import (
     not_blank,
     regular_expression,
 )
+from crawler.archive.options import ArchiveOptions, suffix_problem
 from crawler.core.adaptive import parse_rule
 from crawler.core.policy import DEFAULT_POLICY, CrawlPolicy
 from crawler.core.urls import normalize_url
@@ -388,6 +390,25 @@ class CrawlSettings:
             "Write log lines to this file (appended) instead of stderr.",
         ),
     )
+    warc: str | None = field(
+        default=None,
+        metadata=declare(
+            optional(FILE),
+            "Archive every request and response, robots.txt included, as WARC/1.1 records in"
+            " this .warc.gz file (with every body read, to --max-bytes).",
+            validators=(lambda value: suffix_problem(value) if value else None,),
+        ),
+    )
+    warc_max_size: int | None = field(
+        default=None,
+        metadata=declare(
+            optional(SIZE),
+            "Start a new archive file once one reaches this size; the files are then numbered"
+            " (FILE-00000.warc.gz, FILE-00001.warc.gz...).",
+            shown_default="one file",
+            validators=(at_least(1024 * 1024, problem="must be at least 1MiB"),),
+        ),
+    )
     stats_interval: float = field(
         default=10.0,
         metadata=declare(
@@ -613,6 +634,18 @@ class CrawlSettings:
                 mentions=("timeout",),
             )
         _require(
+            self.warc is not None or "warc_max_size" not in self.chosen,
+            "warc_max_size",
+            "applies with {warc} only",
+            ("warc",),
+        )
+        _require(
+            self.warc is None or self.strategy is not StrategyName.BROKER,
+            "warc",
+            "is not written by {strategy} broker: its workers fetch on other machines",
+            ("strategy",),
+        )
+        _require(
             not self.resume or bool(self.state),
             "resume",
             "needs {state}: the file the crawl to resume was kept in",
@@ -656,6 +689,30 @@ class CrawlSettings:
         )
 
     @property
+    def archive_options(self) -> ArchiveOptions | None:
+        """Return what the archive is told (see `crawler.archive`), or None without --warc."""
+        if not self.warc:
+            return None
+        from importlib.metadata import version
+
+        chosen = {
+            name: _shown_value(getattr(self, name))
+            for name in sorted(self.chosen)
+            if name not in _UNARCHIVED_SETTINGS
+        }
+        info = {
+            "software": f"crawler-lab/{version('crawler-lab')} (warcio {version('warcio')})",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "hostname": os.uname().nodename,
+            "http-header-user-agent": self.user_agent,
+            "robots": "ignore" if self.ignore_robots else "obey",
+            "seeds": " ".join(self.seeds),
+            "settings": json.dumps(chosen, sort_keys=True),
+        }
+        return ArchiveOptions(self.warc, self.warc_max_size, info)
+
+    @property
     def process_workers(self) -> int:
         """Return the size of a strategy's process pool: `workers`, or one per core."""
         return self.workers or os.cpu_count() or 1
@@ -664,6 +721,21 @@ class CrawlSettings:
     def robots_agent(self) -> str:
         """Return the product token robots.txt rules are matched against."""
         return self.user_agent.split("/", 1)[0].strip()
+
+
+# Settings a warcinfo record leaves out: passwords, and what is not a setting of the crawl.
+_UNARCHIVED_SETTINGS = frozenset({"proxy", "broker", "on_page", "chosen", "seeds"})
+
+
+def _shown_value(value: Any) -> Any:
+    """Return a setting's value as JSON holds it."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list | frozenset):
+        return [_shown_value(item) for item in value]
+    return str(value)
 
 
 def broker_problem(url: str) -> str | None:

@@ -24,6 +24,7 @@ from crawler.core.messages import (
 )
 from crawler.core.records import ErrorKind
 from crawler.http.decoding import ACCEPT_ENCODING
+from crawler.http.exchange import Capture, Exchange, request_of, response_fields
 from crawler.http.options import HttpOptions
 from crawler.http.proxies import Routes, credentials, proxy_for, without_credentials
 from crawler.http.responses import (
@@ -82,15 +83,19 @@ async def fetch(
     request: FetchRequest,
     on_sent: Callable[[], None] | None = None,
     proxies: Routes = (),
+    capture: Capture | None = None,
 ) -> FetchResponse | FetchFailure:
     """Perform one request, through the proxy `proxies` route it to (if any); never raises but
     for cancellation.
+
+    With `capture` (an archived crawl), every body is read, to `max_bytes`, and the exchange is
+    handed to it before the response is returned.
 
     `on_sent` is called when the request's head has been written, after any wait for a
     connection: a delay counted from then is the spacing the server sees, where one counted from
     the call would shrink by however long a new connection took to open.
     """
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     status: int | None = None
     reporting = None if on_sent is None else {"on_sent": on_sent}
     proxy = proxy_for(proxies, request.url)
@@ -105,13 +110,18 @@ async def fetch(
         ) as response:
             status = response.status
             head = head_from(status, response.raw_headers)
-            body, too_large = b"", False
+            capped = CappedBody(request.max_bytes)
             incidental = body_is_incidental(request, status)
-            if should_read_body(request, status, head.headers.get("content-type")):
-                body, too_large = await _read_capped(
-                    response.content, request.max_bytes, best_effort=incidental
-                )
-            return response_from(head, body, too_large, request.max_bytes, started, incidental)
+            content_type = head.headers.get("content-type")
+            ip = _peer_address(response) if capture is not None else None  # before it is released
+            if capture is not None or should_read_body(request, status, content_type):
+                await _read_capped(response.content, capped, best_effort=incidental)
+            body = capped.body()
+            if capture is not None:
+                capture(_exchange(request.url, started_at, response, body, capped, ip))
+            return response_from(
+                head, body, capped.too_large, request.max_bytes, started, incidental
+            )
     except asyncio.CancelledError:
         raise
     except Exception as error:
@@ -119,14 +129,13 @@ async def fetch(
 
 
 async def _read_capped(
-    content: aiohttp.StreamReader, limit: int, best_effort: bool = False
-) -> tuple[bytes, bool]:
-    """Read a body as sent (still coded) up to `limit` bytes; say whether there was more.
+    content: aiohttp.StreamReader, capped: CappedBody, best_effort: bool = False
+) -> None:
+    """Read a body as sent (still coded) into `capped`, up to its limit.
 
     `best_effort`: a body cut short or too slow ends the read with what arrived (the body of a
     redirect or an error, which decides nothing), instead of failing the request.
     """
-    capped = CappedBody(limit)
     try:
         async for chunk in content.iter_chunked(READ_CHUNK):
             if capped.add(chunk):
@@ -134,7 +143,47 @@ async def _read_capped(
     except (TimeoutError, aiohttp.ClientError):
         if not best_effort:
             raise
-    return capped.body(), capped.too_large
+        capped.cut = True
+
+
+def _exchange(
+    url: str,
+    started_at: float,
+    response: aiohttp.ClientResponse,
+    body: bytes,
+    capped: CappedBody,
+    ip: str | None,
+) -> Exchange:
+    """Return what crossed the wire for `response`, for the archive."""
+    line, sent = request_of(url, response.request_info.headers.items())
+    version = response.version
+    protocol = f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1"
+    return Exchange(
+        url=url,
+        started_at=started_at,
+        request_line=line,
+        request_fields=sent,
+        protocol=protocol,
+        status_line=f"{response.status} {response.reason or ''}".rstrip(),
+        response_fields=response_fields(response.raw_headers),
+        body=body,
+        truncated="length" if capped.too_large else "disconnect" if capped.cut else None,
+        ip=ip,
+    )
+
+
+def _peer_address(response: aiohttp.ClientResponse) -> str | None:
+    """Return the address the response came from.
+
+    A small body arrives with the head, and aiohttp has then already released the connection:
+    the response's stream still knows the protocol that read it, and so its transport.
+    """
+    connection = response.connection
+    protocol = connection.protocol if connection is not None else None
+    protocol = protocol or getattr(response.content, "_protocol", None)
+    transport = getattr(protocol, "transport", None)
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if peer else None
 
 
 def classify(error: BaseException) -> ErrorKind:

@@ -36,6 +36,7 @@ from crawler.core.messages import (
 )
 from crawler.core.records import ErrorKind
 from crawler.http.decoding import ACCEPT_ENCODING
+from crawler.http.exchange import Capture, Exchange, request_of, response_fields
 from crawler.http.options import HttpOptions
 from crawler.http.proxies import credentials, proxy_for
 from crawler.http.responses import (
@@ -73,8 +74,10 @@ class BadHead(Exception):
 class H11Client:
     """GETs for one crawl: its options, and the addresses of the hosts it resolved."""
 
-    def __init__(self, options: HttpOptions) -> None:
+    def __init__(self, options: HttpOptions, capture: Capture | None = None) -> None:
         self.options = options
+        # An archived crawl's: every body read, to max_bytes, and each exchange handed to it.
+        self.capture = capture
         self._addresses: dict[tuple[str, int], list[Address]] = {}
         self._tls = ssl.create_default_context()
 
@@ -83,7 +86,7 @@ class H11Client:
 
         `on_sent` is called once the request's head has been written to the socket.
         """
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         deadline = time.monotonic() + self.options.timeout
         status: int | None = None
         sock: socket.socket | None = None
@@ -135,12 +138,35 @@ class H11Client:
                 raise BadHead(f"more than {MAX_HEADERS} header fields")
             incidental = body_is_incidental(request, status)
             capped = CappedBody(request.max_bytes)
-            if should_read_body(request, status, fields.get("content-type")):
+            capture = self.capture
+            if capture is not None or should_read_body(request, status, fields.get("content-type")):
                 try:
                     yield from wire.body(capped, status)
                 except Exception:
                     if not incidental:
                         raise
+                    capped.cut = True
+            if capture is not None:
+                line, sent = request_of(request.url, sent_fields)
+                peer = sock.getpeername() if sock is not None else None
+                capture(
+                    Exchange(
+                        url=request.url,
+                        started_at=started_at,
+                        request_line=line,
+                        request_fields=sent,
+                        protocol=f"HTTP/{response.http_version.decode()}",
+                        status_line=f"{status} {response.reason.decode('latin-1')}".rstrip(),
+                        response_fields=response_fields(response.headers.raw_items()),
+                        body=capped.body(),
+                        truncated="length"
+                        if capped.too_large
+                        else "disconnect"
+                        if capped.cut
+                        else None,
+                        ip=str(peer[0]) if peer else None,
+                    )
+                )
             return response_from(
                 head_fields, capped.body(), capped.too_large, request.max_bytes, started, incidental
             )

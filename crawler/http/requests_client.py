@@ -31,6 +31,7 @@ from crawler.core.messages import (
 from crawler.core.records import ErrorKind
 from crawler.http.deadlines import WATCHDOG, CutReason, InFlight
 from crawler.http.decoding import ACCEPT_ENCODING
+from crawler.http.exchange import Capture, Exchange, request_of, response_fields
 from crawler.http.options import HttpOptions
 from crawler.http.proxies import proxy_for
 from crawler.http.responses import (
@@ -154,13 +155,16 @@ def fetch(
     request: FetchRequest,
     options: HttpOptions,
     on_start: Callable[[InFlight], None] | None = None,
+    capture: Capture | None = None,
 ) -> FetchResponse | FetchFailure:
     """Perform one request; never raises but for KeyboardInterrupt and SystemExit.
 
     `on_start`, if given, is given the request in flight before it is sent, so another thread
-    can cut it at the end of a stop's grace period (`InFlight.cut`).
+    can cut it at the end of a stop's grace period (`InFlight.cut`). With `capture` (an archived
+    crawl), every body is read, to `max_bytes`, and the exchange is handed to it before the
+    response is returned.
     """
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     in_flight = InFlight(time.monotonic() + options.timeout)
     WATCHDOG.watch(in_flight)
     if on_start is not None:
@@ -184,15 +188,20 @@ def fetch(
                 raise http.client.HTTPException("both Transfer-Encoding and Content-Length")
             incidental = body_is_incidental(request, status)
             capped = CappedBody(request.max_bytes)
-            if should_read_body(request, status, head.headers.get("content-type")):
+            ip = _peer_address(response) if capture is not None else None
+            content_type = head.headers.get("content-type")
+            if capture is not None or should_read_body(request, status, content_type):
                 try:
                     _read_capped(response, capped, in_flight.deadline)
                 except Exception:
                     if not incidental:
                         raise
+                    capped.cut = True
             in_flight.finish()
             if in_flight.cut_by is not None and not incidental:
                 raise RequestCut(in_flight.cut_by)  # what was read may end where the cut was
+            if capture is not None:
+                capture(_exchange(request.url, started_at, response, capped, ip))
             return response_from(
                 head, capped.body(), capped.too_large, request.max_bytes, started, incidental
             )
@@ -210,6 +219,35 @@ def _raw_fields(response: requests.Response) -> list[tuple[bytes, bytes]]:
     back to the very bytes."""
     message = response.raw._original_response.msg  # type: ignore[union-attr]
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in message.items()]
+
+
+def _exchange(
+    url: str, started_at: float, response: requests.Response, capped: CappedBody, ip: str | None
+) -> Exchange:
+    """Return what crossed the wire for `response`, for the archive."""
+    line, sent = request_of(url, response.request.headers.items())
+    version = getattr(response.raw, "version", 11)
+    return Exchange(
+        url=url,
+        started_at=started_at,
+        request_line=line,
+        request_fields=sent,
+        protocol="HTTP/1.0" if version == 10 else "HTTP/1.1",
+        status_line=f"{response.status_code} {response.reason or ''}".rstrip(),
+        response_fields=response_fields(_raw_fields(response)),
+        body=capped.body(),
+        truncated="length" if capped.too_large else "disconnect" if capped.cut else None,
+        ip=ip,
+    )
+
+
+def _peer_address(response: requests.Response) -> str | None:
+    """Return the address the response came from, while its connection is still held."""
+    try:
+        peer = response.raw._connection.sock.getpeername()  # type: ignore[union-attr]
+    except (AttributeError, OSError):
+        return None
+    return str(peer[0]) if peer else None
 
 
 def _read_capped(response: requests.Response, capped: CappedBody, deadline: float) -> None:

@@ -105,6 +105,7 @@ class CappedBody:
         self.limit = limit
         self.size = 0
         self.too_large = False
+        self.cut = False  # the connection failed under it, and what arrived was kept
         self._chunks: list[bytes] = []
 
     def add(self, chunk: bytes) -> bool:

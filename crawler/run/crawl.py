@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 from rich.console import Console
 
 from command_kit.errors import ResourceError
+from crawler.archive.files import numbered
+from crawler.archive.warc import WarcArchive
 from crawler.core.engine import CrawlCore
 from crawler.core.stats import limits_summary
 from crawler.output.aborts import CrawlAborted, OutputClosed, cannot_write
@@ -96,6 +98,7 @@ class _Crawl:
     log: logging.Logger
     state: KeptState | NoState
     core: CrawlCore
+    archive: WarcArchive | None  # --warc
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,7 @@ def _open(
             ("stats_json", settings.stats_json),
             ("state", settings.state),
             ("log_file", settings.log_file),
+            ("warc", _first_archive_file(settings)),
         ]
     )  # all of them before any is created or emptied: a typo in one never costs another
     log = stack.enter_context(_opened_log(settings, console))
@@ -130,6 +134,8 @@ def _open(
     if settings.state:
         stack.enter_context(exclusive(settings.state, "state"))
     stack.enter_context(exclusive(settings.output, "output"))
+    if settings.warc and settings.warc_max_size is None:
+        stack.enter_context(exclusive(settings.warc, "warc"))
     stored = StateStore.read_meta(settings.state) if settings.state else {}
     if settings.state and stored and not settings.resume:
         raise already_holds_a_crawl(settings.state)  # before the output below is emptied
@@ -148,16 +154,47 @@ def _open(
         settings = dataclasses.replace(settings, seeds=(embedded.base_url,))
         stored_extra = {EMBEDDED_PORT: embedded.port}
     state = _opened_state(settings, stored_extra, stack)
+    archive = _opened_archive(settings, resumed=bool(stored), stack=stack)
     core = CrawlCore(settings.policy, state.frontier())
     log_each_request(core)
-    return _Crawl(settings, log, state, core)
+    return _Crawl(settings, log, state, core, archive)
+
+
+def _first_archive_file(settings: CrawlSettings) -> str | None:
+    """Return the file of the archive a crawl writes first (None without --warc)."""
+    if not settings.warc or settings.warc_max_size is None:
+        return settings.warc
+    return numbered(settings.warc, 0)
+
+
+def _opened_archive(
+    settings: CrawlSettings, resumed: bool, stack: contextlib.ExitStack
+) -> WarcArchive | None:
+    """Open the --warc archive, closed by `stack`: a resumed crawl's goes on where it was cut."""
+    options = settings.archive_options
+    if options is None:
+        return None
+    archive = WarcArchive(options, resume=resumed)
+    archive.open()
+    stack.callback(archive.close)
+    return archive
 
 
 def _run(crawl: _Crawl, context: RunContext, console: Console) -> _Ran:
     """Run the crawl's strategy to the end, with the status line (or periodic stats) meanwhile;
     a write refused (a full disk, a closed pipe) ends it and is returned, not raised."""
-    settings, core = crawl.settings, crawl.core
+    settings, core, archive = crawl.settings, crawl.core, crawl.archive
     context.before_write = crawl.state.commit
+    if archive is not None:
+        # A record is written (and committed) only once its exchange is in the archive.
+        commit = crawl.state.commit
+
+        def archived_then_committed() -> None:
+            archive.drain()
+            commit()
+
+        context.before_write = archived_then_committed
+        context.capture = archive.add
     aborted: CrawlAborted | None = None
     started, cpu_before = time.monotonic(), cpu_seconds()
     if settings.time_limit is not None:
@@ -168,6 +205,8 @@ def _run(crawl: _Crawl, context: RunContext, console: Console) -> _Ran:
     with status_line, PeriodicStats(core, settings.stats_interval, periodic):
         try:
             strategy_for(settings).run(core, settings, context)
+            if archive is not None:
+                archive.drain()
             crawl.state.commit()
         except CrawlAborted as error:
             aborted = error
@@ -191,6 +230,8 @@ def _summarise(
         "cores_used": round(cpu / wall, 3) if wall > 0 else None,
         **crawl.state.summary(),
     }
+    if crawl.archive is not None:
+        summary["warc"] = crawl.archive.summary()
     if settings.adaptive:
         summary["limits"] = {
             "rule": settings.adaptive_rule,

@@ -33,6 +33,7 @@ from crawler.core.messages import (
 )
 from crawler.core.records import ErrorKind
 from crawler.http.aiohttp_client import fetch, new_session
+from crawler.http.exchange import Capture
 from crawler.http.proxies import Routes
 from crawler.output.aborts import CrawlAborted
 from crawler.output.jsonl import AsyncJsonlSink
@@ -101,7 +102,13 @@ async def crawl(
 
             async def perform(request: FetchRequest, sent: OnSent | None) -> Outcome:
                 return await fetch_and_analyse(
-                    session, request, settings.page_options, analyzer or _inline, sent, proxies
+                    session,
+                    request,
+                    settings.page_options,
+                    analyzer or _inline,
+                    sent,
+                    proxies,
+                    context.capture,
                 )
 
             await drive(core, settings, context, sink, perform)
@@ -146,14 +153,16 @@ async def fetch_and_analyse(
     analyze: Analyzer,
     on_sent: OnSent | None = None,
     proxies: Routes = (),
+    capture: Capture | None = None,
 ) -> Outcome:
     """Fetch one request and, if it is a page, analyse it; never raises but for cancellation.
 
     A bug or a broken process pool costs one record (`other`), never a crawl that waits forever.
-    `on_sent` is called once the request has gone out.
+    `on_sent` is called once the request has gone out; `capture`, if given, is handed the
+    exchange (see `crawler.http.exchange`).
     """
     try:
-        outcome = await fetch(session, request, on_sent, proxies)
+        outcome = await fetch(session, request, on_sent, proxies, capture)
         job = page_job_for(page_options, request, outcome)
         if job is not None:
             assert isinstance(outcome, FetchResponse)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crawler.core.records import Record
+from crawler.http.exchange import Capture
 from crawler.stopping.control import StopControl
 from crawler.stopping.signals import stop_signals
 
@@ -33,6 +34,8 @@ class RunContext:
     stop_signals: tuple[int, ...] = ()
     # Given each block of records once it is written (the Python API hands them on from here).
     on_records: Callable[[list[Record]], None] | None = None
+    # Given every exchange the clients complete, for --warc (the archive's `add`): None, none kept.
+    capture: Capture | None = None
 
     def __post_init__(self) -> None:
         if self.handle_signals and not self.stop_signals:

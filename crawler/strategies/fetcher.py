@@ -7,7 +7,8 @@ counts from the wire, as in every strategy), and sends back its outcome with the
 analysed, never its body, but for robots.txt, which the core reads itself.
 
 Messages in: ("fetch", id, FetchRequest, report sent?), ("cancel", id), ("exit",).
-Messages out: ("sent", id), ("done", id, outcome).
+Messages out: ("sent", id), ("exchange", id, Exchange) when the crawl archives (`--warc`),
+("done", id, outcome).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from multiprocessing.connection import Connection
 
 from crawler.core.messages import FetchRequest, PageAnalysis
 from crawler.http.aiohttp_client import new_session
+from crawler.http.exchange import Exchange
 from crawler.http.options import HttpOptions
 from crawler.pages.analysis import PageJob
 from crawler.pages.page_options import PageOptions
@@ -36,20 +38,24 @@ def main(
     page_options: PageOptions,
     loop: EventLoop,
     parent: int,
+    archive: bool = False,
 ) -> None:
-    """Serve the crawl at the other end of `connection` until it says exit or goes away."""
+    """Serve the crawl at the other end of `connection` until it says exit or goes away;
+    `archive`: send it each exchange too, for its archive."""
     start_worker(parent)
     importlib.import_module("crawler.pages.parse")  # now, not when the first page arrives
     sock = socket.socket(fileno=os.dup(connection.fileno()))
     connection.close()
-    run_on_loop(_serve(sock, http_options, page_options), loop)
+    run_on_loop(_serve(sock, http_options, page_options, archive), loop)
 
 
 async def _analyse_here(job: PageJob) -> PageAnalysis:
     return job()
 
 
-async def _serve(sock: socket.socket, http_options: HttpOptions, options: PageOptions) -> None:
+async def _serve(
+    sock: socket.socket, http_options: HttpOptions, options: PageOptions, archive: bool
+) -> None:
     reader, writer = await asyncio.open_connection(sock=sock)
     tasks: dict[int, asyncio.Task[None]] = {}
     async with new_session(http_options) as session:
@@ -57,6 +63,9 @@ async def _serve(sock: socket.socket, http_options: HttpOptions, options: PageOp
         async def one(ident: int, request: FetchRequest, report_sent: bool) -> None:
             def sent() -> None:
                 write_frame(writer, ("sent", ident))
+
+            def capture(exchange: Exchange) -> None:
+                write_frame(writer, ("exchange", ident, exchange))
 
             try:
                 outcome = await fetch_and_analyse(
@@ -66,6 +75,7 @@ async def _serve(sock: socket.socket, http_options: HttpOptions, options: PageOp
                     _analyse_here,
                     sent if report_sent else None,
                     http_options.proxies,
+                    capture if archive else None,
                 )
                 write_frame(writer, ("done", ident, outcome))
             finally:

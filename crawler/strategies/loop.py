@@ -16,6 +16,7 @@ from collections.abc import Generator
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import Done, FetchFailure, FetchRequest, Wait
 from crawler.core.records import ErrorKind
+from crawler.http.exchange import Capture
 from crawler.http.h11_client import H11Client
 from crawler.loop.scheduler import Park, SelectorLoop, Task
 from crawler.loop.scheduler import Wait as LoopWait
@@ -38,7 +39,7 @@ class LoopStrategy:
                 context.signals_to_handle,
                 lambda: core.in_flight,
             ) as stop:
-                loop.run(_Driver(core, settings, loop, sink, stop).drive())
+                loop.run(_Driver(core, settings, loop, sink, stop, context.capture).drive())
         finally:
             loop.close()
             sink.close()
@@ -54,13 +55,14 @@ class _Driver:
         loop: SelectorLoop,
         sink: JsonlSink,
         stop: StopRequests,
+        capture: Capture | None = None,
     ) -> None:
         self.core = core
         self.settings = settings
         self.loop = loop
         self.sink = sink
         self.stop = stop
-        self.client = H11Client(settings.http_options)
+        self.client = H11Client(settings.http_options, capture)
         self.out: dict[FetchRequest, Task] = {}
         self.driver: Task | None = None
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from crawler.core.engine import CrawlCore
 from crawler.core.messages import FetchFailure, FetchRequest
 from crawler.core.records import ErrorKind
+from crawler.http.exchange import Capture
 from crawler.output.jsonl import AsyncJsonlSink
 from crawler.settings import CrawlSettings
 from crawler.strategies import fetcher
@@ -59,8 +60,10 @@ class _Fetcher:
 class Fetchers:
     """The crawl's fetching processes, and the one way a request is handed to them."""
 
-    def __init__(self, settings: CrawlSettings) -> None:
+    def __init__(self, settings: CrawlSettings, capture: Capture | None = None) -> None:
         self.settings = settings
+        # --warc: the fetchers send each exchange here, ahead of its outcome.
+        self.capture = capture
         self.count = settings.processes or os.cpu_count() or 1
         self.fetchers: list[_Fetcher] = []
         self.lost = 0
@@ -85,6 +88,7 @@ class Fetchers:
                 self.settings.page_options,
                 self.settings.loop,
                 os.getpid(),
+                self.capture is not None,
             ),
             name="crawler-fetcher",
             daemon=True,
@@ -141,6 +145,9 @@ class Fetchers:
                     entry = one.pending.get(message[1])
                     if entry is not None and entry[1] is not None:
                         entry[1]()
+                elif message[0] == "exchange":
+                    if self.capture is not None:
+                        self.capture(message[2])
                 else:
                     entry = one.pending.pop(message[1], None)
                     if entry is not None and not entry[0].done():
@@ -198,7 +205,7 @@ class ProcessesStrategy:
 async def _crawl(core: CrawlCore, settings: CrawlSettings, context: RunContext) -> None:
     sink = AsyncJsonlSink(context.output, context.before_write, context.on_records)
     await sink.open()
-    fetchers = Fetchers(settings)
+    fetchers = Fetchers(settings, context.capture)
     try:
         await fetchers.start()
         await drive(core, settings, context, sink, fetchers.perform)

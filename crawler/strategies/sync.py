@@ -49,7 +49,9 @@ class SyncStrategy:
                         core.sent(step, time.monotonic())
                         try:
                             with stop.interruptible():
-                                fetched = fetch(session, step, settings.http_options)
+                                fetched = fetch(
+                                    session, step, settings.http_options, capture=context.capture
+                                )
                                 outcome = analysed(settings.page_options, step, fetched)
                         except GraceExpired:
                             outcome = FetchFailure(ErrorKind.INTERRUPTED, 0.0)

@@ -119,7 +119,13 @@ class _ThreadsDriver:
                 return  # given up on before a worker was free for it
             self.core.sent(request, time.monotonic())
             self.completed.notify()
-        fetched = fetch(session, request, self.settings.http_options, self._on_start(request))
+        fetched = fetch(
+            session,
+            request,
+            self.settings.http_options,
+            self._on_start(request),
+            self.context.capture,
+        )
         page = self.settings.page_options
         outcome = analysed(page, request, fetched, self._parse_on_a_parser_thread)
         with self.lock:

@@ -1,0 +1,246 @@
+"""`WarcArchive`: every exchange of the crawl as WARC/1.1 records, written beside the crawl.
+
+For each exchange a client hands over (`crawler.http.exchange`), a `response` record (the status
+line and header fields as received, the payload still content-coded, `WARC-Payload-Digest`,
+`WARC-IP-Address`, `WARC-Truncated` if the body was cut at `--max-bytes`) and the `request` record
+concurrent to it; a payload already archived whole in this crawl is a `revisit` instead (profile
+identical-payload-digest, naming the first capture), and every file starts with a `warcinfo`
+record naming the crawler and its settings. warcio builds and serializes the records; each is
+then compressed as a gzip member of its own, the layout every WARC reader expects.
+
+Records are written by a thread of their own, so a client hands an exchange over and goes on:
+compressing and hashing a body (which release the GIL) overlap the crawl rather than stall it. The
+exchanges waiting for that thread are bounded in bytes; past the bound, the client handing one over
+waits, so a disk slower than the network slows the crawl instead of filling memory. `drain()`
+returns once everything handed over has been written, and the crawl calls it before each block of
+records is written (and before its state commits): a record in the output, or in the state file,
+always has its exchange in the archive.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import io
+import os
+import threading
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from command_kit.errors import ResourceError
+from crawler.archive.files import cut_torn_tail, existing, numbered, responses_in, serial_of
+from crawler.archive.options import ArchiveOptions
+from crawler.http.exchange import Exchange
+from crawler.output.aborts import CrawlAborted, cannot_write
+
+# Bytes of bodies waiting for the writing thread before a client handing one over waits.
+PENDING_BYTES = 64 * 1024 * 1024
+COMPRESSION_LEVEL = 6  # zlib's default: warcio's own 9 costs twice the CPU for a few % less
+
+
+class WarcArchive:
+    """The crawl's archive: its files, the payloads it holds, and the thread that writes it."""
+
+    def __init__(self, options: ArchiveOptions, resume: bool = False) -> None:
+        from warcio.recordbuilder import RecordBuilder
+        from warcio.warcwriter import WARCWriter
+
+        self.options = options
+        self.resume = resume
+        self._records = RecordBuilder(warc_version="1.1")
+        self._serializer = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
+        # The first whole capture of each payload: what a revisit refers to.
+        self._archived: dict[str, tuple[str, str]] = {}
+        self._pending: collections.deque[Exchange] = collections.deque()
+        self._pending_bytes = 0
+        self._added = 0
+        self._written = 0
+        self._closing = False
+        self._changed = threading.Condition()
+        self._failure: CrawlAborted | None = None
+        self._file: io.BufferedWriter | None = None
+        self._name = ""
+        self._serial = 0
+        self._thread = threading.Thread(target=self._write_all, name="warc", daemon=True)
+        self.files: list[str] = []
+        self.counts = {"response": 0, "revisit": 0, "request": 0, "warcinfo": 0}
+        self.bytes = 0
+        self.cut_bytes = 0  # of a torn last record, cut when a crawl resumed
+
+    def open(self) -> None:
+        """Open the archive (a resumed crawl's as it was left, its torn last record cut; a new
+        crawl's emptied of an earlier crawl's files) and start writing."""
+        rotating = self.options.max_size is not None
+        found = existing(self.options.path, rotating)
+        try:
+            if self.resume and found:
+                self.cut_bytes = cut_torn_tail(found[-1])
+                for digest, uri, date in responses_in(found):
+                    self._archived.setdefault(digest, (uri, date))
+                self._serial = serial_of(found[-1]) if rotating else 0
+                self.files = list(found)
+                self._open_file(found[-1])
+            else:
+                for stale in found:
+                    os.remove(stale)
+                self._open_file(self._name_of(0), new=True)
+        except OSError as error:
+            name = self._name or self.options.path
+            raise ResourceError("warc", f"cannot write {name}: {error.strerror}") from None
+        self._thread.start()
+
+    def add(self, exchange: Exchange) -> None:
+        """Hand an exchange over to be written; from any thread. Waits while too many bytes are
+        waiting already. After a write failed, exchanges are dropped: `drain` reports it."""
+        with self._changed:
+            while self._pending_bytes > PENDING_BYTES and self._failure is None and self._pending:
+                self._changed.wait()
+            if self._failure is not None:
+                return
+            self._pending.append(exchange)
+            self._pending_bytes += len(exchange.body)
+            self._added += 1
+            self._changed.notify_all()
+
+    def drain(self) -> None:
+        """Wait until every exchange handed over so far is written to the file (its buffers
+        flushed to the system); raise CrawlAborted if one could not be."""
+        with self._changed:
+            goal = self._added
+            while self._written < goal and self._failure is None:
+                self._changed.wait()
+            if self._failure is not None:
+                raise self._failure
+
+    def close(self) -> None:
+        """Write what is waiting, then close the file."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError as error:
+                self._failure = self._failure or cannot_write(self._name, error)
+            self._file = None
+
+    def summary(self) -> dict[str, Any]:
+        """Return the summary's `warc` entry: the files, and the records written to them."""
+        entry: dict[str, Any] = {"files": self.files, "records": dict(self.counts)}
+        entry["bytes"] = self.bytes
+        if self.cut_bytes:
+            entry["torn_bytes_cut"] = self.cut_bytes
+        return entry
+
+    def _name_of(self, serial: int) -> str:
+        if self.options.max_size is None:
+            return self.options.path
+        return numbered(self.options.path, serial)
+
+    def _open_file(self, name: str, new: bool = False) -> None:
+        """Open `name` to append to (a new file, emptied, starts with its warcinfo record)."""
+        self._file = open(name, "wb" if new else "ab")  # noqa: SIM115 (held until rotated)
+        self._name = name
+        if name not in self.files:
+            self.files.append(name)
+        if new or self._file.tell() == 0:
+            info = self._records.create_warcinfo_record(os.path.basename(name), self.options.info)
+            self._put([self._member(info)])
+            self.counts["warcinfo"] += 1
+
+    def _write_all(self) -> None:
+        """The writing thread: write exchanges as they come, until closed and none is left."""
+        while True:
+            with self._changed:
+                while not self._pending and not self._closing:
+                    self._changed.wait()
+                if not self._pending:
+                    return
+                exchange = self._pending.popleft()
+            try:
+                if self._failure is None:
+                    self._write(exchange)
+            except OSError as error:
+                self._failure = cannot_write(self._name, error)
+            with self._changed:
+                self._pending_bytes -= len(exchange.body)
+                self._written += 1
+                self._changed.notify_all()
+
+    def _write(self, exchange: Exchange) -> None:
+        """Write one exchange's records, and start the next file if this one is full."""
+        from warcio.statusandheaders import StatusAndHeaders
+        from warcio.timeutils import datetime_to_iso_date
+
+        date = datetime_to_iso_date(
+            datetime.fromtimestamp(exchange.started_at, UTC).replace(tzinfo=None), use_micros=True
+        )
+        digest = "sha1:" + base64.b32encode(hashlib.sha1(exchange.body).digest()).decode()
+        head = StatusAndHeaders(
+            exchange.status_line, list(exchange.response_fields), protocol=exchange.protocol
+        )
+        fields = {"WARC-Date": date}
+        if exchange.ip:
+            fields["WARC-IP-Address"] = exchange.ip
+        earlier = self._archived.get(digest) if exchange.body and not exchange.truncated else None
+        if earlier is not None:
+            response = self._records.create_revisit_record(
+                exchange.url, digest, earlier[0], earlier[1], head, fields
+            )
+        else:
+            fields["WARC-Payload-Digest"] = digest
+            if exchange.truncated:
+                fields["WARC-Truncated"] = exchange.truncated
+            response = self._records.create_warc_record(
+                exchange.url,
+                "response",
+                payload=io.BytesIO(exchange.body),
+                length=len(exchange.body),
+                http_headers=head,
+                warc_headers_dict=fields,
+            )
+            if exchange.body and not exchange.truncated:
+                self._archived[digest] = (exchange.url, date)
+        request = self._records.create_warc_record(
+            exchange.url,
+            "request",
+            http_headers=StatusAndHeaders(
+                f"{exchange.request_line} {exchange.protocol}",
+                list(exchange.request_fields),
+                is_http_request=True,
+            ),
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            },
+        )
+        self._put([self._member(response), self._member(request)])
+        self.counts["revisit" if earlier is not None else "response"] += 1
+        self.counts["request"] += 1
+        limit = self.options.max_size
+        if limit is not None and self._file is not None and self._file.tell() >= limit:
+            self._file.close()
+            self._serial += 1
+            self._open_file(self._name_of(self._serial), new=True)
+
+    def _member(self, record: Any) -> bytes:
+        """Return one record as a gzip member of its own."""
+        buffer = io.BytesIO()
+        self._serializer.out = buffer
+        self._serializer.write_record(record)
+        return zlib.compress(buffer.getvalue(), COMPRESSION_LEVEL, wbits=zlib.MAX_WBITS | 16)
+
+    def _put(self, members: list[bytes]) -> None:
+        """Write whole members in one write, and hand them to the system at once."""
+        assert self._file is not None
+        data = b"".join(members)
+        self._file.write(data)
+        self._file.flush()
+        self.bytes += len(data)
+
+
+__all__ = ["WarcArchive"]
