@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint setup system-packages lessons clean
+.PHONY: demo test lint setup system-packages replay-tools lessons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,16 @@ setup: $(BIN)/.installed
 # Debian packages the conformance tests crawl and compare against (nginx, wget, documentation).
 system-packages:
 	scripts/install-system-packages
+
+# pywb, the replay tool tests/test_warc.py serves the crawl's WARC files with: a virtualenv of its
+# own, since it pins a redis-py (<3) the crawler's broker cannot use.
+REPLAY_VENV ?= .venv-pywb
+$(REPLAY_VENV)/bin/.installed:
+	$(PYTHON) -m venv $(REPLAY_VENV)
+	$(REPLAY_VENV)/bin/python -m pip install --quiet 'pywb>=2.8,<3'
+	touch $@
+
+replay-tools: $(REPLAY_VENV)/bin/.installed
 
 demo: setup
 	@echo "make demo: crawler compare --scenario quick, 30 runs, about 3 minutes on 2 cores"
@@ -46,7 +56,7 @@ lint: setup
 
 # Test files run on as many workers as there are cores (up to 4), each file on one worker: every
 # test waits for the state it asserts, so a neighbour's load slows it and never fails it.
-test: lint system-packages
+test: lint system-packages replay-tools
 	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
 clean:
