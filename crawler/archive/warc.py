@@ -61,6 +61,7 @@ class WarcArchive:
         self._added = 0
         self._written = 0
         self._closing = False
+        self._idle = False  # the writing thread waits for work
         self._changed = threading.Condition()
         self._failure: CrawlAborted | None = None
         self._file: io.BufferedWriter | None = None
@@ -105,7 +106,8 @@ class WarcArchive:
             self._pending.append(exchange)
             self._pending_bytes += len(exchange.body)
             self._added += 1
-            self._changed.notify_all()
+            if self._idle:  # wake the writer only when it waits: a wake-up per page costs more
+                self._changed.notify_all()  # than writing the page
 
     def drain(self) -> None:
         """Wait until every exchange handed over so far is written to the file (its buffers
@@ -156,22 +158,27 @@ class WarcArchive:
             self.counts["warcinfo"] += 1
 
     def _write_all(self) -> None:
-        """The writing thread: write exchanges as they come, until closed and none is left."""
+        """The writing thread: write exchanges as they come, all those waiting at a time, until
+        closed and none is left."""
         while True:
             with self._changed:
                 while not self._pending and not self._closing:
+                    self._idle = True
                     self._changed.wait()
+                    self._idle = False
                 if not self._pending:
                     return
-                exchange = self._pending.popleft()
-            try:
-                if self._failure is None:
-                    self._write(exchange)
-            except OSError as error:
-                self._failure = cannot_write(self._name, error)
+                batch = list(self._pending)
+                self._pending.clear()
+            for exchange in batch:
+                try:
+                    if self._failure is None:
+                        self._write(exchange)
+                except OSError as error:
+                    self._failure = cannot_write(self._name, error)
             with self._changed:
-                self._pending_bytes -= len(exchange.body)
-                self._written += 1
+                self._pending_bytes -= sum(len(exchange.body) for exchange in batch)
+                self._written += len(batch)
                 self._changed.notify_all()
 
     def _write(self, exchange: Exchange) -> None:

@@ -122,6 +122,16 @@ def print_summary(summary: dict[str, Any], console: Console, output: str) -> Non
             f" ({state['records_before']:,} from earlier runs)" if state["records_before"] else ""
         )
         table.add_row("state", f"{state['file']}: {state['records']:,} records{earlier}{waiting}")
+    archive = summary.get("warc")
+    if archive:
+        records = archive["records"]
+        files = archive["files"]
+        where = files[0] if len(files) == 1 else f"{len(files)} files, {files[0]} to {files[-1]}"
+        revisits = f" ({records['revisit']:,} revisits)" if records["revisit"] else ""
+        answers = records["response"] + records["revisit"]
+        table.add_row(
+            "warc", f"{where}: {answers:,} responses{revisits}, {archive['bytes']:,} bytes"
+        )
     console.print(table)
     print_broken(summary["broken"], console)
 
