@@ -194,3 +194,19 @@ def test_a_callback_that_cannot_reach_its_processes_is_refused_before_the_crawl(
         crawler.crawl_sync(site, on_page="h1")  # type: ignore[arg-type]
     records = list(crawler.crawl_sync(site, max_depth=0, on_page=lambda record, page: None))
     assert [(record.error, record.extra) for record in records] == [(None, None)]
+
+
+def test_crawl_sync_archives_as_the_command_does(site: str, tmp_path: Path) -> None:
+    """`warc=` is `--warc`: every answer the records hold is in an archive warcio reads."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    archive = tmp_path / "api.warc.gz"
+    records = list(crawler.crawl_sync([site], warc=str(archive), max_pages=40))
+    with archive.open("rb") as file:
+        archived = {
+            record.rec_headers.get_header("WARC-Target-URI")
+            for record in ArchiveIterator(file)
+            if record.rec_type in ("response", "revisit")
+        }
+    assert len(records) == 40
+    assert {r.url for r in records if r.status is not None} | {f"{site}robots.txt"} == archived

@@ -1,4 +1,4 @@
-"""`WarcArchive`: every exchange of the crawl as WARC/1.1 records, written beside the crawl.
+"""`WarcArchive`: every exchange of the crawl as WARC/1.1 records, written as it completes.
 
 For each exchange a client hands over (`crawler.http.exchange`), a `response` record (the status
 line and header fields as received, the payload still content-coded, `WARC-Payload-Digest`,
@@ -6,21 +6,21 @@ line and header fields as received, the payload still content-coded, `WARC-Paylo
 concurrent to it; a payload already archived whole in this crawl is a `revisit` instead (profile
 identical-payload-digest, naming the first capture), and every file starts with a `warcinfo`
 record naming the crawler and its settings. warcio builds and serializes the records; each is
-then compressed as a gzip member of its own, the layout every WARC reader expects.
+then compressed as a gzip member of its own (by ISA-L, Intel's deflate, which writes the same
+gzip format seven times faster than zlib), the layout every WARC reader expects.
 
-Records are written by a thread of their own, so a client hands an exchange over and goes on:
-compressing and hashing a body (which release the GIL) overlap the crawl rather than stall it. The
-exchanges waiting for that thread are bounded in bytes; past the bound, the client handing one over
-waits, so a disk slower than the network slows the crawl instead of filling memory. `drain()`
-returns once everything handed over has been written, and the crawl calls it before each block of
-records is written (and before its state commits): a record in the output, or in the state file,
-always has its exchange in the archive.
+An exchange is written where the client hands it over, before its response reaches the core, under
+a lock (the `threads` strategy's clients hand them over at once). A thread of its own was tried and
+measured: on two cores, handing each page to it cost the crawl twice the CPU that writing it inline
+does (benchmarks/results/warc.md), the switching between it and the event loop costing more than
+the writing. Inline, nothing waits to be written: a body is held only while its records are
+built, and a disk slower than the network slows the crawl instead of filling memory. So a record
+in the output, or in the state file, always has its exchange in the archive.
 """
 
 from __future__ import annotations
 
 import base64
-import collections
 import hashlib
 import io
 import os
@@ -36,15 +36,13 @@ from crawler.archive.options import ArchiveOptions
 from crawler.http.exchange import Exchange
 from crawler.output.aborts import CrawlAborted, cannot_write
 
-# Bytes of bodies waiting for the writing thread before a client handing one over waits.
-PENDING_BYTES = 64 * 1024 * 1024
 # ISA-L's default level: on HTML it compresses as zlib's level 6 does within 3%, at seven times the
 # speed (benchmarks/results/warc.md), and like zlib it releases the GIL while it works.
 COMPRESSION_LEVEL = 2
 
 
 class WarcArchive:
-    """The crawl's archive: its files, the payloads it holds, and the thread that writes it."""
+    """The crawl's archive: its files, and the payloads it holds."""
 
     def __init__(self, options: ArchiveOptions, resume: bool = False) -> None:
         from warcio.recordbuilder import RecordBuilder
@@ -56,18 +54,11 @@ class WarcArchive:
         self._serializer = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
         # The first whole capture of each payload: what a revisit refers to.
         self._archived: dict[str, tuple[str, str]] = {}
-        self._pending: collections.deque[Exchange] = collections.deque()
-        self._pending_bytes = 0
-        self._added = 0
-        self._written = 0
-        self._closing = False
-        self._idle = False  # the writing thread waits for work
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._failure: CrawlAborted | None = None
         self._file: io.BufferedWriter | None = None
         self._name = ""
         self._serial = 0
-        self._thread = threading.Thread(target=self._write_all, name="warc", daemon=True)
         self.files: list[str] = []
         self.counts = {"response": 0, "revisit": 0, "request": 0, "warcinfo": 0}
         self.bytes = 0
@@ -75,7 +66,7 @@ class WarcArchive:
 
     def open(self) -> None:
         """Open the archive (a resumed crawl's as it was left, its torn last record cut; a new
-        crawl's emptied of an earlier crawl's files) and start writing."""
+        crawl's emptied of an earlier crawl's files)."""
         rotating = self.options.max_size is not None
         found = existing(self.options.path, rotating)
         try:
@@ -93,45 +84,34 @@ class WarcArchive:
         except OSError as error:
             name = self._name or self.options.path
             raise ResourceError("warc", f"cannot write {name}: {error.strerror}") from None
-        self._thread.start()
 
     def add(self, exchange: Exchange) -> None:
-        """Hand an exchange over to be written; from any thread. Waits while too many bytes are
-        waiting already. After a write failed, exchanges are dropped: `drain` reports it."""
-        with self._changed:
-            while self._pending_bytes > PENDING_BYTES and self._failure is None and self._pending:
-                self._changed.wait()
+        """Write an exchange's records; from any thread. Never raises: once a write has failed
+        (a full disk), exchanges are dropped, and `drain` reports it."""
+        with self._lock:
             if self._failure is not None:
                 return
-            self._pending.append(exchange)
-            self._pending_bytes += len(exchange.body)
-            self._added += 1
-            if self._idle:  # wake the writer only when it waits: a wake-up per page costs more
-                self._changed.notify_all()  # than writing the page
+            try:
+                self._write(exchange)
+            except OSError as error:
+                self._failure = cannot_write(self._name, error)
 
     def drain(self) -> None:
-        """Wait until every exchange handed over so far is written to the file (its buffers
-        flushed to the system); raise CrawlAborted if one could not be."""
-        with self._changed:
-            goal = self._added
-            while self._written < goal and self._failure is None:
-                self._changed.wait()
+        """Raise CrawlAborted if an exchange could not be written: the crawl calls it before each
+        block of records, which must not go out without their exchanges."""
+        with self._lock:
             if self._failure is not None:
                 raise self._failure
 
     def close(self) -> None:
-        """Write what is waiting, then close the file."""
-        with self._changed:
-            self._closing = True
-            self._changed.notify_all()
-        if self._thread.is_alive():
-            self._thread.join()
-        if self._file is not None:
-            try:
-                self._file.close()
-            except OSError as error:
-                self._failure = self._failure or cannot_write(self._name, error)
-            self._file = None
+        """Close the file."""
+        with self._lock:
+            if self._file is not None:
+                try:
+                    self._file.close()
+                except OSError as error:
+                    self._failure = self._failure or cannot_write(self._name, error)
+                self._file = None
 
     def summary(self) -> dict[str, Any]:
         """Return the summary's `warc` entry: the files, and the records written to them."""
@@ -156,30 +136,6 @@ class WarcArchive:
             info = self._records.create_warcinfo_record(os.path.basename(name), self.options.info)
             self._put([self._member(info)])
             self.counts["warcinfo"] += 1
-
-    def _write_all(self) -> None:
-        """The writing thread: write exchanges as they come, all those waiting at a time, until
-        closed and none is left."""
-        while True:
-            with self._changed:
-                while not self._pending and not self._closing:
-                    self._idle = True
-                    self._changed.wait()
-                    self._idle = False
-                if not self._pending:
-                    return
-                batch = list(self._pending)
-                self._pending.clear()
-            for exchange in batch:
-                try:
-                    if self._failure is None:
-                        self._write(exchange)
-                except OSError as error:
-                    self._failure = cannot_write(self._name, error)
-            with self._changed:
-                self._pending_bytes -= sum(len(exchange.body) for exchange in batch)
-                self._written += len(batch)
-                self._changed.notify_all()
 
     def _write(self, exchange: Exchange) -> None:
         """Write one exchange's records, and start the next file if this one is full."""

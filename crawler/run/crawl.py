@@ -186,7 +186,8 @@ def _run(crawl: _Crawl, context: RunContext, console: Console) -> _Ran:
     settings, core, archive = crawl.settings, crawl.core, crawl.archive
     context.before_write = crawl.state.commit
     if archive is not None:
-        # A record is written (and committed) only once its exchange is in the archive.
+        # Exchanges are archived as they complete; a block of records waits on none of them, but
+        # one the archive could not write (a full disk) stops the crawl before the block goes out.
         commit = crawl.state.commit
 
         def archived_then_committed() -> None:
