@@ -513,3 +513,48 @@ def test_bad_archive_settings_are_one_line_before_the_crawl(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], result.stderr
     assert not list(tmp_path.iterdir())
+
+
+# -- A full disk -----------------------------------------------------------------------------
+
+
+def test_a_full_disk_for_the_archive_stops_the_crawl_and_a_resume_completes_it(
+    tmp_path: Path,
+) -> None:
+    """The archive's disk fills: one line naming the file, exit 1, an archive of whole records
+    (warcio checks it); once there is room, the same command finishes with every record once
+    and every answer archived."""
+    from tests.test_output_nothing_lost import SmallDisk, one_error_line
+
+    disk = SmallDisk(tmp_path / "disk", "400k")
+    try:
+        settings = load_settings(overrides={"pages": 400, "links": 8, "latency": "2ms"})
+        state, output, archive = tmp_path / "c.db", tmp_path / "c.jsonl", disk.path / "c.warc.gz"
+        with MockServerProcess(settings) as server:
+            command = [sys.executable, "-m", "crawler", "crawl", server.base_url, "--state",
+                       str(state), "--resume", "-o", str(output), "--warc", str(archive),
+                       "-q"]  # fmt: skip
+            full = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            assert full.returncode == 1, full.stderr
+            assert one_error_line(full.stderr) == (
+                f"crawler: error: cannot write {archive}: No space left on device"
+            )
+            assert warcio("check", archive).returncode == 0
+            assert whole_members_end(str(archive)) == archive.stat().st_size
+            kept = read_records(output)
+            assert len(kept) < 400  # the records of the answers it could not archive are not out
+            disk.grow()
+            finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            assert finished.returncode == 0, finished.stderr
+        records = read_records(output)
+        check_output(output, len(records), state)
+        assert len({r.url for r in records}) == len(records) > len(kept)
+        assert warcio("check", archive).returncode == 0
+        archived = {
+            r.headers["WARC-Target-URI"]
+            for r in read_archive(archive)
+            if r.type in ("response", "revisit")
+        }
+        assert {r.url for r in records if r.status is not None} <= archived
+    finally:
+        disk.unmount()

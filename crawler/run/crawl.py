@@ -155,6 +155,14 @@ def _open(
         stored_extra = {EMBEDDED_PORT: embedded.port}
     state = _opened_state(settings, stored_extra, stack)
     archive = _opened_archive(settings, resumed=bool(stored), stack=stack)
+    if archive is not None and isinstance(state, KeptState):
+        store = state.store
+
+        def forget_unarchived() -> None:  # runs before the store's close, which commits
+            if archive.failed:
+                store.forget_pending()
+
+        stack.callback(forget_unarchived)
     core = CrawlCore(settings.policy, state.frontier())
     log_each_request(core)
     return _Crawl(settings, log, state, core, archive)

@@ -351,6 +351,12 @@ class StateStore:
             raise cannot_write(self.path, error) from None
         self._pending = _Pending()
 
+    def forget_pending(self) -> None:
+        """Drop what was queued since the last commit, as a crash would: the file stays as of
+        that commit, and a resumed crawl does the work again (a crawl whose archive refused a
+        write must not commit records whose exchanges it lacks)."""
+        self._pending = type(self._pending)()
+
     def close(self) -> None:
         """Commit what is queued and close the file (folding the WAL back into it).
 
