@@ -32,7 +32,7 @@ from common import CHILD_ENVIRONMENT, command_line, git_revision, machine, write
 from isal import isal_zlib
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.archive.options import ArchiveOptions
+from crawler.archive.archive_options import ArchiveOptions
 from crawler.archive.warc import COMPRESSION_LEVEL, WarcArchive
 from crawler.http.exchange import Exchange
 from mock_server import MockServerProcess, load_settings

@@ -49,7 +49,7 @@ from command_kit.validators import (
     not_blank,
     regular_expression,
 )
-from crawler.archive.options import ArchiveOptions, suffix_problem
+from crawler.archive.archive_options import ArchiveOptions, suffix_problem
 from crawler.core.adaptive import parse_rule
 from crawler.core.policy import DEFAULT_POLICY, CrawlPolicy
 from crawler.core.urls import normalize_url

@@ -410,7 +410,7 @@ def test_a_crawl_killed_mid_archive_resumes_to_a_valid_archive_of_every_record(
 def test_a_torn_last_record_is_cut_wherever_the_crash_tore_it(tmp_path: Path) -> None:
     """An archive cut at every offset inside its last record is cut back to the record before,
     and warcio reads what is left whole; a whole file is left alone."""
-    from crawler.archive.options import ArchiveOptions
+    from crawler.archive.archive_options import ArchiveOptions
     from crawler.archive.warc import WarcArchive
     from crawler.http.exchange import Exchange
 

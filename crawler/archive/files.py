@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from crawler.archive.options import SUFFIX
+from crawler.archive.archive_options import SUFFIX
 
 READ_CHUNK = 1 << 20
 

@@ -34,8 +34,8 @@ from typing import Any
 from isal import isal_zlib
 
 from command_kit.errors import ResourceError
+from crawler.archive.archive_options import ArchiveOptions
 from crawler.archive.files import cut_torn_tail, existing, numbered, responses_in, serial_of
-from crawler.archive.options import ArchiveOptions
 from crawler.http.exchange import Exchange
 from crawler.output.aborts import CrawlAborted, cannot_write
 
