@@ -7,7 +7,7 @@ concurrent to it; a payload already archived whole in this crawl is a `revisit` 
 identical-payload-digest, naming the first capture), and every file starts with a `warcinfo`
 record naming the crawler and its settings. warcio builds and serializes the records; each is
 then compressed as a gzip member of its own (by ISA-L, Intel's deflate, which writes the same
-gzip format seven times faster than zlib), the layout every WARC reader expects.
+gzip format five times faster than zlib), the layout every WARC reader expects.
 
 An exchange is written where the client hands it over, before its response reaches the core, under
 a lock (the `threads` strategy's clients hand them over at once). A thread of its own was tried and
@@ -39,7 +39,7 @@ from crawler.archive.files import cut_torn_tail, existing, numbered, responses_i
 from crawler.http.exchange import Exchange
 from crawler.output.aborts import CrawlAborted, cannot_write
 
-# ISA-L's default level: on HTML it compresses as zlib's level 6 does within 3%, at seven times the
+# ISA-L's default level: on HTML it compresses as zlib's level 6 does within 3%, at five times the
 # speed (benchmarks/results/warc.md), and like zlib it releases the GIL while it works.
 COMPRESSION_LEVEL = 2
 
@@ -178,8 +178,6 @@ class WarcArchive:
                 http_headers=head,
                 warc_headers_dict=fields,
             )
-            if exchange.body and not exchange.truncated:
-                self._archived[digest] = (exchange.url, date)
         request = self._records.create_warc_record(
             exchange.url,
             "request",
@@ -194,6 +192,8 @@ class WarcArchive:
             },
         )
         self._put([self._member(response), self._member(request)])
+        if earlier is None and exchange.body and not exchange.truncated:
+            self._archived[digest] = (exchange.url, date)  # once it is in the file
         self.counts["revisit" if earlier is not None else "response"] += 1
         self.counts["request"] += 1
         limit = self.options.max_size
