@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -113,3 +114,20 @@ def run_measuring_peak_rss(command: list[str], scratch: Path, **popen: Any) -> t
     peak_mb = int(report.read_text()) / 1024
     report.unlink()
     return completed.returncode, peak_mb
+
+
+def crawl_from_command(
+    seed: str, out: Path, *flags: str, timeout: float
+) -> tuple[list[Record], dict[str, Any]]:
+    """Run `crawler crawl seed flags` (one analysis worker) into `out`; return its records and
+    summary. The crawl must succeed within `timeout` seconds."""
+    out.mkdir(parents=True, exist_ok=True)
+    output, stats = out / "records.jsonl", out / "stats.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", seed, "-q", "-o", str(output), "--stats-json",
+         str(stats), "--workers", "1", *flags],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = [Record.from_json(line) for line in output.read_text().splitlines()]
+    return records, json.loads(stats.read_text())

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 import resource
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from crawler.strategies import STRATEGIES
 from mock_server import MockServerProcess, load_settings
 from mock_server.site import Site
 from tests.conformance.servers import LOOPBACK, MissingTool, free_ports, require_program, serving
+from tests.crawling import crawl_from_command
 
 BASE = "http://site.test"
 URLSET = '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{}</urlset>'
@@ -278,16 +278,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
 
 def crawl(seed: str, out: Path, *flags: str) -> tuple[list[Record], dict[str, Any]]:
     """Crawl `seed` with `flags`; return the records and the summary (the crawl must succeed)."""
-    out.mkdir(parents=True, exist_ok=True)
-    output, stats = out / "records.jsonl", out / "stats.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "crawler", "crawl", seed, "-q", "-o", str(output), "--stats-json",
-         str(stats), "--workers", "1", *flags],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    records = [Record.from_json(line) for line in output.read_text().splitlines()]
-    return records, json.loads(stats.read_text())
+    return crawl_from_command(seed, out, *flags, timeout=180)
 
 
 def built_pages(sites: Sites) -> set[str]:

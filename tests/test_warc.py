@@ -42,7 +42,7 @@ from tests.conformance.servers import (
     running_nginx,
     serving,
 )
-from tests.crawling import check_output, read_records
+from tests.crawling import check_output, crawl_from_command, read_records
 from tests.test_state_kill_resume import committed_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,15 +99,7 @@ def warcio(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def crawl(seed: str, out: Path, *flags: str) -> tuple[list[Record], dict[str, Any]]:
     """Crawl `seed` with `flags` into `out`; return its records and summary (it must succeed)."""
-    out.mkdir(parents=True, exist_ok=True)
-    output, stats = out / "records.jsonl", out / "stats.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "crawler", "crawl", seed, "-q", "-o", str(output), "--stats-json",
-         str(stats), "--workers", "1", *flags],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return read_records(output), json.loads(stats.read_text())
+    return crawl_from_command(seed, out, *flags, timeout=300)
 
 
 def comparable(records: list[Record]) -> dict[str, tuple[Any, ...]]:
